@@ -1,0 +1,22 @@
+"""README.md opens with the two commands a new user runs; CI runs the second one."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_readme_opens_with_exactly_two_commands():
+    assert _readme_commands()[0].endswith("nn2graph demo")
+    assert len(_readme_commands()) == 2
+
+
+def test_ci_runs_the_readme_test_command_and_nothing_else():
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    commands = [line for line in ci if line.strip() and not line.startswith(("#", "set ", "cd "))]
+    assert commands == [_readme_commands()[1]]
