@@ -20,3 +20,11 @@ def test_ci_runs_the_readme_test_command_and_nothing_else():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     commands = [line for line in ci if line.strip() and not line.startswith(("#", "set ", "cd "))]
     assert commands == [_readme_commands()[1]]
+
+
+def test_the_test_command_installs_the_connectome_data():
+    # tests/test_connectomes.py loads real connectomes from cect: CI must install it,
+    # without its dependencies (they pin numpy < 2.4), after the extra with its needs.
+    command = _readme_commands()[1]
+    assert "'.[test,connectomes]'" in command
+    assert command.index("connectomes]'") < command.index("pip install --no-deps cect") < command.index("pytest")
