@@ -273,30 +273,42 @@ def write_graphml(graph: ig.Graph, path: str | Path) -> Path:
         for i, (_, kind, values) in enumerate(graph_attrs):
             if values[0] is not None:
                 out.write(f'    <data key="g{i}">{_formatter(kind)(values[0])}</data>\n')
-        _stream(out, range(graph.vcount()), vertex_attrs, "v", lambda ids: [f'    <node id="n{v}">' for v in ids], "</node>\n")
-        edges = _edge_array(graph)
-
-        def edge_heads(ids: range) -> list[str]:
-            block = edges[ids.start : ids.stop].tolist()
-            return [f'    <edge source="n{s}" target="n{t}">' for s, t in block]
-
-        _stream(out, range(graph.ecount()), edge_attrs, "e", edge_heads, "</edge>\n")
+        vertex_ids = np.arange(graph.vcount(), dtype=np.int64).reshape(-1, 1)
+        _stream(out, vertex_ids, vertex_attrs, "v", '    <node id="n{}">', "</node>\n")
+        _stream(out, _edge_array(graph), edge_attrs, "e", '    <edge source="n{}" target="n{}">', "</edge>\n")
         out.write("  </graph>\n</graphml>\n")
     return path
 
 
-def _stream(out, ids: range, attrs, prefix: str, heads: Callable[[range], list[str]], tail: str) -> None:
-    """Write elements ``head <data>... tail`` for ``ids`` in chunks."""
-    formats = [_formatter(kind) for _, kind, _ in attrs]
+def _stream(out, ids: np.ndarray, attrs, prefix: str, head: str, tail: str) -> None:
+    """Write one element per row of ``ids`` (``head`` formatted with the row), with data.
+
+    Columns without missing values are formatted by one template per element (``{}``
+    for integers, ``{!r}`` for floats, which round-trips them exactly); columns with a
+    ``None`` are rendered piece by piece.
+    """
+    template, columns = head, []
+    for i, (_, kind, values) in enumerate(attrs):
+        opening = f'<data key="{prefix}{i}">'
+        if kind in ("long", "double") and None not in values:
+            template += opening + ("{}" if kind == "long" else "{!r}") + "</data>"
+            columns.append((kind, values, None))
+        else:
+            template += "{}"
+            columns.append((kind, values, opening))
+    template += tail
+    numeric = {"long": np.int64, "double": np.float64}
     for start in range(0, len(ids), _CHUNK):
-        block = range(start, min(start + _CHUNK, len(ids)))
-        parts = [heads(block)]
-        for i, ((_, _, values), fmt) in enumerate(zip(attrs, formats)):
-            opening, closing = f'<data key="{prefix}{i}">', "</data>"
-            parts.append(
-                [opening + fmt(v) + closing if v is not None else "" for v in values[block.start : block.stop]]
-            )
-        out.write("".join("".join(row) + tail for row in zip(*parts)))
+        stop = min(start + _CHUNK, len(ids))
+        fields = list(ids[start:stop].T.tolist())
+        for kind, values, opening in columns:
+            block = values[start:stop]
+            if opening is None:
+                fields.append(np.asarray(block, dtype=numeric[kind]).tolist())
+            else:
+                fmt = _formatter(kind)
+                fields.append([opening + fmt(v) + "</data>" if v is not None else "" for v in block])
+        out.write("".join(map(template.format, *fields)))
 
 
 def write_gexf(graph: ig.Graph, path: str | Path) -> Path:
