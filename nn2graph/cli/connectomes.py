@@ -1,0 +1,67 @@
+"""``nn2graph connectomes``: list the C. elegans connectomes, summarise, export one."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+from nn2graph.exceptions import NN2GraphError
+
+
+def add_parser(subparsers) -> None:
+    """Register the ``connectomes`` sub-command."""
+    parser = subparsers.add_parser(
+        "connectomes",
+        help="list the C. elegans connectomes; summarise or export one",
+        description="Without NAME, list the connectomes and their sources. With NAME, load it "
+        "(offline, from cect), print its size and optionally write it for Gephi and its degrees as CSV.",
+    )
+    parser.add_argument("name", nargs="?", help="a connectome name, e.g. varshney2011")
+    parser.add_argument("--synapses", choices=("chemical", "electrical", "both"), default="chemical")
+    parser.add_argument("--all-cells", action="store_true", help="keep muscles and other cells, not only neurons")
+    parser.add_argument("--self-loops", action="store_true", help="keep a cell's connections onto itself")
+    parser.add_argument("--out", type=Path, help="write the graph here (.graphml or .gexf)")
+    parser.add_argument(
+        "--degrees", type=Path, help="write name,in,out,total and their weighted forms as CSV here"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """List, summarise or export a connectome."""
+    from analysis.connectomes import connectome_degrees, list_connectomes, load_connectome
+
+    if args.name is None:
+        for row in list_connectomes():
+            print(f"{row.name:16s} {row.citation} (doi {row.doi}) [{row.cect_reader}]")
+        return 0
+    if args.out is not None and args.out.suffix.lower() not in (".graphml", ".gexf"):
+        raise NN2GraphError(f"--out {args.out}: expected a .graphml or .gexf file")
+    graph = load_connectome(
+        args.name, synapses=args.synapses, neurons_only=not args.all_cells, self_loops=args.self_loops
+    )
+    total = connectome_degrees(graph, kind="total")
+    print(
+        f"{args.name} ({args.synapses}): {graph.vcount()} cells, {graph.ecount()} "
+        f"{'directed' if graph.is_directed() else 'undirected'} edges, weight {sum(graph.es['weight'])}, "
+        f"mean total degree {total.mean():.2f}, {int((total == 0).sum())} without connections"
+    )
+    if args.out is not None:
+        from nn2graph.gephi import write_gexf, write_graphml
+
+        write = write_gexf if args.out.suffix.lower() == ".gexf" else write_graphml
+        print(f"wrote {write(graph, args.out)}")
+    if args.degrees is not None:
+        columns = {
+            f"{kind}{suffix}": connectome_degrees(graph, kind=kind, weighted=weighted)
+            for suffix, weighted in (("", False), ("_weighted", True))
+            for kind in ("in", "out", "total")
+        }
+        with args.degrees.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["name", *columns])
+            for v, name in enumerate(graph.vs["name"]):
+                writer.writerow([name, *(int(values[v]) for values in columns.values())])
+        print(f"wrote {args.degrees}")
+    return 0
