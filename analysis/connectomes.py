@@ -2,7 +2,7 @@
 
 The data come offline from the ``cect`` package (OpenWorm's ConnectomeToolbox), whose
 readers ship a JSON cache of every dataset.  ``cect`` is an optional dependency: install
-it with ``pip install 'nn2graph[connectomes]' && pip install --no-deps cect`` (see
+it with ``pip install 'nn2graph[connectomes]' && pip install --no-deps 'cect==0.3.5'`` (see
 ``docs/connectomes.md`` for why ``--no-deps``).
 
 Graph conventions
@@ -38,7 +38,8 @@ from nn2graph.exceptions import NN2GraphError
 SynapseKind = Literal["chemical", "electrical", "both"]
 DegreeKind = Literal["in", "out", "total"]
 
-INSTALL_COMMAND = "pip install 'nn2graph[connectomes]' && pip install --no-deps cect"
+#: The command that installs the optional connectome data (the version the tests check).
+INSTALL_COMMAND = "pip install 'nn2graph[connectomes]' && pip install --no-deps 'cect==0.3.5'"
 
 
 class ConnectomeError(NN2GraphError, ValueError):
@@ -200,8 +201,14 @@ def _import_cect(module: str):
 def _cached_dataset(source: ConnectomeSource) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Return (cell names, chemical matrix, gap-junction matrix) from cect's cache."""
     reader = _import_cect(source.cect_reader)
-    with contextlib.redirect_stdout(io.StringIO()):
-        dataset = reader.get_instance(from_cache=True)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            dataset = reader.get_instance(from_cache=True)
+    except OSError as error:
+        raise ConnectomeDependencyError(
+            f"cect's reader {source.cect_reader} cannot read its cached data for {source.name!r} "
+            f"({error}); reinstall it with: {INSTALL_COMMAND}"
+        ) from error
     if not dataset or "Generic_CS" not in dataset.connections:
         raise ConnectomeDependencyError(
             f"cect's reader {source.cect_reader} has no cached data for {source.name!r}; "

@@ -251,5 +251,5 @@ def test_missing_cect_names_the_install_command(monkeypatch):
     with pytest.raises(ConnectomeDependencyError, match=r"needs the optional package 'cect'") as info:
         load_connectome("varshney2011")
     assert INSTALL_COMMAND in str(info.value)
-    assert "pip install 'nn2graph[connectomes]' && pip install --no-deps cect" in str(info.value)
+    assert "pip install 'nn2graph[connectomes]' && pip install --no-deps 'cect==0.3.5'" in str(info.value)
     assert isinstance(info.value, ImportError)

@@ -24,7 +24,8 @@ def test_ci_runs_the_readme_test_command_and_nothing_else():
 
 def test_the_test_command_installs_the_connectome_data():
     # tests/test_connectomes.py loads real connectomes from cect: CI must install it,
-    # without its dependencies (they pin numpy < 2.4), after the extra with its needs.
+    # without its dependencies (they pin numpy < 2.4), after the extra with its needs, and
+    # pinned: the tests check the counts of this release's data.
     command = _readme_commands()[1]
     assert "'.[test,connectomes]'" in command
-    assert command.index("connectomes]'") < command.index("pip install --no-deps cect") < command.index("pytest")
+    assert command.index("connectomes]'") < command.index("pip install --no-deps 'cect==0.3.5'") < command.index("pytest")
