@@ -90,16 +90,8 @@ class ConnectomeSource:
 
 
 _COUNTS = "number of synapses (chemical) or gap junctions (electrical) between the two cells"
-_WITVLIET_STAGES = {
-    1: "L1 (birth, 0 h)",
-    2: "L1 (5 h)",
-    3: "L1 (8 h)",
-    4: "L1 (16 h)",
-    5: "L2 (23 h)",
-    6: "L3 (27 h)",
-    7: "adult (50 h)",
-    8: "adult (50 h)",
-}
+# Stages as named by the released spreadsheets ("witvliet_2020_1 L1.xlsx" ...).
+_WITVLIET_STAGES = {1: "L1", 2: "L1", 3: "L1", 4: "L1", 5: "L2", 6: "L3", 7: "adult", 8: "adult"}
 
 _SOURCES: tuple[ConnectomeSource, ...] = (
     ConnectomeSource(
