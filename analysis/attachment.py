@@ -740,7 +740,7 @@ def _identifiers(graph: ig.Graph, match: str, what: str) -> np.ndarray:
     unique, counts = np.unique(ids.astype(str), return_counts=True)
     if np.any(counts > 1):
         raise AttachmentError(f"{what} has {int(np.sum(counts > 1))} vertex names used more than once, e.g. "
-                              f"{unique[np.argmax(counts > 1)]!r}; names must identify vertices")
+                              f"{str(unique[np.argmax(counts > 1)])!r}; names must identify vertices")
     return ids
 
 
