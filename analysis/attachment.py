@@ -18,6 +18,7 @@ enumerating the pairs.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,7 +84,7 @@ def _boundaries(degrees: np.ndarray, bins: BinsLike, n_bins: int) -> np.ndarray:
     top = int(degrees.max()) + 1
     if isinstance(bins, str):
         if bins == "exact":
-            return np.append(np.unique(degrees), top)
+            return np.append(sorted_unique(degrees), top)
         if n_bins < 1:
             raise AttachmentError(f"n_bins must be at least 1, got {n_bins}")
         if bins == "log":
@@ -507,6 +508,12 @@ def _delta_table(lower: str, upper: str, binned1: tuple[DegreeBins, np.ndarray],
                       delta=delta, pa_constant=pa_constant)
 
 
+def edge_array(graph: ig.Graph) -> np.ndarray:
+    """The edges of ``graph`` as an (m, 2) int64 array (faster than ``np.asarray(get_edgelist())``)."""
+    flat = itertools.chain.from_iterable(graph.get_edgelist())
+    return np.fromiter(flat, dtype=np.int64, count=2 * graph.ecount()).reshape(-1, 2)
+
+
 def _edge_weights(graph: ig.Graph, weight: str | None, what: str) -> np.ndarray:
     if weight is None:
         return np.ones(graph.ecount())
@@ -520,15 +527,25 @@ def _edge_weights(graph: ig.Graph, weight: str | None, what: str) -> np.ndarray:
     return w
 
 
-def _aggregate(keys: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique pair keys and the summed weight of each (parallel edges summed)."""
-    unique, inverse = np.unique(keys, return_inverse=True)
-    return unique, np.bincount(inverse, weights=weights, minlength=len(unique))
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (by sorting: ``np.unique``'s hash path is slow on large int64 arrays)."""
+    ordered = np.sort(values)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if ordered.size else ordered
+
+
+def aggregate_keys(keys: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct pair keys, sorted, and the summed weight of each (parallel edges summed)."""
+    if keys.size == 0:
+        return keys.astype(np.int64), np.zeros(0)
+    order = np.argsort(keys)
+    ordered = keys[order]
+    start = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    return ordered[start], np.add.reduceat(np.asarray(weights, dtype=np.float64)[order], start)
 
 
 def _pair_changes(k0: np.ndarray, m0: np.ndarray, k1: np.ndarray, m1: np.ndarray):
     """Keys of the union of pairs with their multiplicities in both snapshots."""
-    keys = np.union1d(k0, k1)
+    keys = sorted_unique(np.concatenate([k0, k1]))
     a = np.zeros(len(keys))
     b = np.zeros(len(keys))
     a[np.searchsorted(keys, k0)] = m0
@@ -544,7 +561,7 @@ def _pair_changes(k0: np.ndarray, m0: np.ndarray, k1: np.ndarray, m1: np.ndarray
 def _layered_pairs(graph: ig.Graph, rank: np.ndarray, names: list[str], what: str):
     """(lower vertex * n + upper vertex) keys and multiplicities of the edges between analysed layers."""
     n = graph.vcount()
-    edges = np.asarray(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    edges = edge_array(graph)
     mult = _edge_weights(graph, "multiplicity", what)
     r = rank[edges]
     keep = (r[:, 0] >= 0) & (r[:, 1] >= 0)
@@ -560,7 +577,7 @@ def _layered_pairs(graph: ig.Graph, rank: np.ndarray, names: list[str], what: st
         )
     low = np.where(r[:, 0] < r[:, 1], edges[:, 0], edges[:, 1])
     up = np.where(r[:, 0] < r[:, 1], edges[:, 1], edges[:, 0])
-    return _aggregate(low * n + up, mult)
+    return aggregate_keys(low * n + up, mult)
 
 
 def _check_same_vertices(g0: ig.Graph, g1: ig.Graph) -> None:
@@ -838,7 +855,7 @@ def attachment_general(
     c1[found] = c0[ordering[pos[found]]]
 
     def edges_of(graph, cmap, what):
-        e = np.asarray(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+        e = edge_array(graph)
         w = _edge_weights(graph, weight, what)
         loop = e[:, 0] == e[:, 1]
         return e[~loop], w[~loop], float(w[loop].sum()), cmap[e[~loop]]
@@ -860,7 +877,7 @@ def attachment_general(
             return ce[:, 0] * nc + ce[:, 1]
         return ce.min(axis=1) * nc + ce.max(axis=1)
 
-    keys, a, b = _pair_changes(*_aggregate(keys_of(ce0[both0]), w0[both0]), *_aggregate(keys_of(ce1[both1]), w1[both1]))
+    keys, a, b = _pair_changes(*aggregate_keys(keys_of(ce0[both0]), w0[both0]), *aggregate_keys(keys_of(ce1[both1]), w1[both1]))
     change = b - a
     i, j = keys // nc, keys % nc
     gain, loss = np.maximum(change, 0.0), np.maximum(-change, 0.0)

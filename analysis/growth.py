@@ -16,6 +16,7 @@ from typing import Literal
 import igraph as ig
 import numpy as np
 
+from analysis.attachment import aggregate_keys, edge_array
 from nn2graph._rng import SeedLike, as_generator
 from nn2graph.degrees import graph_degrees, layer_order
 from nn2graph.exceptions import NN2GraphError
@@ -90,15 +91,16 @@ def random_layered_graph(
         lo, up = np.arange(start[r], start[r + 1]), np.arange(start[r + 1], start[r + 2])
         pairs.append(np.stack(_sample_pairs(rng, lo, up, weights[lo] / weights[lo].sum(),
                                             weights[up] / weights[up].sum(), size), axis=1))
+    n = int(start[-1])
     drawn = np.concatenate(pairs)
-    unique, multiplicity = np.unique(drawn, axis=0, return_counts=True)
-    g = ig.Graph(n=int(start[-1]), edges=unique.tolist(), directed=True)
+    keys, multiplicity = aggregate_keys(drawn[:, 0] * n + drawn[:, 1], np.ones(len(drawn)))
+    g = ig.Graph(n=n, edges=np.stack([keys // n, keys % n], axis=1).tolist(), directed=True)
     names = ["input"] + [f"fc{k}" for k in range(1, len(sizes) - 1)] + ["output"]
     index = np.repeat(np.arange(len(sizes)), sizes)
     g.vs["layer"] = [names[i] for i in index]
     g.vs["layer_index"] = index.tolist()
     g.vs["unit"] = (np.arange(start[-1]) - start[index]).tolist()
-    g.es["multiplicity"] = multiplicity.tolist()
+    g.es["multiplicity"] = multiplicity.astype(np.int64).tolist()
     return g
 
 
@@ -170,12 +172,14 @@ def simulate_growth(
         i, j = _sample_pairs(rng, lo, up, p_lo, p_up, int(counts[r]))
         low_parts.append(i)
         up_parts.append(j)
-    new_keys, new_counts = np.unique(np.concatenate(low_parts) * n + np.concatenate(up_parts), return_counts=True)
+    drawn = np.concatenate(low_parts) * n + np.concatenate(up_parts)
+    new_keys, new_counts = aggregate_keys(drawn, np.ones(len(drawn)))
+    new_counts = new_counts.astype(np.int64)
 
     g1 = g0.copy()
     if "multiplicity" not in g1.es.attributes():
         g1.es["multiplicity"] = [1] * g1.ecount()
-    edges = np.asarray(g0.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    edges = edge_array(g0)
     below = position[edges[:, 0]] <= position[edges[:, 1]]
     edge_keys = np.where(below, edges[:, 0] * n + edges[:, 1], edges[:, 1] * n + edges[:, 0])
     order = np.argsort(edge_keys, kind="stable")
