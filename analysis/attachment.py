@@ -684,6 +684,12 @@ def preferential_attachment(
     """
     _check_same_vertices(g0, g1)
     names, position = layer_order(g0)
+    if len(names) - (0 if output_edges else 1) < 2:
+        raise AttachmentError(
+            f"g0 has {len(names)} layers ({', '.join(names)}) and {len(names) - (0 if output_edges else 1)} of them "
+            f"are analysed: no adjacent layer pair; the output layer is left out by default (paper's convention), "
+            f"pass output_edges=True to analyse it"
+        )
     degrees = graph_degrees(g0, include_input=True, include_output=output_edges, output_edges=output_edges)
     analysed = list(degrees)
     rank_of_layer = np.array([analysed.index(nm) if nm in degrees else -1 for nm in names], dtype=np.int64)

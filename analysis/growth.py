@@ -150,10 +150,13 @@ def simulate_growth(
     """
     if mode not in ("preferential", "uniform"):
         raise GrowthError(f"mode must be 'preferential' or 'uniform', not {mode!r}")
+    names, position = layer_order(g0)
+    if len(names) - (0 if output_edges else 1) < 2:
+        raise GrowthError(f"g0 has {len(names)} layers ({', '.join(names)}); without the output layer (left out "
+                          f"by default) no adjacent pair can grow: pass output_edges=True")
     degrees = graph_degrees(g0, include_input=True, include_output=output_edges, output_edges=output_edges)
     analysed = list(degrees)
     counts = _per_pair(n_new, len(analysed) - 1, "n_new")
-    names, position = layer_order(g0)
     rng = as_generator(seed)
     n = g0.vcount()
     low_parts, up_parts = [], []

@@ -224,6 +224,12 @@ def test_error_edges_skipping_a_layer():
         preferential_attachment(g, g.copy(), output_edges=True)
 
 
+def test_error_without_a_layer_pair():
+    g = _layered([2, 2], [(0, 2)])
+    with pytest.raises(AttachmentError, match=r"g0 has 2 layers \(input, fc1\) and 1 of them are analysed.*output_edges=True"):
+        preferential_attachment(g, g.copy())
+
+
 def test_error_without_layer_attribute():
     g = ig.Graph(n=2, edges=[(0, 1)], directed=True)
     with pytest.raises(NN2GraphError, match="no 'layer' vertex attribute"):

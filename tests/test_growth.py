@@ -138,6 +138,13 @@ def test_growth_errors(g0, kwargs, match):
         simulate_growth(g0, **kwargs)
 
 
+def test_growth_error_without_a_layer_pair():
+    g0 = ig.Graph(n=3, edges=[(0, 2)], directed=True)
+    g0.vs["layer"] = ["input", "input", "output"]
+    with pytest.raises(GrowthError, match=r"g0 has 2 layers \(input, output\).*output_edges=True"):
+        simulate_growth(g0, n_new=1)
+
+
 def test_growth_error_for_layer_without_connections():
     g0 = ig.Graph(n=4, directed=True)
     g0.vs["layer"] = ["input", "input", "fc1", "fc1"]
