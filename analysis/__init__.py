@@ -14,7 +14,7 @@ from analysis.attachment import (
     bin_degrees,
     preferential_attachment,
 )
-from analysis.growth import GrowthError, random_layered_graph, simulate_growth
+from analysis.growth import GrowthError, empty_layered_graph, random_layered_graph, simulate_growth
 
 __all__: list[str] = []
 __all__ += [
@@ -27,6 +27,7 @@ __all__ += [
     "OmegaFit",
     "attachment_general",
     "bin_degrees",
+    "empty_layered_graph",
     "preferential_attachment",
     "random_layered_graph",
     "simulate_growth",

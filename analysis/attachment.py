@@ -366,6 +366,10 @@ class AttachmentResult:
         """CSV rows of every Omega bin of every layer."""
         return [row for o in self.omegas for row in o.rows()]
 
+    def omega_summary(self) -> list[dict]:
+        """One CSV row per layer: slopes, r^2, correlations and the eq. 10 slope."""
+        return [o.summary() for o in self.omegas]
+
     def to_dict(self) -> dict:
         """JSON-ready dictionary (without the per-node arrays)."""
         return {

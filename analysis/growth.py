@@ -40,6 +40,37 @@ def _sample_pairs(rng: np.random.Generator, lower: np.ndarray, upper: np.ndarray
     return rng.choice(lower, size=size, p=p_lower), rng.choice(upper, size=size, p=p_upper)
 
 
+def _check_sizes(layer_sizes) -> np.ndarray:
+    sizes = np.asarray(layer_sizes)
+    if sizes.ndim != 1 or sizes.size < 2 or not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1):
+        raise GrowthError(f"layer_sizes must list at least two positive layer sizes, got {layer_sizes!r}")
+    return sizes.astype(np.int64)
+
+
+def empty_layered_graph(layer_sizes: Sequence[int]) -> ig.Graph:
+    """A layered graph without edges.
+
+    Vertex attributes ``layer`` ("input", "fc1", ..., the last one "output"), ``layer_index``
+    and ``unit``; edge attribute ``multiplicity`` (no edges yet).
+
+    Examples
+    --------
+    >>> g = empty_layered_graph([2, 3, 1])
+    >>> g.vs["layer"], g.vs["unit"]
+    (['input', 'input', 'fc1', 'fc1', 'fc1', 'output'], [0, 1, 0, 1, 2, 0])
+    """
+    sizes = _check_sizes(layer_sizes)
+    start = np.concatenate([[0], np.cumsum(sizes)])
+    g = ig.Graph(n=int(start[-1]), directed=True)
+    names = ["input"] + [f"fc{k}" for k in range(1, len(sizes) - 1)] + ["output"]
+    index = np.repeat(np.arange(len(sizes)), sizes)
+    g.vs["layer"] = [names[i] for i in index]
+    g.vs["layer_index"] = index.tolist()
+    g.vs["unit"] = (np.arange(start[-1]) - start[index]).tolist()
+    g.es["multiplicity"] = []
+    return g
+
+
 def random_layered_graph(
     layer_sizes: Sequence[int],
     *,
@@ -77,9 +108,7 @@ def random_layered_graph(
     >>> sorted(set(g.vs["layer"])), int(sum(g.es["multiplicity"]))
     (['fc1', 'input', 'output'], 16)
     """
-    sizes = np.asarray(layer_sizes, dtype=np.int64)
-    if sizes.ndim != 1 or sizes.size < 2 or np.any(sizes < 1):
-        raise GrowthError(f"layer_sizes must list at least two positive layer sizes, got {layer_sizes!r}")
+    sizes = _check_sizes(layer_sizes)
     if not exponent > 1:
         raise GrowthError(f"exponent must be > 1 (a normalisable Pareto law), got {exponent}")
     counts = _per_pair(n_edges, len(sizes) - 1, "n_edges")
@@ -94,18 +123,14 @@ def random_layered_graph(
     n = int(start[-1])
     drawn = np.concatenate(pairs)
     keys, multiplicity = aggregate_keys(drawn[:, 0] * n + drawn[:, 1], np.ones(len(drawn)))
-    g = ig.Graph(n=n, edges=np.stack([keys // n, keys % n], axis=1).tolist(), directed=True)
-    names = ["input"] + [f"fc{k}" for k in range(1, len(sizes) - 1)] + ["output"]
-    index = np.repeat(np.arange(len(sizes)), sizes)
-    g.vs["layer"] = [names[i] for i in index]
-    g.vs["layer_index"] = index.tolist()
-    g.vs["unit"] = (np.arange(start[-1]) - start[index]).tolist()
-    g.es["multiplicity"] = multiplicity.astype(np.int64).tolist()
+    g = empty_layered_graph(sizes)
+    g.add_edges(np.stack([keys // n, keys % n], axis=1).tolist(),
+                attributes={"multiplicity": multiplicity.astype(np.int64).tolist()})
     return g
 
 
 def simulate_growth(
-    g0: ig.Graph,
+    g0: ig.Graph | Sequence[int],
     *,
     n_new: int | Sequence[int],
     mode: Literal["preferential", "uniform"] = "preferential",
@@ -122,9 +147,11 @@ def simulate_growth(
 
     Parameters
     ----------
-    g0 : igraph.Graph
+    g0 : igraph.Graph or sequence of int
         A layered graph (``layer`` vertex attribute, optional ``layer_index`` and
-        ``multiplicity``), e.g. from :func:`random_layered_graph` or ``nn2graph.to_graph``.
+        ``multiplicity``), e.g. from :func:`random_layered_graph` or ``nn2graph.to_graph``;
+        or layer sizes, meaning :func:`empty_layered_graph` (only ``"uniform"`` growth can
+        start from no connections).
     n_new : int or sequence of int
         New connections per adjacent layer pair (the same for all, or one per pair).
     mode : {"preferential", "uniform"}, default "preferential"
@@ -147,9 +174,14 @@ def simulate_growth(
     >>> g1 = simulate_growth(g0, n_new=[7, 3], seed=2)
     >>> int(sum(g1.es["multiplicity"]) - sum(g0.es["multiplicity"]))
     10
+    >>> g = simulate_growth([3, 2, 1], n_new=4, mode="uniform", seed=0)
+    >>> int(sum(g.es["multiplicity"]))
+    4
     """
     if mode not in ("preferential", "uniform"):
         raise GrowthError(f"mode must be 'preferential' or 'uniform', not {mode!r}")
+    if not isinstance(g0, ig.Graph):
+        g0 = empty_layered_graph(g0)
     names, position = layer_order(g0)
     if len(names) - (0 if output_edges else 1) < 2:
         raise GrowthError(f"g0 has {len(names)} layers ({', '.join(names)}); without the output layer (left out "

@@ -160,7 +160,8 @@ def test_result_serialises_to_json_and_rows():
     assert sum(row["n_pairs"] for row in rows) == 7 * 6 + 6 * 5
     assert sum(row["changed"] for row in rows) == r.n_new
     assert {row["layer"] for row in r.omega_rows()} == {"input", "fc1", "fc2"}
-    assert [o.summary()["n_nodes"] for o in r.omegas] == [7, 6, 5]
+    assert [row["n_nodes"] for row in r.omega_summary()] == [7, 6, 5]
+    assert r.omega_summary()[1]["origin_slope"] == r.omega("fc1").origin_slope
     with pytest.raises(KeyError, match="pairs start at"):
         r.delta("output")
 

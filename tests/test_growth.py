@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from analysis.attachment import preferential_attachment
-from analysis.growth import GrowthError, random_layered_graph, simulate_growth
+from analysis.growth import GrowthError, empty_layered_graph, random_layered_graph, simulate_growth
 from nn2graph.degrees import graph_degrees
 
 
@@ -116,6 +116,16 @@ def test_graph_without_multiplicity_grows():
     assert sum(g1.es["multiplicity"]) == 12
 
 
+def test_growth_from_layer_sizes_starts_from_no_connections():
+    g1 = simulate_growth([30, 20, 10, 3], n_new=[600, 400], mode="uniform", seed=5)
+    assert g1.vs["layer"][0] == "input" and g1.vs["layer"][-1] == "output"
+    new = preferential_attachment(empty_layered_graph([30, 20, 10, 3]), g1, bins="exact").new_connections
+    assert new["input"].sum() == 600 and new["fc2"].sum() == 400
+    assert new["input"].mean() == pytest.approx(20) and new["input"].std() < 8
+    with pytest.raises(GrowthError, match="layer 'input' has no connections in g0"):
+        simulate_growth([30, 20, 10, 3], n_new=5)
+
+
 def test_random_layered_graph_is_reproducible_and_heavy_tailed():
     a = random_layered_graph([300, 200, 5], n_edges=[4000, 500], exponent=2.2, seed=7)
     b = random_layered_graph([300, 200, 5], n_edges=[4000, 500], exponent=2.2, seed=7)
@@ -158,6 +168,7 @@ def test_growth_error_for_layer_without_connections():
         (([5],), {"n_edges": 3}, "at least two positive layer sizes"),
         (([5, 0],), {"n_edges": 3}, "at least two positive layer sizes"),
         (([5, 4],), {"n_edges": 3, "exponent": 1.0}, "exponent must be > 1"),
+        (([5, 2.5],), {"n_edges": 3}, "at least two positive layer sizes"),
     ],
 )
 def test_random_layered_graph_errors(args, kwargs, match):
