@@ -185,7 +185,11 @@ class DeltaTable:
     changed : numpy.ndarray of float, shape (len(bins1), len(bins2))
         Sum over the pairs of a cell of the connections gained (or lost).
     n_pairs : numpy.ndarray of int64, same shape
-        Number of node pairs behind each cell, connected or not.
+        Number of node pairs behind each cell, connected or not.  For
+        :func:`attachment_general` with ``degree="total"`` the table is symmetric: every
+        unordered pair {i, j} is counted as (i, j) and (j, i), in ``changed`` and in
+        ``n_pairs`` alike, so the means are those of the unordered pairs and ``changed.sum()``
+        is twice the total.
     delta : numpy.ndarray of float, same shape
         ``changed / n_pairs``; NaN exactly where ``n_pairs`` is 0 (a one-node bin paired with
         itself in :func:`attachment_general`).
@@ -429,6 +433,20 @@ class GeneralAttachmentResult:
     lost_with_missing: float
     gained_with_new: float
     self_loops: tuple[float, float]
+
+    def delta_rows(self) -> list[dict]:
+        """CSV rows of every Delta cell, gains then losses (column ``kind``)."""
+        return [{"kind": kind} | row for kind, t in (("gains", self.delta_gains), ("losses", self.delta_losses))
+                for row in t.rows()]
+
+    def omega_rows(self) -> list[dict]:
+        """CSV rows of every Omega bin, gains then losses (column ``kind``)."""
+        return [{"kind": kind} | row for kind, o in (("gains", self.omega_gains), ("losses", self.omega_losses))
+                for row in o.rows()]
+
+    def omega_summary(self) -> list[dict]:
+        """One CSV row for gains and one for losses: slopes, r^2, correlations, eq. 5 slope."""
+        return [{"kind": kind} | o.summary() for kind, o in (("gains", self.omega_gains), ("losses", self.omega_losses))]
 
     def to_dict(self) -> dict:
         """JSON-ready dictionary (without the per-vertex arrays)."""
@@ -706,11 +724,8 @@ def preferential_attachment(
     change = b - a
     lost = change < 0
     if lost.any():
-        lo_v, up_v = keys[lost] // n, keys[lost] % n
-        where = {}
-        for r_ in rank[lo_v].tolist():
-            where[r_] = where.get(r_, 0) + 1
-        places = ", ".join(f"{analysed[r_]}->{analysed[r_ + 1]}: {c}" for r_, c in sorted(where.items()))
+        per_pair = np.bincount(rank[keys[lost] // n], minlength=len(analysed))
+        places = ", ".join(f"{analysed[r_]}->{analysed[r_ + 1]}: {c}" for r_, c in enumerate(per_pair.tolist()) if c)
         i = int(np.argmax(lost))
         raise AttachmentError(
             f"g1 lost connections of g0 at {int(lost.sum())} node pairs ({places}); e.g. vertices "

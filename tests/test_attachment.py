@@ -358,6 +358,11 @@ def test_general_match_by_index_and_json():
     assert r.names == tuple(range(14)) and r.only_in_g1 == (14,)
     payload = json.loads(r.to_json())
     assert payload["n_common"] == 14 and payload["degree"] == "total"
+    rows = r.delta_rows()
+    assert {row["kind"] for row in rows} == {"gains", "losses"}
+    assert sum(row["changed"] for row in rows if row["kind"] == "losses") == 2 * r.n_lost  # both orders of a pair
+    assert [row["kind"] for row in r.omega_summary()] == ["gains", "losses"]
+    assert sum(row["changed"] for row in r.omega_rows() if row["kind"] == "gains") == 2 * r.n_gained
     assert payload["delta_gains"]["lower"] == "node"
 
 

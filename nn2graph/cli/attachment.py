@@ -23,7 +23,7 @@ def add_parser(subparsers) -> None:
             "graph files (GraphML, GML, Pajek, ... whatever igraph reads; e.g. from LayeredGraph.write_graphml). "
             "Layered snapshots (vertex attribute 'layer') are compared with analysis.preferential_attachment; "
             "--general uses analysis.attachment_general (any node pairs, gains and losses). Writes "
-            "attachment.json, delta.csv, omega.csv, delta.png and omega.png into --out."
+            "attachment.json, delta.csv, omega.csv, omega_summary.csv, delta.png and omega.png into --out."
         ),
     )
     p.add_argument("g0", type=Path, help="the earlier snapshot (t = 0)")
@@ -72,24 +72,18 @@ def run(args: argparse.Namespace) -> int:
     if args.general:
         result = attachment_general(g0, g1, bins=args.bins, n_bins=args.n_bins, match=args.match, degree=args.degree,
                                     weight=None if args.weight == "none" else args.weight)
-        delta_rows = [{"kind": kind} | row for kind, table in (("gains", result.delta_gains), ("losses", result.delta_losses))
-                      for row in table.rows()]
-        omega_rows = [{"kind": kind} | row for kind, fit in (("gains", result.omega_gains), ("losses", result.omega_losses))
-                      for row in fit.rows()]
-        summary = [f"{kind}: slope {fit.slope}, r2 {fit.r2}, origin slope {fit.origin_slope}, "
-                   f"predicted {fit.predicted_slope}" for kind, fit in (("gains", result.omega_gains),
-                                                                        ("losses", result.omega_losses))]
     else:
         result = preferential_attachment(g0, g1, bins=args.bins, n_bins=args.n_bins, omega_bins=args.omega_bins,
                                          output_edges=args.output_edges)
-        delta_rows, omega_rows = result.delta_rows(), result.omega_rows()
-        summary = [f"{o.layer}: slope {o.slope}, r2 {o.r2}, origin slope {o.origin_slope}, "
-                   f"predicted {o.predicted_slope}" for o in result.omegas]
+    summary = [f"{row.get('kind', row['layer'])}: slope {row['slope']}, r2 {row['r2']}, origin slope "
+               f"{row['origin_slope']}, origin r2 {row['origin_r2']}, eq. 10 slope {row['predicted_slope']}"
+               for row in result.omega_summary()]
     result.to_json(args.out / "attachment.json")
-    _write_csv(args.out / "delta.csv", delta_rows)
-    _write_csv(args.out / "omega.csv", omega_rows)
+    _write_csv(args.out / "delta.csv", result.delta_rows())
+    _write_csv(args.out / "omega.csv", result.omega_rows())
+    _write_csv(args.out / "omega_summary.csv", result.omega_summary())
     plot_delta(result, path=args.out / "delta.png")
     plot_omega(result, path=args.out / "omega.png")
     print("\n".join(["Omega(d) fits:"] + summary + [f"wrote {args.out}/attachment.json, delta.csv, omega.csv, "
-                                                      f"delta.png, omega.png"]))
+                                                      f"omega_summary.csv, delta.png, omega.png"]))
     return 0
