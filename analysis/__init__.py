@@ -2,26 +2,27 @@
 preferential attachment and connectomes.  Works on plain integer arrays and igraph graphs.
 """
 
-# --- attachment (helper "attachment") ---
-from analysis.attachment import (
+__all__: list[str] = []
+
+# attachment (helper "attachment")
+from analysis.attachment import (  # noqa: E402
     AttachmentError,
     AttachmentResult,
-    DeltaTable,
     DegreeBins,
+    DeltaTable,
     GeneralAttachmentResult,
     OmegaFit,
     attachment_general,
     bin_degrees,
     preferential_attachment,
 )
-from analysis.growth import GrowthError, empty_layered_graph, random_layered_graph, simulate_growth
+from analysis.growth import GrowthError, empty_layered_graph, random_layered_graph, simulate_growth  # noqa: E402
 
-__all__: list[str] = []
 __all__ += [
     "AttachmentError",
     "AttachmentResult",
-    "DeltaTable",
     "DegreeBins",
+    "DeltaTable",
     "GeneralAttachmentResult",
     "GrowthError",
     "OmegaFit",
@@ -32,4 +33,3 @@ __all__ += [
     "random_layered_graph",
     "simulate_growth",
 ]
-# --- end attachment ---
