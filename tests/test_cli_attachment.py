@@ -60,9 +60,9 @@ def test_command_errors_name_the_file(tmp_path, capsys):
     bad = tmp_path / "bad.graphml"
     bad.write_text("not a graph")
     assert main(["attachment", str(bad), str(bad), "--out", str(tmp_path)]) == 2
-    assert f"cannot read graph file {bad}" in capsys.readouterr().err
+    assert f"nn2graph attachment: error: {bad}: not a readable" in capsys.readouterr().err
     assert main(["attachment", str(tmp_path / "none.graphml"), str(bad), "--out", str(tmp_path)]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert f"{tmp_path / 'none.graphml'}: no such file" in capsys.readouterr().err
 
 
 def test_command_reports_lost_connections(snapshots, tmp_path, capsys):

@@ -46,12 +46,12 @@ def _read(path: Path):
     import igraph as ig
 
     if not path.is_file():
-        raise GraphFileError(f"graph file {path} does not exist")
+        raise GraphFileError(f"{path}: no such file")
     try:
         return ig.Graph.Read(str(path))
     except Exception as error:  # igraph raises several types for unreadable files
-        raise GraphFileError(f"cannot read graph file {path}: {error} (give GraphML, GML, Pajek or another "
-                             f"format igraph reads, named by its suffix)") from error
+        raise GraphFileError(f"{path}: not a readable graph file ({error}); give GraphML, GML, Pajek or another "
+                             f"format igraph reads, named by its suffix") from error
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
