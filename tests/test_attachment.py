@@ -63,12 +63,14 @@ def _brute_layered(g0, g1, result):
         low = [v for v in range(g0.vcount()) if layer[v] == layers[k]]
         up = [v for v in range(g0.vcount()) if layer[v] == layers[k + 1]]
         sums = np.zeros(table.delta.shape)
+        products = np.zeros(table.delta.shape)
         pairs = np.zeros(table.delta.shape, dtype=int)
         for i, j in itertools.product(low, up):
             key = (min(i, j), max(i, j))
             new = c1[key] - c0[key]
             a, b = _bin_of(deg[i], table.bins1), _bin_of(deg[j], table.bins2)
             sums[a, b] += new
+            products[a, b] += deg[i] * deg[j]
             pairs[a, b] += 1
             new_of[i] += new
             new_of[j] += new
@@ -78,6 +80,8 @@ def _brute_layered(g0, g1, result):
         d_low = sum(deg[i] for i in low)
         d_up = sum(deg[j] for j in up)
         assert table.pa_constant == pytest.approx(sums.sum() / (d_low * d_up))
+        # The model's prediction per cell is the mean of c d_i d_j over the cell's pairs.
+        np.testing.assert_allclose(table.expected_pa(), table.pa_constant * products / pairs)
     for k, fit in enumerate(result.omegas):
         nodes = [v for v in range(g0.vcount()) if layer[v] == layers[k]]
         sums = np.zeros(len(fit.bins))
@@ -114,6 +118,16 @@ def test_layered_matches_enumeration_over_all_pairs(bins, seed):
     assert result.layers == ("input", "fc1", "fc2")
     new_of = _brute_layered(g0, g1, result)
     assert result.n_new == sum(new_of.values()) // 2 == 15 + 10 + 2
+
+
+def test_omega_bins_differ_from_delta_bins():
+    g0, g1 = _grown_pair(8)
+    r = preferential_attachment(g0, g1, bins="log", n_bins=2, omega_bins="exact")
+    _brute_layered(g0, g1, r)
+    for fit in r.omegas:
+        np.testing.assert_array_equal(fit.bins.lo, fit.bins.hi)
+        np.testing.assert_array_equal(fit.bins.lo, np.unique(r.degrees[fit.layer]))
+    assert len(r.deltas[0].bins1) <= 3
 
 
 def test_output_edges_analyses_the_output_layer():
@@ -343,9 +357,12 @@ def test_general_matches_enumeration_over_all_pairs(directed, degree, bins, seed
     assert r.n_gained == sum(max(c1[k] - c0[k], 0) for k in set(c0) | set(c1))
     assert r.n_lost == sum(max(c0[k] - c1[k], 0) for k in set(c0) | set(c1))
     assert r.omega_gains.predicted_slope == pytest.approx(2 * r.n_gained / sum(total.values()))
+    # c of Delta = c d1 d2 matching the total, summed over the same pairs by brute force.
+    norm = sum(d1[i] * d2[j] for i, j in itertools.permutations(common, 2))
     if degree == "total":
-        ds = np.array([total[v] for v in common], dtype=float)
-        assert r.delta_gains.pa_constant == pytest.approx(r.n_gained / ((ds.sum() ** 2 - ds @ ds) / 2))
+        norm /= 2  # unordered pairs
+    assert r.delta_gains.pa_constant == pytest.approx(r.n_gained / norm)
+    assert r.delta_losses.pa_constant == pytest.approx(r.n_lost / norm)
     # Every connection of either snapshot is inside the analysis, touches a missing vertex or is a loop.
     w0 = sum(g0.es["weight"])
     assert sum(c0.values()) + r.lost_with_missing + r.self_loops[0] == w0
