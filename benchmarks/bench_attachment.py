@@ -1,6 +1,6 @@
 """Timing of analysis.preferential_attachment against an all-pairs baseline (a script, not a test).
 
-Run from the repository root:  python benchmarks/bench_attachment.py
+Run from the repository root:  PYTHONPATH=. python benchmarks/bench_attachment.py  (or with nn2graph installed)
 
 Baseline: the direct reading of eq. 6 -- dense (n_l x n_{l+1}) multiplicity matrices of both
 snapshots and a bin lookup for every node pair (numpy, vectorised, but O(pairs) time and
