@@ -25,3 +25,33 @@ __all__ += [
     "load_connectome",
     "read_graph_file",
 ]
+
+# attachment (helper "attachment")
+from analysis.attachment import (  # noqa: E402
+    AttachmentError,
+    AttachmentResult,
+    DegreeBins,
+    DeltaTable,
+    GeneralAttachmentResult,
+    OmegaFit,
+    attachment_general,
+    bin_degrees,
+    preferential_attachment,
+)
+from analysis.growth import GrowthError, empty_layered_graph, random_layered_graph, simulate_growth  # noqa: E402
+
+__all__ += [
+    "AttachmentError",
+    "AttachmentResult",
+    "DegreeBins",
+    "DeltaTable",
+    "GeneralAttachmentResult",
+    "GrowthError",
+    "OmegaFit",
+    "attachment_general",
+    "bin_degrees",
+    "empty_layered_graph",
+    "preferential_attachment",
+    "random_layered_graph",
+    "simulate_growth",
+]
