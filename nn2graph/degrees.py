@@ -120,7 +120,9 @@ def graph_degrees(
         into_output = np.zeros(len(edges), dtype=bool)
         edges_kept, mult_kept = edges, mult
     n = graph.vcount()
-    total = np.bincount(edges_kept[:, 0], weights=mult_kept, minlength=n)
+    # Float sums are exact for counts below 2**53; np.bincount of no edges gives int64.
+    total = np.zeros(n)
+    total += np.bincount(edges_kept[:, 0], weights=mult_kept, minlength=n)
     total += np.bincount(edges_kept[:, 1], weights=mult_kept, minlength=n)
     if into_output.any():
         ends = edges[into_output]

@@ -67,3 +67,16 @@ def test_layer_order_without_layer_index_follows_first_appearance():
 def test_graph_without_layer_attribute_is_refused_with_a_fix():
     with pytest.raises(LayeredGraphError, match="'layer' vertex attribute"):
         graph_degrees(ig.Graph(n=2))
+
+
+def test_two_layer_graph_with_only_output_edges():
+    # Every edge goes into the output layer, so by the paper's convention the input
+    # counts none of them; switching the convention off counts them.
+    g = ig.Graph(n=3, edges=[(0, 2), (1, 2)], directed=True)
+    g.vs["layer"] = ["input", "input", "out"]
+    g.es["multiplicity"] = [2, 3]
+    degrees = graph_degrees(g, include_output=True)
+    assert degrees["input"].dtype == np.int64
+    assert degrees["input"].tolist() == [0, 0]
+    assert degrees["out"].tolist() == [5]
+    assert graph_degrees(g, output_edges=True)["input"].tolist() == [2, 3]
