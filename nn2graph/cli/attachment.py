@@ -6,13 +6,6 @@ import argparse
 import csv
 from pathlib import Path
 
-from nn2graph.exceptions import NN2GraphError
-
-
-class GraphFileError(NN2GraphError, ValueError):
-    """A graph file cannot be read."""
-
-
 def add_parser(subparsers) -> None:
     """Register the ``attachment`` command."""
     p = subparsers.add_parser(
@@ -20,7 +13,7 @@ def add_parser(subparsers) -> None:
         help="Delta and Omega (paper Figures 7-8) between two snapshots of a network",
         description=(
             "Measure internal preferential attachment between two snapshots of a network stored as "
-            "graph files (GraphML, GML, Pajek, ... whatever igraph reads; e.g. from LayeredGraph.write_graphml). "
+            "graph files (GraphML, GEXF or an edge-list CSV; e.g. from LayeredGraph.write_graphml). "
             "Layered snapshots (vertex attribute 'layer') are compared with analysis.preferential_attachment; "
             "--general uses analysis.attachment_general (any node pairs, gains and losses). Writes "
             "attachment.json, delta.csv, omega.csv, omega_summary.csv, delta.png and omega.png into --out."
@@ -42,18 +35,6 @@ def add_parser(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def _read(path: Path):
-    import igraph as ig
-
-    if not path.is_file():
-        raise GraphFileError(f"{path}: no such file")
-    try:
-        return ig.Graph.Read(str(path))
-    except Exception as error:  # igraph raises several types for unreadable files
-        raise GraphFileError(f"{path}: not a readable graph file ({error}); give GraphML, GML, Pajek or another "
-                             f"format igraph reads, named by its suffix") from error
-
-
 def _write_csv(path: Path, rows: list[dict]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         if rows:
@@ -66,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the analysis and write its files; returns the exit code."""
     from analysis.attachment import attachment_general, preferential_attachment
     from analysis.attachment_plots import plot_delta, plot_omega
+    from analysis.graph_files import read_graph_file
 
-    g0, g1 = _read(args.g0), _read(args.g1)
+    g0, g1 = read_graph_file(args.g0), read_graph_file(args.g1)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.general:
         result = attachment_general(g0, g1, bins=args.bins, n_bins=args.n_bins, match=args.match, degree=args.degree,
