@@ -6,6 +6,7 @@ import argparse
 import csv
 from pathlib import Path
 
+
 def add_parser(subparsers) -> None:
     """Register the ``attachment`` command."""
     p = subparsers.add_parser(
