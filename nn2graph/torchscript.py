@@ -11,6 +11,7 @@ message (its Python forward cannot be recovered from the archive).
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections import OrderedDict
 from os import PathLike
 from pathlib import Path
@@ -82,7 +83,10 @@ def load_model(path: str | PathLike, *, trust_pickle: bool = False) -> nn.Module
     if not path.is_file():
         raise ModelFileError(f"model file '{path}' does not exist")
     try:
-        return from_torchscript(torch.jit.load(str(path), map_location="cpu"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated but still reads archives
+            scripted = torch.jit.load(str(path), map_location="cpu")
+        return from_torchscript(scripted)
     except ModelFileError:
         raise
     except Exception as script_error:
