@@ -30,7 +30,25 @@ NAIVE_CHANNELS = 4
 
 
 def peak_rss_gb() -> float:
+    """Peak resident memory of this process (whole run), GB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # Linux: KiB
+
+
+def step_peak_gb() -> float:
+    """Peak resident memory since the last :func:`reset_step_peak` (Linux VmHWM), GB."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1e6
+
+
+def reset_step_peak() -> None:
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+
+
+def rss_gb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 1e9
 
 
 def pruned_vgg16() -> nn.Module:
@@ -86,20 +104,23 @@ def main() -> None:
           f"{naive_subset:.2f} s -> {naive_layer:.0f} s extrapolated to all {layer_total:,} connections")
     print(f"nn2graph handler, {NAIVE_LAYER}: {handler_time:.4f} s  (naive / nn2graph = {naive_layer / handler_time:,.0f}x)")
 
+    print(f"memory: the pruned model alone holds {rss_gb():.2f} GB (weight, weight_orig, weight_mask); "
+          f"building it peaked at {peak_rss_gb():.2f} GB")
+    reset_step_peak()
     start = time.perf_counter()
     degrees = layer_degrees(model, shape)
     degrees_time = time.perf_counter() - start
-    rss_degrees = peak_rss_gb()
-    print(f"layer_degrees: {degrees_time:.2f} s (target <= 10 s), peak RSS {rss_degrees:.2f} GB; "
+    print(f"layer_degrees: {degrees_time:.2f} s (target <= 10 s), peak RSS during it {step_peak_gb():.2f} GB; "
           f"naive one-layer loop / layer_degrees of all 16 layers = {naive_layer / degrees_time:,.0f}x")
 
+    reset_step_peak()
     start = time.perf_counter()
     layered = to_graph(model, shape)
     graph_time = time.perf_counter() - start
-    rss_graph = peak_rss_gb()
     g = layered.graph
     print(f"to_graph: {graph_time:.2f} s (target <= 60 s), {g.vcount():,} nodes, {g.ecount():,} edges, "
-          f"{sum(g.es['multiplicity']):,} connections; peak RSS {rss_graph:.2f} GB (target <= 6 GB); "
+          f"{sum(g.es['multiplicity']):,} connections; peak RSS during it {step_peak_gb():.2f} GB, "
+          f"whole run {peak_rss_gb():.2f} GB (target <= 6 GB); "
           f"naive one-layer loop / to_graph = {naive_layer / graph_time:,.0f}x")
     same = all(np.array_equal(a, b) for a, b in zip(degrees.values(), layered.degrees().values()))
     print(f"layer_degrees == to_graph().degrees(): {same}")

@@ -201,25 +201,20 @@ def to_graph(model: nn.Module, input_shape: tuple[int, ...]) -> LayeredGraph:
     """
     traced = trace_layers(model, input_shape)
     names = _layer_names(traced)
-    sources, targets, mults, weights = [], [], [], []
-    for call in traced.layers:
-        for source, target, mult, wsum in _edge_blocks(call):
-            sources.append(source)
-            targets.append(target)
-            mults.append(mult)
-            weights.append(wsum)
+    blocks = [block for call in traced.layers for block in _edge_blocks(call)]
+    columns = [np.concatenate([block[i] for block in blocks]) if blocks else np.zeros(0) for i in range(4)]
+    del blocks  # free the per-block arrays before igraph copies the edges
     sizes = [traced.n_input] + [call.n_units for call in traced.layers]
     types = ["Input"] + [type(call.module).__name__ for call in traced.layers]
     graph = ig.Graph(n=int(sum(sizes)), directed=True)
-    if sources:
-        graph.add_edges(np.column_stack([np.concatenate(sources), np.concatenate(targets)]))
+    graph.add_edges(np.column_stack(columns[:2]))
     rank = np.repeat(np.arange(len(sizes)), sizes)
     graph.vs["layer"] = [names[r] for r in rank]
     graph.vs["layer_index"] = rank.tolist()
     graph.vs["unit"] = np.concatenate([np.arange(s) for s in sizes]).tolist()
     graph.vs["layer_type"] = [types[r] for r in rank]
-    graph.es["multiplicity"] = np.concatenate(mults).tolist() if mults else []
-    graph.es["weight"] = np.concatenate(weights).tolist() if weights else []
+    graph.es["multiplicity"] = columns[2].astype(np.int64).tolist()
+    graph.es["weight"] = columns[3].astype(np.float64).tolist()
     return LayeredGraph(graph, tuple(names))
 
 

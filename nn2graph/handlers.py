@@ -184,13 +184,13 @@ def linear_connections(
     >>> block.source.tolist(), block.target.tolist(), block.multiplicity.tolist(), block.weight.tolist()
     ([0, 1, 0], [0, 0, 1], [1, 1, 1], [1.0, 2.0, 3.0])
     """
-    weight = weight.detach().to(torch.float64)
+    weight = weight.detach()
     n_out, n_in = weight.shape
     identity = _identity_groups(groups, n_groups)
     index = torch.from_numpy(np.ascontiguousarray(groups, dtype=np.int64))
     rows = max(1, CHUNK_ELEMENTS // max(n_in, n_groups, 1))
     for start in range(0, n_out, rows):
-        chunk = weight[start : start + rows]
+        chunk = weight[start : start + rows].to(torch.float64)
         mask = (chunk != 0).to(torch.float64)
         absolute = chunk.abs()
         if not identity:

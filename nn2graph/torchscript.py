@@ -86,9 +86,6 @@ def load_model(path: str | PathLike, *, trust_pickle: bool = False) -> nn.Module
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated but still reads archives
             scripted = torch.jit.load(str(path), map_location="cpu")
-        return from_torchscript(scripted)
-    except ModelFileError:
-        raise
     except Exception as script_error:
         if not trust_pickle:
             raise ModelFileError(
@@ -96,6 +93,8 @@ def load_model(path: str | PathLike, *, trust_pickle: bool = False) -> nn.Module
                 "pickled nn.Module (torch.save(model)), pass --trust-pickle -- only for files you trust, "
                 "since unpickling runs arbitrary code from the file"
             ) from script_error
+    else:
+        return from_torchscript(scripted)
     try:
         model = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:

@@ -130,6 +130,7 @@ def test_linear_on_a_multidimensional_input_asks_to_flatten():
         to_graph(net, (1, 4, 4))
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_torchscript_module_is_pointed_to_the_torchscript_loader():
     with pytest.raises(TracingError, match="TorchScript module"):
         to_graph(torch.jit.script(nn.Sequential(nn.Linear(2, 2))), (2,))
