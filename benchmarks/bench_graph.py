@@ -30,15 +30,15 @@ NAIVE_CHANNELS = 4
 
 
 def peak_rss_gb() -> float:
-    """Peak resident memory of this process (whole run), GB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # Linux: KiB
+    """Peak resident memory of this process (whole run), GiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
 
 
 def step_peak_gb() -> float:
-    """Peak resident memory since the last :func:`reset_step_peak` (Linux VmHWM), GB."""
+    """Peak resident memory since the last :func:`reset_step_peak` (Linux VmHWM), GiB."""
     with open("/proc/self/status") as status:
         line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) / 1e6
+    return int(line.split()[1]) / 2**20  # kB
 
 
 def reset_step_peak() -> None:
@@ -48,7 +48,7 @@ def reset_step_peak() -> None:
 
 def rss_gb() -> float:
     with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize() / 1e9
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**30
 
 
 def pruned_vgg16() -> nn.Module:
@@ -104,13 +104,13 @@ def main() -> None:
           f"{naive_subset:.2f} s -> {naive_layer:.0f} s extrapolated to all {layer_total:,} connections")
     print(f"nn2graph handler, {NAIVE_LAYER}: {handler_time:.4f} s  (naive / nn2graph = {naive_layer / handler_time:,.0f}x)")
 
-    print(f"memory: the pruned model alone holds {rss_gb():.2f} GB (weight, weight_orig, weight_mask); "
-          f"building it peaked at {peak_rss_gb():.2f} GB")
+    print(f"memory: the pruned model alone holds {rss_gb():.2f} GiB (weight, weight_orig, weight_mask); "
+          f"building it peaked at {peak_rss_gb():.2f} GiB")
     reset_step_peak()
     start = time.perf_counter()
     degrees = layer_degrees(model, shape)
     degrees_time = time.perf_counter() - start
-    print(f"layer_degrees: {degrees_time:.2f} s (target <= 10 s), peak RSS during it {step_peak_gb():.2f} GB; "
+    print(f"layer_degrees: {degrees_time:.2f} s (target <= 10 s), peak RSS during it {step_peak_gb():.2f} GiB; "
           f"naive one-layer loop / layer_degrees of all 16 layers = {naive_layer / degrees_time:,.0f}x")
 
     reset_step_peak()
@@ -119,8 +119,8 @@ def main() -> None:
     graph_time = time.perf_counter() - start
     g = layered.graph
     print(f"to_graph: {graph_time:.2f} s (target <= 60 s), {g.vcount():,} nodes, {g.ecount():,} edges, "
-          f"{sum(g.es['multiplicity']):,} connections; peak RSS during it {step_peak_gb():.2f} GB, "
-          f"whole run {peak_rss_gb():.2f} GB (target <= 6 GB); "
+          f"{sum(g.es['multiplicity']):,} connections; peak RSS during it {step_peak_gb():.2f} GiB, "
+          f"whole run {peak_rss_gb():.2f} GiB (target <= 6 GiB); "
           f"naive one-layer loop / to_graph = {naive_layer / graph_time:,.0f}x")
     same = all(np.array_equal(a, b) for a, b in zip(degrees.values(), layered.degrees().values()))
     print(f"layer_degrees == to_graph().degrees(): {same}")

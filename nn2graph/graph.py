@@ -201,20 +201,30 @@ def to_graph(model: nn.Module, input_shape: tuple[int, ...]) -> LayeredGraph:
     """
     traced = trace_layers(model, input_shape)
     names = _layer_names(traced)
-    blocks = [block for call in traced.layers for block in _edge_blocks(call)]
-    columns = [np.concatenate([block[i] for block in blocks]) if blocks else np.zeros(0) for i in range(4)]
-    del blocks  # free the per-block arrays before igraph copies the edges
+    parts: list[list[np.ndarray]] = [[], [], [], []]  # source, target, multiplicity, weight
+    for call in traced.layers:
+        for block in _edge_blocks(call):
+            for part, column in zip(parts, block):
+                part.append(column)
+    columns = []
+    for part, dtype in zip(parts, (np.int64, np.int64, np.int64, np.float64)):
+        columns.append(np.concatenate(part) if part else np.zeros(0, dtype=dtype))
+        part.clear()  # free this column's blocks before concatenating the next
+    source, target, mult, wsum = columns
+    del columns
     sizes = [traced.n_input] + [call.n_units for call in traced.layers]
     types = ["Input"] + [type(call.module).__name__ for call in traced.layers]
     graph = ig.Graph(n=int(sum(sizes)), directed=True)
-    graph.add_edges(np.column_stack(columns[:2]))
+    graph.add_edges(np.column_stack([source, target]))
+    del source, target
     rank = np.repeat(np.arange(len(sizes)), sizes)
     graph.vs["layer"] = [names[r] for r in rank]
     graph.vs["layer_index"] = rank.tolist()
     graph.vs["unit"] = np.concatenate([np.arange(s) for s in sizes]).tolist()
     graph.vs["layer_type"] = [types[r] for r in rank]
-    graph.es["multiplicity"] = columns[2].astype(np.int64).tolist()
-    graph.es["weight"] = columns[3].astype(np.float64).tolist()
+    graph.es["multiplicity"] = mult.tolist()
+    del mult
+    graph.es["weight"] = wsum.tolist()
     return LayeredGraph(graph, tuple(names))
 
 

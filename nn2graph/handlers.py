@@ -136,6 +136,8 @@ def effective_weight(module: nn.Module, path: str) -> torch.Tensor:
     else:
         weight = module.weight
     weight = weight.detach()
+    if torch.isfinite(weight.sum()):  # NaN and inf propagate into the sum: no temporary mask needed
+        return weight
     bad = int((~torch.isfinite(weight)).sum())
     if bad:
         raise NN2GraphError(

@@ -257,7 +257,7 @@ class _Propagation:
                 if tracked and not self._is_shape_query(node):
                     raise self._unsupported(node)
                 env[node] = None
-            elif not tracked and node.op != "call_module":
+            elif not tracked:
                 env[node] = None  # a constant, e.g. a tensor created inside forward
             else:
                 env[node] = self._visit(node, [env[a] for a in tracked], tracked)
