@@ -11,12 +11,13 @@ sum to ``weight``.
 
 Adding a layer type is one function and one line::
 
-    @register(nn.Conv3d, spatial=True)
-    def _conv3d(module, weight, groups, n_groups, in_shape, out_shape):
+    @register(MyLayer, spatial=False, n_units=lambda m: m.out_features)
+    def my_layer(module, weight, groups, n_groups, in_shape, out_shape):
         ...  # yield ConnectionBlock(...)
 
 ``spatial=True`` says that the layer's nodes are channels (its input is read per
-channel); ``spatial=False`` that they are features (a linear layer).
+channel); ``spatial=False`` that they are features (a linear layer).  ``n_units(module)``
+is the number of nodes of the layer.
 """
 
 from __future__ import annotations
@@ -147,18 +148,14 @@ def effective_weight(module: nn.Module, path: str) -> torch.Tensor:
     return weight
 
 
-def _identity_groups(groups: np.ndarray, n_groups: int) -> bool:
-    return n_groups == len(groups) and bool(np.array_equal(groups, np.arange(n_groups)))
-
-
-def _entries(mult: torch.Tensor, wsum: torch.Tensor, row_offset: int) -> ConnectionBlock:
+def _entries(mult: np.ndarray, wsum: np.ndarray, row_offset: int) -> ConnectionBlock:
     """COO entries of the non-zero cells of a (units x groups) multiplicity matrix."""
-    target, source = torch.nonzero(mult, as_tuple=True)
+    target, source = np.nonzero(mult)
     return ConnectionBlock(
-        source=source.numpy().astype(np.int64),
-        target=target.numpy().astype(np.int64) + row_offset,
-        multiplicity=mult[target, source].numpy().astype(np.int64),
-        weight=wsum[target, source].numpy().astype(np.float64),
+        source=source.astype(np.int64),
+        target=target.astype(np.int64) + row_offset,
+        multiplicity=mult[target, source].astype(np.int64),
+        weight=wsum[target, source].astype(np.float64),
     )
 
 
@@ -175,7 +172,9 @@ def linear_connections(
 
     The edge from group g to unit j has multiplicity = number of non-zero ``W[j, f]`` with
     feature f in g (a flattened feature map is one group), weight = the sum of their |w|.
-    Rows are processed in chunks of at most :data:`CHUNK_ELEMENTS` cells.
+    Rows are processed in chunks of at most :data:`CHUNK_ELEMENTS` cells; the features of a
+    group are summed with :func:`numpy.add.reduceat` (after sorting the columns by group when
+    the groups are not contiguous runs).
 
     Examples
     --------
@@ -188,17 +187,29 @@ def linear_connections(
     """
     weight = weight.detach()
     n_out, n_in = weight.shape
-    identity = _identity_groups(groups, n_groups)
-    index = torch.from_numpy(np.ascontiguousarray(groups, dtype=np.int64))
-    rows = max(1, CHUNK_ELEMENTS // max(n_in, n_groups, 1))
+    identity = n_groups == n_in and bool(np.array_equal(groups, np.arange(n_in)))
+    order = np.argsort(groups, kind="stable")
+    if np.array_equal(order, np.arange(n_in)):
+        order = None  # already contiguous runs, e.g. the positions of flattened feature maps
+    ordered = groups if order is None else groups[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    rows = max(1, CHUNK_ELEMENTS // max(n_in, 1))
     for start in range(0, n_out, rows):
-        chunk = weight[start : start + rows].to(torch.float64)
-        mask = (chunk != 0).to(torch.float64)
-        absolute = chunk.abs()
-        if not identity:
-            mask = torch.zeros(len(chunk), n_groups, dtype=torch.float64).index_add_(1, index, mask)
-            absolute = torch.zeros(len(chunk), n_groups, dtype=torch.float64).index_add_(1, index, absolute)
-        yield _entries(mask.to(torch.int64), absolute, start)
+        chunk = weight[start : start + rows].to(torch.float64).numpy()
+        if identity:
+            target, source = np.nonzero(chunk)
+            yield ConnectionBlock(
+                source=source.astype(np.int64),
+                target=target.astype(np.int64) + start,
+                multiplicity=np.ones(len(source), dtype=np.int64),
+                weight=np.abs(chunk[target, source]),
+            )
+            continue
+        if order is not None:
+            chunk = chunk[:, order]
+        mult = np.add.reduceat(chunk != 0, starts, axis=1, dtype=np.int64)
+        wsum = np.add.reduceat(np.abs(chunk), starts, axis=1)
+        yield _entries(mult, wsum, start)
 
 
 def _conv_padding(module: nn.Module, kernel: tuple[int, ...]) -> tuple[int, ...]:
@@ -276,7 +287,7 @@ def conv_connections(
     source = torch.from_numpy(np.ascontiguousarray(groups, dtype=np.int64))[channel]
     dense_mult = torch.zeros(n_out_channels, n_groups, dtype=torch.float64).scatter_add_(1, source, mult)
     dense_w = torch.zeros(n_out_channels, n_groups, dtype=torch.float64).scatter_add_(1, source, wsum)
-    yield _entries(dense_mult.round().to(torch.int64), dense_w, 0)
+    yield _entries(dense_mult.round().to(torch.int64).numpy(), dense_w.numpy(), 0)
 
 
 register(nn.Conv1d, spatial=True, n_units=lambda m: m.out_channels)(conv_connections)

@@ -66,7 +66,7 @@ SUPPORTED_PASS_THROUGH = sorted(
 )  # fmt: skip
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sources:
     """Which graph nodes each position of a tensor's node axis depends on (sorted pairs)."""
 
@@ -94,7 +94,7 @@ class LayerCall:
     inputs: list[Sources] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TracedModel:
     """The result of :func:`trace_layers`: input nodes and the weighted layers in order."""
 

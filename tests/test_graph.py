@@ -172,3 +172,32 @@ def test_model_training_mode_is_restored():
     model = mnist_cnn().train()
     to_graph(model, (1, 28, 28))
     assert all(m.training for m in model.modules())
+
+
+class _Overlap(nn.Module):
+    """Feature i of the top layer's input comes from a_i; feature 4 + i from a_i and b_i."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.top, self.out = nn.Linear(3, 4), nn.Linear(3, 4), nn.Linear(8, 5), nn.Linear(5, 2)
+
+    def forward(self, x):
+        a = self.a(x)
+        return self.out(self.top(torch.cat([a, a + self.b(x)], dim=1)))
+
+
+def test_a_node_reaching_a_unit_through_several_features_counts_each_connection():
+    model = prune_all(_Overlap(), 0.3, seed=8)
+    layered = to_graph(model, (3,))
+    w = model.top.weight.detach().numpy()
+    sources = [{("a", i)} for i in range(4)] + [{("a", i), ("b", i)} for i in range(4)]
+    expected = {"a": {}, "b": {}}
+    for j in range(5):
+        for f in range(8):
+            if w[j, f] != 0:
+                for layer, unit in sources[f]:
+                    expected[layer][(unit, j)] = expected[layer].get((unit, j), 0) + 1
+    assert _edges(layered, "a", "top") == expected["a"]
+    assert _edges(layered, "b", "top") == expected["b"]
+    direct = layer_degrees(model, (3,))
+    assert all(np.array_equal(direct[k], v) for k, v in layered.degrees().items())

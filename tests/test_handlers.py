@@ -140,3 +140,28 @@ def test_registry_lists_layers_and_finds_subclasses():
 
     assert {"Conv1d", "Conv2d", "Linear"} <= set(supported_layers())
     assert handler_for(MyLinear(2, 2)) is handler_for(nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_linear_groups_sum_their_features(contiguous, monkeypatch):
+    from nn2graph import handlers
+
+    monkeypatch.setattr(handlers, "CHUNK_ELEMENTS", 40)  # several row chunks
+    rng = np.random.default_rng(3)
+    layer = nn.Linear(30, 9)
+    with torch.no_grad():
+        layer.weight[torch.from_numpy(rng.random((9, 30)) < 0.5)] = 0.0
+    groups = np.sort(rng.integers(0, 6, 30)) if contiguous else rng.permutation(np.arange(30) % 6)
+    blocks = list(handlers.linear_connections(layer, layer.weight, groups, 6, (1, 30), (1, 9)))
+    assert len(blocks) > 1
+    got = {(s, t): (m, w) for b in blocks for s, t, m, w in zip(b.source, b.target, b.multiplicity, b.weight)}
+    w = layer.weight.detach().numpy()
+    expected = {}
+    for j in range(9):
+        for f in range(30):
+            if w[j, f] != 0:
+                m, total = expected.get((groups[f], j), (0, 0.0))
+                expected[(groups[f], j)] = (m + 1, total + abs(float(w[j, f])))
+    assert got.keys() == expected.keys()
+    for key, (m, total) in expected.items():
+        assert got[key][0] == m and got[key][1] == pytest.approx(total)
