@@ -380,10 +380,11 @@ class _Propagation:
         tensors = node.args[0] if node.args else node.kwargs["tensors"]
         dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
         ndim = len(_shape(node))
-        if self.elementwise or dim % ndim != 1:
+        if dim % ndim != 1 or self.elementwise and ndim != 2:
             raise UnsupportedLayerError(
-                f"{_describe(self.gm, node)} concatenates along dimension {dim}; nn2graph follows "
-                "concatenations along the channel/feature dimension 1 only"
+                f"{_describe(self.gm, node)} concatenates {ndim}-D tensors along dimension {dim}; nn2graph "
+                "follows concatenations along the channel/feature dimension 1 (of (batch, features) "
+                "tensors when the input pixels are nodes)"
             )
         index, nodes, offset = [], [], 0
         for tensor in tensors:

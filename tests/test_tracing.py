@@ -134,3 +134,17 @@ def test_linear_on_a_multidimensional_input_asks_to_flatten():
 def test_torchscript_module_is_pointed_to_the_torchscript_loader():
     with pytest.raises(TracingError, match="TorchScript module"):
         to_graph(torch.jit.script(nn.Sequential(nn.Linear(2, 2))), (2,))
+
+
+def test_concatenation_along_another_dimension_is_refused():
+    class Stack(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.top = nn.Conv1d(1, 2, 1), nn.Conv1d(2, 2, 1)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return self.top(torch.cat([y, y], dim=2))
+
+    with pytest.raises(UnsupportedLayerError, match=r"operation 'cat' \(fx node cat\) concatenates 3-D tensors along dimension 2"):
+        to_graph(Stack(), (1, 4))
