@@ -302,7 +302,7 @@ class _Propagation:
         if node.op == "call_function" and target is torch.cat:
             return self._cat(node)
         if target == "mean" or target is torch.mean:
-            return self._spatial(node, sources[0])
+            return self._mean(node, sources[0])
         raise self._unsupported(node)
 
     def _weighted(self, node, module, handler: LayerHandler, sources, tracked) -> Sources:
@@ -347,6 +347,18 @@ class _Propagation:
         if len(out_shape) < 2 or out_shape[1] != in_shape[1]:
             raise self._unsupported(node)
         return source
+
+    def _mean(self, node, source: Sources) -> Sources:
+        """A mean over spatial dimensions (global average pooling) keeps the channels."""
+        dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+        ndim = len(_shape(node.all_input_nodes[0]))
+        dims = [dims] if isinstance(dims, int) else list(dims or [])
+        if not dims or {d % ndim for d in dims} & {0, 1}:
+            raise UnsupportedLayerError(
+                f"{_describe(self.gm, node)} averages over dimensions {dims or 'all'}; nn2graph follows means "
+                "over spatial dimensions (2 and higher) only"
+            )
+        return self._spatial(node, source)
 
     def _reshape(self, node, source: Sources, tracked: fx.Node) -> Sources:
         in_shape, out_shape = _shape(tracked), _shape(node)

@@ -148,3 +148,16 @@ def test_concatenation_along_another_dimension_is_refused():
 
     with pytest.raises(UnsupportedLayerError, match=r"operation 'cat' \(fx node cat\) concatenates 3-D tensors along dimension 2"):
         to_graph(Stack(), (1, 4))
+
+
+def test_mean_over_the_channels_is_refused():
+    class ChannelMean(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = nn.Conv2d(1, 3, 1), nn.Linear(9, 2)
+
+        def forward(self, x):
+            return self.fc(self.conv(x).mean(1).flatten(1))
+
+    with pytest.raises(UnsupportedLayerError, match=r"operation 'mean' .* averages over dimensions \[1\]"):
+        to_graph(ChannelMean(), (1, 3, 3))
