@@ -12,7 +12,7 @@ from torch import nn
 from nn2graph import to_graph
 from nn2graph.cli import main
 from nn2graph.torchscript import ModelFileError, from_torchscript, load_model
-from tests.nets import mnist_cnn, prune_all
+from tests.graph_models import mnist_cnn, prune_all
 
 
 def _script(model):

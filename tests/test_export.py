@@ -5,7 +5,7 @@ import networkx as nx
 import pytest
 
 from nn2graph import to_graph
-from tests.nets import Residual, prune_all
+from tests.graph_models import Residual, prune_all
 
 
 @pytest.fixture(scope="module")

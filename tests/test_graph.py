@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from nn2graph import LayeredGraph, UnsupportedLayerError, layer_degrees, to_graph
-from tests.nets import Concat, Residual, mlp, mnist_cnn, prune_all, vgg_like
+from tests.graph_models import Concat, Residual, mlp, mnist_cnn, prune_all, vgg_like
 
 
 def _edges(layered, lower, upper):

@@ -4,7 +4,7 @@ import numpy as np
 
 from nn2graph import to_graph
 from nn2graph.summary import degree_summary, format_summary
-from tests.nets import mnist_cnn, prune_all
+from tests.graph_models import mnist_cnn, prune_all
 
 
 def test_summary_rows_match_the_graph():

@@ -7,7 +7,7 @@ from torch import nn
 
 from nn2graph import InputShapeError, NN2GraphError, TracingError, UnsupportedLayerError, to_graph
 from nn2graph.tracing import trace_layers
-from tests.nets import mnist_cnn
+from tests.graph_models import mnist_cnn
 
 
 class _Functional(nn.Module):
