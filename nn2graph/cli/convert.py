@@ -31,9 +31,10 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "convert",
         help="convert a saved model into a layered graph",
-        description="Convert a TorchScript model file (an nn.Sequential of torch.nn layers) into a "
-        "layered graph; print its per-layer degree summary and optionally write GraphML, GEXF and "
-        "a degree CSV.",
+        description="Convert a TorchScript model file into a layered graph; print its per-layer degree "
+        "summary and optionally write GraphML, GEXF and a degree CSV. TorchScript models must be "
+        "nn.Sequential containers or modules whose forward is a chain of submodule calls and simple "
+        "functions (see docs/graph.md); anything else: a pickled module with --trust-pickle.",
     )
     parser.add_argument("model", help="TorchScript file (torch.jit.save), or a pickled module with --trust-pickle")
     parser.add_argument("--input-shape", required=True, type=parse_shape, metavar="C,H,W",
