@@ -17,6 +17,8 @@ from nn2graph.exceptions import NN2GraphError
 
 #: Modules that contribute a sub-command, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "nn2graph.cli.demo",
+    "nn2graph.cli.convert",
     "nn2graph.cli.connectomes",
     "nn2graph.cli.attachment",
 )

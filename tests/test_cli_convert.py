@@ -1,0 +1,86 @@
+"""``nn2graph convert`` and ``nn2graph demo`` end to end."""
+
+import csv
+import warnings
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+
+from nn2graph import to_graph
+from nn2graph.cli import main
+from tests.graph_models import mnist_cnn, prune_all
+
+
+def _script(model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.script(model)
+
+
+@pytest.fixture
+def cnn():
+    model = prune_all(mnist_cnn(), 0.7)
+    for module in model.modules():
+        if hasattr(module, "weight_mask"):
+            torch.nn.utils.prune.remove(module, "weight")  # hooks cannot be scripted
+    return model
+
+
+def test_convert_torchscript_writes_everything(cnn, tmp_path, capsys):
+    path = tmp_path / "cnn.pt"
+    _script(cnn).save(str(path))
+    files = [tmp_path / name for name in ("g.graphml", "g.gexf", "d.csv")]
+    code = main(["convert", str(path), "--input-shape", "1,28,28", "--graphml", str(files[0]),
+                 "--gexf", str(files[1]), "--degrees", str(files[2])])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:3] == ["layer", "type", "nodes"]
+    assert "Conv2d" in out and "Linear" in out
+    expected = to_graph(cnn, (1, 28, 28))
+    assert nx.read_graphml(files[0]).number_of_edges() == expected.graph.ecount()
+    assert nx.read_gexf(files[1]).number_of_nodes() == expected.graph.vcount()
+    with open(files[2]) as handle:
+        rows = list(csv.DictReader(handle))
+    for layer, degrees in expected.degrees().items():
+        got = [int(r["degree"]) for r in rows if r["layer"] == layer]
+        assert got == degrees.tolist()
+
+
+def test_pickled_module_needs_trust_pickle(cnn, tmp_path, capsys):
+    path = tmp_path / "cnn.pkl"
+    torch.save(cnn, path)
+    assert main(["convert", str(path), "--input-shape", "1,28,28"]) == 2
+    err = capsys.readouterr().err
+    assert "nn2graph convert: error:" in err and "--trust-pickle" in err and "arbitrary code" in err
+    assert main(["convert", str(path), "--input-shape", "1,28,28", "--trust-pickle"]) == 0
+    assert "Linear" in capsys.readouterr().out
+
+
+def test_missing_file_and_bad_shape_are_reported(tmp_path, capsys):
+    assert main(["convert", str(tmp_path / "nope.pt"), "--input-shape", "1,28,28"]) == 2
+    assert "nope.pt' does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["convert", "x.pt", "--input-shape", "1,x,28"])
+    assert "is not a shape" in capsys.readouterr().err
+
+
+def test_wrong_input_shape_on_the_command_line(cnn, tmp_path, capsys):
+    path = tmp_path / "cnn.pt"
+    _script(cnn).save(str(path))
+    assert main(["convert", str(path), "--input-shape", "1,32,32"]) == 2
+    assert "layer '7' (Linear) got input of shape (1, 800)" in capsys.readouterr().err
+
+
+def test_demo_prints_the_summary(capsys):
+    assert main(["demo"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:2] == ["layer", "type"]
+    input_row = lines[2].split()
+    assert input_row[:3] == ["input", "Input", "1"]
+    from nn2graph.cli.demo import demo_model
+
+    model = demo_model(0)
+    assert int(input_row[5]) == int((model[0].weight != 0).sum()) * 24 * 24
+    assert np.isclose((model[7].weight != 0).float().mean().item(), 0.3, atol=0.01)

@@ -1,0 +1,163 @@
+"""Tracing: pass-through operations and every bad-input error, checked on its message."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nn2graph import InputShapeError, NN2GraphError, TracingError, UnsupportedLayerError, to_graph
+from nn2graph.tracing import trace_layers
+from tests.graph_models import mnist_cnn
+
+
+class _Functional(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(2, 3, 3)
+        self.fc = nn.Linear(3 * 3, 4)
+        self.out = nn.Linear(4, 2)
+
+    def forward(self, x):
+        y = F.max_pool1d(F.relu(self.conv(x)), 2)
+        y = F.dropout(torch.sigmoid(y) * 2.0, 0.1, self.training)
+        y = y.view(y.size(0), -1)
+        return F.log_softmax(self.out(torch.tanh(self.fc(y))), dim=1)
+
+
+def test_functional_pass_through_operations_are_followed():
+    traced = trace_layers(_Functional(), (2, 8))
+    assert [(c.path, c.n_units) for c in traced.layers] == [("conv", 3), ("fc", 4), ("out", 2)]
+    assert traced.n_input == 2
+    fc_sources = traced.layers[1].inputs[0]
+    assert fc_sources.length == 9 and fc_sources.node.tolist() == [2] * 3 + [3] * 3 + [4] * 3
+
+
+def test_unsupported_module_names_path_type_and_what_is_supported():
+    net = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4), nn.Linear(4, 2))
+    with pytest.raises(UnsupportedLayerError, match=r"layer '1' \(LayerNorm\) is not supported.*Conv1d, Conv2d, Linear.*MaxPool2d"):
+        to_graph(net, (4,))
+
+
+def test_unsupported_function_is_named():
+    class Gated(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(3, 3), nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.a(x) * self.b(x)
+
+    with pytest.raises(UnsupportedLayerError, match=r"operation 'mul' \(fx node mul\) is not supported"):
+        to_graph(Gated(), (3,))
+
+
+def test_unfollowed_reshape_is_refused_with_shapes():
+    class Reshaper(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 8)
+            self.conv = nn.Conv1d(2, 2, 2)
+
+        def forward(self, x):
+            return self.conv(self.fc(x).view(-1, 2, 4))
+
+    with pytest.raises(UnsupportedLayerError, match=r"reshapes \(1, 8\) to \(1, 2, 4\)"):
+        to_graph(Reshaper(), (8,))
+
+
+def test_wrong_input_shape_names_the_layer_and_what_it_expects():
+    with pytest.raises(InputShapeError, match=r"layer '7' \(Linear\) got input of shape \(1, 800\) but expects \(batch, 512\)"):
+        to_graph(mnist_cnn(), (1, 32, 32))
+    with pytest.raises(InputShapeError, match=r"layer '0' \(Conv2d\) got input of shape \(1, 3, 28, 28\) but expects \(batch, 1, H, W\)"):
+        to_graph(mnist_cnn(), (3, 28, 28))
+
+
+def test_untraceable_forward_names_the_class_and_how_to_fix():
+    class Branchy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, x):
+            if x.sum() > 0:
+                return self.fc(x)
+            return -self.fc(x)
+
+    with pytest.raises(TracingError, match=r"torch.fx cannot trace Branchy.forward .*TraceError.*concrete_args"):
+        to_graph(Branchy(), (3,))
+
+
+def test_model_without_weighted_layer_is_refused():
+    with pytest.raises(NN2GraphError, match=r"Sequential has no weighted layer.*supported weighted layers: Conv1d, Conv2d, Linear"):
+        to_graph(nn.Sequential(nn.ReLU(), nn.Flatten()), (4,))
+
+
+def test_model_with_two_inputs_is_refused():
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+
+        def forward(self, x, y):
+            return self.fc(x + y)
+
+    with pytest.raises(TracingError, match="takes 2 tensor arguments"):
+        to_graph(Two(), (2,))
+
+
+def test_input_feeding_linear_and_conv_layers_is_refused():
+    class Mixed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = nn.Conv1d(1, 1, 1), nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.conv(x).flatten(1) + self.fc(x.flatten(1))
+
+    with pytest.raises(TracingError, match="feeds both linear and convolutional layers"):
+        to_graph(Mixed(), (1, 4))
+
+
+def test_pooling_the_pixels_of_an_mlp_is_refused():
+    net = nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4, 2))
+    with pytest.raises(UnsupportedLayerError, match=r"layer '0' \(MaxPool2d\) mixes input pixels"):
+        to_graph(net, (1, 4, 4))
+
+
+def test_linear_on_a_multidimensional_input_asks_to_flatten():
+    net = nn.Sequential(nn.Conv2d(1, 2, 1), nn.Linear(4, 2))
+    with pytest.raises(UnsupportedLayerError, match=r"layer '1' \(Linear\) gets a 4-D input .*flatten first"):
+        to_graph(net, (1, 4, 4))
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_torchscript_module_is_pointed_to_the_torchscript_loader():
+    with pytest.raises(TracingError, match="TorchScript module"):
+        to_graph(torch.jit.script(nn.Sequential(nn.Linear(2, 2))), (2,))
+
+
+def test_concatenation_along_another_dimension_is_refused():
+    class Stack(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.top = nn.Conv1d(1, 2, 1), nn.Conv1d(2, 2, 1)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return self.top(torch.cat([y, y], dim=2))
+
+    with pytest.raises(UnsupportedLayerError, match=r"operation 'cat' \(fx node cat\) concatenates 3-D tensors along dimension 2"):
+        to_graph(Stack(), (1, 4))
+
+
+def test_mean_over_the_channels_is_refused():
+    class ChannelMean(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = nn.Conv2d(1, 3, 1), nn.Linear(9, 2)
+
+        def forward(self, x):
+            return self.fc(self.conv(x).mean(1).flatten(1))
+
+    with pytest.raises(UnsupportedLayerError, match=r"operation 'mean' .* averages over dimensions \[1\]"):
+        to_graph(ChannelMean(), (1, 3, 3))
