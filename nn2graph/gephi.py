@@ -63,7 +63,8 @@ def style_for_gephi(graph: ig.Graph) -> ig.Graph:
         about the height of the largest layer), ``y`` (unit index, each layer centred
         on 0), ``r``, ``g``, ``b`` (int, one colour of :data:`PALETTE` per layer) and
         ``size`` (from :data:`SIZE_RANGE`, growing with the square root of the node's
-        degree: the sum of the multiplicities of all its edges).
+        degree: the sum of the multiplicities of all its edges), and ``label``
+        (``"layer:unit"``) when the graph has neither ``label`` nor ``name``.
 
     Examples
     --------
@@ -111,6 +112,9 @@ def style_for_gephi(graph: ig.Graph) -> ig.Graph:
     for channel, key in enumerate("rgb"):
         styled.vs[key] = colour[position, channel].tolist()
     styled.vs["size"] = (small + (large - small) * np.sqrt(np.clip(degree, 0, None) / top)).tolist()
+    if not {"label", "name"} & set(graph.vs.attributes()):
+        layer_names = np.asarray(names, dtype=object)[position]
+        styled.vs["label"] = [f"{layer}:{int(u)}" for layer, u in zip(layer_names, unit)]
     return styled
 
 
@@ -316,7 +320,7 @@ def write_gexf(graph: ig.Graph, path: str | Path) -> Path:
 
     Vertex attributes ``x``, ``y``, ``r``, ``g``, ``b`` and ``size`` (see
     :func:`style_for_gephi`) become GEXF ``viz:position``, ``viz:color`` and
-    ``viz:size``; a vertex attribute ``name`` becomes the node label; an edge attribute
+    ``viz:size``; a vertex attribute ``label`` (or else ``name``) becomes the node label; an edge attribute
     ``weight`` becomes the GEXF edge weight.  Other attributes are GEXF attributes typed
     ``boolean``, ``long``, ``double`` or ``string``.  Node ids are ``0``, ``1``... in
     vertex order.
@@ -348,13 +352,14 @@ def write_gexf(graph: ig.Graph, path: str | Path) -> Path:
     viz = set(STYLE_ATTRIBUTES)
     vertex_names = set(graph.vs.attributes())
     has_viz = viz <= vertex_names
-    skip = (viz if has_viz else set()) | {"name"}
+    label_key = next((key for key in ("label", "name") if key in vertex_names), None)
+    skip = (viz if has_viz else set()) | {label_key}
     vertex_attrs = _attribute_table(graph.vs, skip=skip)
     edge_attrs = _attribute_table(graph.es, skip={"weight"})
     vertex_formats = [_formatter(kind) for _, kind, _ in vertex_attrs]
     edge_formats = [_formatter(kind) for _, kind, _ in edge_attrs]
     n = graph.vcount()
-    labels = graph.vs["name"] if "name" in vertex_names else [str(v) for v in range(n)]
+    labels = graph.vs[label_key] if label_key else [str(v) for v in range(n)]
     with path.open("w", encoding="utf-8") as out:
         out.write(
             '<?xml version="1.0" encoding="UTF-8"?>\n'

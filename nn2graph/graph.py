@@ -12,9 +12,10 @@ sum of |w| over those connections.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from os import PathLike
+from pathlib import Path
 
 import igraph as ig
 import numpy as np
@@ -92,21 +93,28 @@ class LayeredGraph:
         )
         return result
 
-    def write_graphml(self, path: str | PathLike) -> None:
-        """Write GraphML with typed attributes (integers as ``long``, weights as ``double``).
+    def write_graphml(
+        self, path: str | PathLike, *, layers: Sequence[str] | None = None, min_multiplicity: int | None = None
+    ) -> Path:
+        """Write GraphML for Gephi, whole or in part; integer attributes stay integers.
 
-        igraph's own writer stores every number as a double; this one goes through
-        networkx so that integer attributes stay integers.
+        Nodes carry ``layer``, ``layer_index``, ``unit``, ``layer_type``, a ``label``
+        (``"layer:unit"``) and Gephi's layered layout, colour per layer and size by
+        degree; edges carry ``multiplicity`` and ``weight``.  ``layers`` keeps only those
+        layers and ``min_multiplicity`` only the heavier edges, for graphs too large for
+        Gephi.  See :func:`nn2graph.gephi.write_gephi`.
         """
-        import networkx as nx
+        from nn2graph.gephi import write_gephi
 
-        nx.write_graphml(self.to_networkx(), path)
+        return write_gephi(self.graph, path, format="graphml", layers=layers, min_multiplicity=min_multiplicity)
 
-    def write_gexf(self, path: str | PathLike) -> None:
-        """Write GEXF for Gephi: ``label`` and ``layer`` on nodes, ``weight`` on edges."""
-        import networkx as nx
+    def write_gexf(
+        self, path: str | PathLike, *, layers: Sequence[str] | None = None, min_multiplicity: int | None = None
+    ) -> Path:
+        """Write GEXF for Gephi: the attributes of :meth:`write_graphml`, layout as GEXF ``viz``."""
+        from nn2graph.gephi import write_gephi
 
-        nx.write_gexf(self.to_networkx(), path)
+        return write_gephi(self.graph, path, format="gexf", layers=layers, min_multiplicity=min_multiplicity)
 
 
 def _groups(sources: Sources) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
