@@ -112,7 +112,7 @@ PROFILES: dict[tuple[str, str], TrainingProfile] = {
                                           batch_size=32, epochs=100, retrain_epochs=100,
                                           lr_decay=1e-6),
     ("quick", "mnist"): TrainingProfile("quick", "adam", lr=2e-3, retrain_lr=1e-3, batch_size=128,
-                                        epochs=6, retrain_epochs=3, schedule="onecycle"),
+                                        epochs=10, retrain_epochs=5, schedule="onecycle"),
     ("quick", "cifar10"): TrainingProfile("quick", "adam", lr=2e-3, retrain_lr=1e-3,
                                           batch_size=128, epochs=15, retrain_epochs=5,
                                           schedule="onecycle"),
