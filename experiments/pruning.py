@@ -68,13 +68,13 @@ def current_masks(model: nn.Module) -> dict[str, torch.Tensor]:
     >>> {k: v.all().item() for k, v in current_masks(m).items()}
     {'0': True}
     """
-    masks = {}
-    for name, module in weighted_layers(model).items():
-        if prune.is_pruned(module) and hasattr(module, "weight_mask"):
-            masks[name] = module.weight_mask.detach().bool().clone()
-        else:
-            masks[name] = torch.ones_like(module.weight, dtype=torch.bool)
-    return masks
+    return {name: _mask_of(module) for name, module in weighted_layers(model).items()}
+
+
+def _mask_of(module: nn.Module) -> torch.Tensor:
+    if prune.is_pruned(module) and hasattr(module, "weight_mask"):
+        return module.weight_mask.detach().bool().clone()
+    return torch.ones_like(module.weight, dtype=torch.bool)
 
 
 def apply_masks(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> nn.Module:
@@ -132,7 +132,7 @@ def prune_layers(model: nn.Module, fractions: Mapping[str, float], *,
         module = _layer(model, name)
         if not 0.0 <= float(s) <= 1.0:
             raise PruningError(f"pruning fraction of layer {name!r} must be in [0, 1], not {s}")
-        alive = current_masks(model)[name]
+        alive = _mask_of(module)
         allowed = alive if eligible is None or name not in eligible else eligible[name].bool()
         if tuple(allowed.shape) != tuple(alive.shape):
             raise PruningError(f"eligible mask for layer {name!r} has shape "
@@ -142,11 +142,17 @@ def prune_layers(model: nn.Module, fractions: Mapping[str, float], *,
             raise PruningError(f"eligible mask for layer {name!r} includes connections that are "
                                "already pruned")
         n_remove = round(float(s) * int(allowed.sum()))
-        scores = module.weight.detach().abs().flatten().double()
+        scores = module.weight.detach().abs().flatten()
         scores[~allowed.flatten()] = float("inf")
-        order = torch.argsort(scores, stable=True)
         mask = alive.flatten().clone()
-        mask[order[:n_remove]] = False
+        if n_remove > 0:
+            # O(n): everything below the n_remove-th smallest score goes, then the
+            # lowest-index ties at that score until exactly n_remove are gone
+            threshold = scores.kthvalue(n_remove).values
+            below = scores < threshold
+            ties = torch.nonzero(scores == threshold).flatten()
+            mask[below] = False
+            mask[ties[:n_remove - int(below.sum())]] = False
         mask = mask.view_as(alive)
         apply_masks(model, {name: mask})
         new_masks[name] = mask

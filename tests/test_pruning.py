@@ -152,3 +152,16 @@ def test_sparsity_report_table_and_json():
     assert table[1].split() == ["0", "Conv2d", "18", "9", "50.00%"]
     assert table[-1].split() == ["total", "34", "25", "26.47%"]
     assert str(report) == report.to_table()
+
+
+def test_same_masks_as_torch_l1_unstructured():
+    """Without ties, our exact-count pruning removes what torch's l1_unstructured removes."""
+    torch.manual_seed(4)
+    ours, reference = build_model("cnn-cifar10"), build_model("cnn-cifar10")
+    reference.load_state_dict(ours.state_dict())
+    fractions = pruning_fractions("cnn-cifar10")
+    masks = prune_layers(ours, fractions)
+    for layer, s in fractions.items():
+        module = dict(reference.named_modules())[layer]
+        torch.nn.utils.prune.l1_unstructured(module, "weight", amount=s)
+        assert torch.equal(masks[layer], module.weight_mask.bool()), layer
