@@ -299,6 +299,7 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
     model.to(device)
     epochs = profile.retrain_epochs if retrain else profile.epochs
     lr = profile.retrain_lr if retrain else profile.lr
+    phase = "retrain" if retrain else "train"
     images, labels = (t.to(device) for t in splits.train.tensors)
     n = len(labels)
     if n == 0:
@@ -340,7 +341,7 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
         torch.manual_seed(_epoch_seed(seed, epoch, 1))
         model.train()
         total_loss, correct = 0.0, 0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
+        bar = tqdm(range(steps_per_epoch), desc=f"{phase} epoch {epoch + 1}/{epochs}", disable=not progress,
                    leave=False)
         for step in bar:
             idx = order[step * profile.batch_size:(step + 1) * profile.batch_size].to(device)
@@ -369,7 +370,7 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
         if val > best_val:
             best_val, best_epoch, best_state = val, epoch, _cpu_state(model)
         if progress:
-            tqdm.write(f"epoch {epoch + 1}/{epochs}: loss {record.train_loss:.4f} train acc "
+            tqdm.write(f"{phase} epoch {epoch + 1}/{epochs}: loss {record.train_loss:.4f} train acc "
                        f"{record.train_accuracy:.4f} val acc {val:.4f} ({record.seconds:.1f} s)")
         if checkpoint is not None:
             tmp = checkpoint.with_name(checkpoint.name + ".tmp")
