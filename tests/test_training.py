@@ -1,0 +1,181 @@
+"""Tests of experiments.training: exact resume, best-validation selection, frozen weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from experiments.data import DataSplits
+from experiments.models import build_model
+from experiments.pruning import prune_layers
+from experiments.training import (
+    TrainingError,
+    TrainingProfile,
+    evaluate,
+    get_profile,
+    train,
+)
+
+
+def splits(n=120, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 28, 28, generator=g)
+    y = (x[:, 0, :14].mean((1, 2)) > x[:, 0, 14:].mean((1, 2))).long()
+    return DataSplits(TensorDataset(x[:80], y[:80]), TensorDataset(x[80:], y[80:]),
+                      TensorDataset(x[80:], y[80:]), "toy", "")
+
+
+class Interrupt(Exception):
+    pass
+
+
+def interrupt_after(epoch):
+    def callback(record):
+        if record.epoch == epoch:
+            raise Interrupt
+    return callback
+
+
+@pytest.mark.parametrize("profile", [
+    TrainingProfile("t", "adam", lr=3e-3, retrain_lr=1e-3, batch_size=32, epochs=4, retrain_epochs=3,
+                    schedule="onecycle"),
+    TrainingProfile("t", "sgd", lr=0.05, retrain_lr=0.05, batch_size=32, epochs=4, retrain_epochs=3,
+                    momentum=0.9, nesterov=True),
+])
+def test_resume_is_bit_identical(tmp_path, profile):
+    torch.manual_seed(0)
+    reference = build_model("mlp")
+    init = {k: v.clone() for k, v in reference.state_dict().items()}
+    done = train(reference, splits(), profile, seed=5, device="cpu", progress=False,
+                 checkpoint=tmp_path / "ref.pt")
+
+    interrupted = build_model("mlp", weights=init)
+    with pytest.raises(Interrupt):
+        train(interrupted, splits(), profile, seed=5, device="cpu", progress=False,
+              checkpoint=tmp_path / "ckpt.pt", callback=interrupt_after(1))
+    resumed_model = build_model("mlp")  # different initial weights: all come from the checkpoint
+    resumed = train(resumed_model, splits(), profile, seed=5, device="cpu", progress=False,
+                    checkpoint=tmp_path / "ckpt.pt", resume=True)
+    assert resumed.resumed_from_epoch == 2
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, resumed_model.state_dict()[key]), key
+    strip = [(r.epoch, r.train_loss, r.train_accuracy, r.val_accuracy, r.lr) for r in done.history]
+    assert strip == [(r.epoch, r.train_loss, r.train_accuracy, r.val_accuracy, r.lr) for r in resumed.history]
+    assert (resumed.best_epoch, resumed.best_val_accuracy) == (done.best_epoch, done.best_val_accuracy)
+
+
+def test_different_seed_gives_different_run():
+    profile = TrainingProfile("t", "adam", lr=3e-3, retrain_lr=1e-3, batch_size=32, epochs=1, retrain_epochs=1)
+    states = []
+    for seed in (1, 2):
+        torch.manual_seed(0)
+        model = build_model("mlp")
+        train(model, splits(), profile, seed=seed, device="cpu", progress=False)
+        states.append(model.fc1.weight.detach().clone())
+    assert not torch.equal(*states)
+
+
+def test_resume_of_pruned_model(tmp_path):
+    profile = TrainingProfile("t", "adam", lr=3e-3, retrain_lr=1e-3, batch_size=32, epochs=1, retrain_epochs=3)
+
+    def pruned():
+        torch.manual_seed(0)
+        model = build_model("cnn-mnist")
+        prune_layers(model, {"conv2": 0.7, "fc3": 0.7})
+        return model
+
+    reference = pruned()
+    train(reference, splits(), profile, retrain=True, device="cpu", progress=False)
+    with pytest.raises(Interrupt):
+        train(pruned(), splits(), profile, retrain=True, device="cpu", progress=False,
+              checkpoint=tmp_path / "c.pt", callback=interrupt_after(0))
+    resumed = pruned()
+    train(resumed, splits(), profile, retrain=True, device="cpu", progress=False,
+          checkpoint=tmp_path / "c.pt", resume=True)
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path):
+    profile = TrainingProfile("t", "adam", lr=3e-3, retrain_lr=1e-3, batch_size=32, epochs=1, retrain_epochs=1)
+    train(build_model("mlp"), splits(), profile, seed=1, device="cpu", progress=False, checkpoint=tmp_path / "c.pt")
+    with pytest.raises(TrainingError, match=r"checkpoint .*c.pt belongs to another run.*drop --resume"):
+        train(build_model("mlp"), splits(), profile, seed=2, device="cpu", progress=False,
+              checkpoint=tmp_path / "c.pt", resume=True)
+
+
+def test_keeps_best_validation_model():
+    torch.manual_seed(0)
+    profile = TrainingProfile("t", "sgd", lr=0.5, retrain_lr=0.5, batch_size=16, epochs=6, retrain_epochs=1)
+    data = splits()
+    model = build_model("mlp")
+    result = train(model, data, profile, device="cpu", progress=False)
+    vals = [r.val_accuracy for r in result.history]
+    assert result.best_val_accuracy == max(vals)
+    assert result.best_epoch == vals.index(max(vals))
+    assert evaluate(model, data.val, device="cpu") == result.best_val_accuracy
+    assert not model.training
+
+
+def test_frozen_entries_stay_bit_identical():
+    torch.manual_seed(0)
+    model = build_model("mlp")
+    g = torch.Generator().manual_seed(3)
+    frozen = {"fc1.weight": torch.rand(1024, 784, generator=g) < 0.3,
+              "out.bias": torch.tensor([True] * 5 + [False] * 5)}
+    before = {k: dict(model.named_parameters())[k].detach().clone() for k in frozen}
+    profile = TrainingProfile("t", "sgd", lr=0.1, retrain_lr=0.1, batch_size=32, epochs=2, retrain_epochs=1,
+                              momentum=0.9, nesterov=True, weight_decay=1e-2)
+    train(model, splits(), profile, device="cpu", progress=False, frozen=frozen)
+    params = dict(model.named_parameters())
+    for name, mask in frozen.items():
+        assert torch.equal(params[name].detach()[mask], before[name][mask]), name
+        assert not torch.equal(params[name].detach()[~mask], before[name][~mask]), name
+
+
+def test_frozen_errors():
+    profile = get_profile("quick", "mnist").with_epochs(1, 1)
+    with pytest.raises(TrainingError, match="frozen names parameter 'fc9.weight', which the model lacks"):
+        train(build_model("mlp"), splits(), profile, device="cpu", progress=False,
+              frozen={"fc9.weight": torch.ones(1, dtype=torch.bool)})
+    with pytest.raises(TrainingError, match=r"frozen mask of 'out.bias' has shape \(3,\)"):
+        train(build_model("mlp"), splits(), profile, device="cpu", progress=False,
+              frozen={"out.bias": torch.ones(3, dtype=torch.bool)})
+
+
+def test_paper_profiles_follow_method():
+    mnist = get_profile("paper", "mnist")
+    assert (mnist.optimizer, mnist.lr, mnist.momentum, mnist.nesterov, mnist.batch_size, mnist.epochs) == \
+        ("sgd", 0.01, 0.9, True, 500, 200)
+    cifar = get_profile("paper", "cifar10")
+    assert (cifar.optimizer, cifar.lr, cifar.lr_decay, cifar.epochs) == ("rmsprop", 1e-4, 1e-6, 100)
+    quick = get_profile("quick", "mnist")
+    assert quick.epochs < mnist.epochs
+    with pytest.raises(TrainingError, match="epochs must be at least 1, not 0"):
+        quick.with_epochs(0)
+
+
+def test_keras_time_decay_schedule():
+    profile = TrainingProfile("t", "rmsprop", lr=0.1, retrain_lr=0.1, batch_size=40, epochs=2,
+                              retrain_epochs=1, lr_decay=0.5)
+    result = train(nn.Sequential(nn.Flatten(), nn.Linear(784, 2)), splits(), profile, device="cpu",
+                   progress=False)
+    # 2 steps per epoch: after epoch 1 the step count is 2, after epoch 2 it is 4
+    assert [r.lr for r in result.history] == pytest.approx([0.1 / (1 + 0.5 * 2), 0.1 / (1 + 0.5 * 4)])
+
+
+def test_unknown_optimizer():
+    profile = TrainingProfile("odd", "lbfgs", lr=0.1, retrain_lr=0.1, batch_size=8, epochs=1, retrain_epochs=1)
+    with pytest.raises(TrainingError, match="unknown optimizer 'lbfgs' in profile 'odd'"):
+        train(nn.Linear(2, 2), splits(), profile, device="cpu", progress=False)
+
+
+def test_evaluate_against_manual_count():
+    torch.manual_seed(0)
+    model = build_model("mlp").eval()
+    data = splits()
+    x, y = data.val.tensors
+    expected = (model(x).argmax(1) == y).float().mean().item()
+    assert evaluate(model, data.val, batch_size=7, device="cpu") == pytest.approx(expected)
