@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nn2graph.cli.connectomes",
     "nn2graph.cli.attachment",
     "nn2graph.cli.train",
+    "nn2graph.cli.reproduce",
 )
 
 
