@@ -3,3 +3,8 @@ preferential attachment and connectomes.  Works on plain integer arrays and igra
 """
 
 __all__: list[str] = []
+
+# --- fits (discrete truncated power laws) ---
+from analysis.tpl import FitError, TPLFit, fit_tpl  # noqa: E402
+
+__all__ += ["FitError", "TPLFit", "fit_tpl"]
