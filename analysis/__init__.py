@@ -8,3 +8,6 @@ __all__: list[str] = []
 from analysis.tpl import FitError, TPLFit, fit_tpl  # noqa: E402
 
 __all__ += ["FitError", "TPLFit", "fit_tpl"]
+from analysis.bootstrap import PValueResult, tpl_pvalue  # noqa: E402
+
+__all__ += ["PValueResult", "tpl_pvalue"]
