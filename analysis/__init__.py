@@ -11,3 +11,6 @@ __all__ += ["FitError", "TPLFit", "fit_tpl"]
 from analysis.bootstrap import PValueResult, tpl_pvalue  # noqa: E402
 
 __all__ += ["PValueResult", "tpl_pvalue"]
+from analysis.alternatives import AlternativesResult, AlternativeTest, compare_alternatives  # noqa: E402
+
+__all__ += ["AlternativeTest", "AlternativesResult", "compare_alternatives"]
