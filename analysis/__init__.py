@@ -14,3 +14,6 @@ __all__ += ["PValueResult", "tpl_pvalue"]
 from analysis.alternatives import AlternativesResult, AlternativeTest, compare_alternatives  # noqa: E402
 
 __all__ += ["AlternativeTest", "AlternativesResult", "compare_alternatives"]
+from analysis.plotting import plot_layer_fits  # noqa: E402
+
+__all__ += ["plot_layer_fits"]
