@@ -17,6 +17,7 @@ from nn2graph.exceptions import NN2GraphError
 
 #: Modules that contribute a sub-command, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "nn2graph.cli.fit",
 )
 
 
