@@ -155,21 +155,19 @@ def tpl_pvalue(
     chunks = [seeds[i: i + size] for i in range(0, len(seeds), size)]
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=int(n_boot), desc="bootstrap", unit="set", disable=not progress, leave=False)
     parts: list[np.ndarray] = []
-    try:
-        if jobs == 1:
+    if jobs == 1:
+        with tqdm(total=int(n_boot), desc="bootstrap", unit="set", disable=not progress, leave=False) as bar:
             for chunk in chunks:
                 parts.append(_distances(fit, outside, options, chunk))
                 bar.update(len(chunk))
-        else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(_distances, fit, outside, options, chunk) for chunk in chunks]
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:  # workers start before the bar's thread
+            futures = [pool.submit(_distances, fit, outside, options, chunk) for chunk in chunks]
+            with tqdm(total=int(n_boot), desc="bootstrap", unit="set", disable=not progress, leave=False) as bar:
                 for fut, chunk in zip(futures, chunks):
                     parts.append(fut.result())
                     bar.update(len(chunk))
-    finally:
-        bar.close()
     distances = np.concatenate(parts)
     valid = distances[~np.isnan(distances)]
     n_failed = int(distances.size - valid.size)

@@ -410,17 +410,35 @@ class _Best:
             self.alpha, self.edge = float(p.alpha[s]), bool(p.edge[s])
 
 
+def _blocks(first_b: np.ndarray, n_b: int):
+    """Yield (a index, b index) arrays of the valid pairs, about _BLOCK_PAIRS at a time, in
+    row-major order; memory stays O(_BLOCK_PAIRS) whatever the number of pairs."""
+    counts = n_b - first_b
+    ends = np.cumsum(counts)
+    start_a, done = 0, 0
+    while start_a < counts.size:
+        stop_a = max(start_a + 1, int(np.searchsorted(ends, done + _BLOCK_PAIRS, side="right")))
+        rows = np.repeat(np.arange(start_a, stop_a), counts[start_a:stop_a])
+        if rows.size:
+            offsets = np.cumsum(counts[start_a:stop_a]) - counts[start_a:stop_a]
+            cols = first_b[rows] + np.arange(rows.size) - np.repeat(offsets, counts[start_a:stop_a])
+            yield rows, cols
+        done = int(ends[stop_a - 1])
+        start_a = stop_a
+
+
 def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _Best:
     """Exact joint search over xmin in a_cands and xmax in b_cands (b may be inf)."""
     best = _Best()
     lower, upper = (1.0, ALPHA_RANGE[1]) if np.isinf(b_cands).any() else ALPHA_RANGE
     ia = np.searchsorted(data.values, a_cands)
     jb = np.searchsorted(data.values, np.minimum(b_cands, 2.0**62), side="right") - 1
-    valid = jb[None, :] >= ia[:, None] + 1  # at least two distinct data values in the window
-    rows, cols = np.nonzero(valid)
-    best.cand = rows.size
-    for start in range(0, rows.size, _BLOCK_PAIRS):
-        r, c = rows[start: start + _BLOCK_PAIRS], cols[start: start + _BLOCK_PAIRS]
+    # window (a, b) is valid when it holds two distinct data values: jb >= ia + 1; jb is
+    # non-decreasing in b, so the valid b of each a form a suffix of b_cands
+    first_b = np.searchsorted(jb, ia + 1, side="left")
+    per_a = b_cands.size - first_b
+    best.cand = int(per_a.sum())
+    for r, c in _blocks(first_b, b_cands.size):
         pairs = _fit_pairs(data, a_cands[r], b_cands[c], lower, upper)
         lb = _ks_bound(data, pairs, ks, _PRUNE_POINTS[0])
         todo = np.argsort(lb, kind="stable")

@@ -293,3 +293,18 @@ def test_bad_options():
 def test_validate_keeps_int64():
     pos, zeros, n = _validate_degrees(np.array([0, 3, 10**12, 2], dtype=np.uint64))
     assert pos.dtype == np.int64 and pos.tolist() == [2, 3, 10**12] and zeros == 1 and n == 4
+
+
+def test_pair_blocks_cover_valid_pairs_in_order(monkeypatch):
+    import analysis.tpl as tpl
+
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        nb, na = int(rng.integers(1, 200)), int(rng.integers(1, 200))
+        first = np.sort(rng.integers(0, nb + 1, na))
+        monkeypatch.setattr(tpl, "_BLOCK_PAIRS", int(rng.integers(1, 400)))
+        blocks = list(tpl._blocks(first, nb))
+        got = [(int(r), int(c)) for rows, cols in blocks for r, c in zip(rows, cols)]
+        assert got == [(i, j) for i in range(na) for j in range(first[i], nb)]
+        # a block exceeds the limit only when one xmin alone has more pairs
+        assert all(rows.size <= tpl._BLOCK_PAIRS or np.unique(rows).size == 1 for rows, _ in blocks)
