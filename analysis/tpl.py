@@ -23,10 +23,10 @@ How the numbers are computed
   xmax over those among the ``floor(search_fraction * n)`` largest (at least one value each);
   a window must hold at least two distinct data values.  The pair with the smallest ``D``
   wins, ties going to the smaller xmin, then the smaller xmax.  The search is exact: ``alpha``
-  is solved for blocks of up to 16,384 pairs at once; lower bounds of ``D`` (its maximum over
-  17, then 129 evenly spaced data values of the window) discard pairs that cannot beat the
-  best ``D`` found so far, most promising pairs first; the remaining pairs get their exact
-  ``D``.  Memory is bounded by the block and chunk sizes, whatever the number of pairs.
+  is solved for blocks of up to 16,384 pairs at once; successively finer lower bounds of ``D``
+  (its maximum over 9, 33, 129, then 513 evenly spaced data values of the window) discard
+  pairs that cannot beat the best ``D`` found so far, most promising pairs first; the
+  remaining pairs get their exact ``D``.  Memory is bounded by the block and chunk sizes, whatever the number of pairs.
 """
 
 from __future__ import annotations
@@ -53,8 +53,7 @@ _EM_START_SMALL = 16
 _EM_COEF = np.array([1 / 6 / 2, -1 / 30 / 24, 1 / 42 / 720, -1 / 30 / 40320, 5 / 66 / 3628800,
                      -691 / 2730 / 479001600])
 _TOL = 1e-11
-_PRUNE_POINTS = (17, 129)
-_CHUNK_PAIRS = 2048
+_PRUNE_POINTS = (9, 33, 129, 513)  # points of the successive lower bounds of D
 _CHUNK_POINTS = 1 << 17
 _BLOCK_PAIRS = 1 << 14
 
@@ -427,6 +426,42 @@ def _blocks(first_b: np.ndarray, n_b: int):
         start_a = stop_a
 
 
+def _refine(data: _Data, pairs: _Pairs, sel: np.ndarray, lb: np.ndarray | None, stage: int, best: "_Best",
+            ks: str) -> None:
+    """Offer the windows pairs[sel] to best, discarding those whose lower bound of D cannot win.
+
+    Stage s bounds D by its maximum over _PRUNE_POINTS[s] points of each window (exact for
+    windows with no more data values); after the last stage the survivors get their exact D.
+    Windows are processed in chunks, the most promising (smallest bound) first, so that the
+    best D found so far prunes the rest.
+    """
+    last = stage == len(_PRUNE_POINTS)
+    points = 0 if last else _PRUNE_POINTS[stage]
+    while sel.size:
+        if lb is not None:
+            keep = lb <= best.threshold()  # the others cannot win
+            sel, lb = sel[keep], lb[keep]
+            if not sel.size:
+                return
+        if last:
+            take = max(1, int(np.searchsorted(np.cumsum(pairs.j[sel] - pairs.i[sel] + 1), _CHUNK_POINTS)))
+        else:
+            take = max(1, _CHUNK_POINTS // points)
+        chunk, sel = sel[:take], sel[take:]
+        lb = lb[take:] if lb is not None else None
+        sub = pairs.take(chunk)
+        if last:
+            best.offer(_ks_exact(data, sub, ks), sub)
+            continue
+        bound = _ks_bound(data, sub, ks, points)
+        exact = sub.j - sub.i + 1 <= points  # the bound is D there
+        if exact.any():
+            best.offer(bound[exact], sub.take(exact))
+        rest = np.flatnonzero(~exact)
+        order = np.argsort(bound[rest], kind="stable")
+        _refine(data, pairs, chunk[rest[order]], bound[rest[order]], stage + 1, best, ks)
+
+
 def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _Best:
     """Exact joint search over xmin in a_cands and xmax in b_cands (b may be inf)."""
     best = _Best()
@@ -440,25 +475,7 @@ def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _
     best.cand = int(per_a.sum())
     for r, c in _blocks(first_b, b_cands.size):
         pairs = _fit_pairs(data, a_cands[r], b_cands[c], lower, upper)
-        lb = _ks_bound(data, pairs, ks, _PRUNE_POINTS[0])
-        todo = np.argsort(lb, kind="stable")
-        while todo.size:  # in chunks, most promising first, refining the lower bound
-            todo = todo[lb[todo] <= best.threshold()]  # the others cannot win
-            chunk, todo = todo[:_CHUNK_PAIRS], todo[_CHUNK_PAIRS:]
-            sub = pairs.take(chunk)
-            lb2 = _ks_bound(data, sub, ks, _PRUNE_POINTS[1])
-            exact = sub.j - sub.i + 1 <= _PRUNE_POINTS[1]  # lb2 is D there
-            if exact.any():
-                best.offer(lb2[exact], sub.take(exact))
-            rest = np.flatnonzero(~exact)
-            rest = rest[np.argsort(lb2[rest], kind="stable")]
-            while rest.size:
-                rest = rest[lb2[rest] <= best.threshold()]
-                take = max(1, int(np.searchsorted(np.cumsum(sub.j[rest] - sub.i[rest] + 1), _CHUNK_POINTS)))
-                part, rest = rest[:take], rest[take:]
-                if part.size:
-                    piece = sub.take(part)
-                    best.offer(_ks_exact(data, piece, ks), piece)
+        _refine(data, pairs, np.arange(pairs.i.size), None, 0, best, ks)
     return best
 
 
