@@ -308,3 +308,24 @@ def test_pair_blocks_cover_valid_pairs_in_order(monkeypatch):
         assert got == [(i, j) for i in range(na) for j in range(first[i], nb)]
         # a block exceeds the limit only when one xmin alone has more pairs
         assert all(rows.size <= tpl._BLOCK_PAIRS or np.unique(rows).size == 1 for rows, _ in blocks)
+
+
+@pytest.mark.parametrize("points", [(3, 9, 33), (9, 33, 129, 513)])
+def test_pruned_search_equals_exhaustive_search(monkeypatch, points):
+    """Pruning by lower bounds keeps exactly the winner of an exhaustive evaluation of D."""
+    import analysis.tpl as tpl
+
+    monkeypatch.setattr(tpl, "_PRUNE_POINTS", points)
+    rng = np.random.default_rng(11)
+    x = np.concatenate([_draw_tpl(1.2, 1, 3000, 500, seed=4), rng.integers(1, 3000, 100)])
+    fit = fit_tpl(x)
+    data = _Data.from_sorted(np.sort(x))
+    low, high = _candidates(np.sort(x), 0.3)
+    a = np.repeat(low, high.size).astype(float)
+    b = np.tile(high, low.size).astype(float)
+    valid = np.searchsorted(data.values, b, side="right") - 1 >= np.searchsorted(data.values, a) + 1
+    pairs = _fit_pairs(data, a[valid], b[valid], -40.0, 40.0)
+    d = _ks_exact(data, pairs, "integers")
+    s = np.lexsort((pairs.b, pairs.a, d))[0]
+    assert (fit.xmin, fit.xmax, fit.ks_distance) == (pairs.a[s], pairs.b[s], d[s])
+    assert fit.n_candidates == valid.sum()
