@@ -126,6 +126,8 @@ def _phi(z: np.ndarray, nr: int) -> np.ndarray:
                 term = term * zs / k
                 for r in range(1, nr):
                     totals[r - 1] += term / (k + r + 1)
+                if np.max(np.abs(term)) < 1e-17:
+                    break
             out[1:, small] = totals
     return out
 
@@ -182,7 +184,10 @@ def _upper_sums(alpha: ArrayLike, loga: ArrayLike, x: ArrayLike, rmax: int) -> n
                 c0, c1, c2 = f * c0 + c1, f * c1 + 2.0 * c2, f * c2
                 xpow = xpow * xinv
                 if n % 2 == 0:
-                    deriv += (_EM_COEF[n // 2] * xpow) * (c0 + ell * (c1 + ell * c2))
+                    term = (_EM_COEF[n // 2] * xpow) * (c0 + ell * (c1 + ell * c2))
+                    deriv += term
+                    if n and np.max(np.abs(term) / (1.0 + ell * ell)) < 1e-17:  # the rest is smaller
+                        break
             phi = _phi((1.0 - al) * ell, nr)
             powers = ell ** np.arange(nr)[:, None]  # ell^r
             vals = w * (0.5 * powers - deriv) - np.exp(la) * (powers * ell) * phi
@@ -214,8 +219,8 @@ def _range_sums(alpha, loga, x, b, rmax):
     alpha, loga, x, b = alpha.ravel(), loga.ravel(), x.ravel(), b.ravel()
     small = b + 1.0 < _EM_START
     if not small.any():
-        out = _upper_sums(alpha, loga, x, rmax) - _upper_sums(alpha, loga, b + 1.0, rmax)
-        return out.reshape((rmax + 1, *shape))
+        both = _upper_sums(np.r_[alpha, alpha], np.r_[loga, loga], np.r_[x, b + 1.0], rmax)
+        return (both[:, : alpha.size] - both[:, alpha.size:]).reshape((rmax + 1, *shape))
     out = np.empty((rmax + 1, alpha.size))
     big = ~small
     if big.any():
