@@ -329,3 +329,14 @@ def test_pruned_search_equals_exhaustive_search(monkeypatch, points):
     s = np.lexsort((pairs.b, pairs.a, d))[0]
     assert (fit.xmin, fit.xmax, fit.ks_distance) == (pairs.a[s], pairs.b[s], d[s])
     assert fit.n_candidates == valid.sum()
+
+
+def test_ks_data_equals_powerlaw_D_untruncated():
+    x = np.random.default_rng(8).zipf(2.4, 1500)
+    fit = fit_tpl(x, xmin=2, xmax=math.inf, ks="data")
+    _, dist = _quiet_powerlaw(x, xmin=2, parameter_ranges={"alpha": [1.01, 10.0]})
+    dist.alpha = fit.alpha
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dist.compute_distance_metrics()
+    assert abs(fit.ks_distance - dist.D) < 1e-10
