@@ -59,6 +59,7 @@ def test_fit_plot_method_draws_tail_and_model():
     lines = ax.get_lines()
     assert len(lines) == 2 and lines[1].get_color() == "red"
     assert lines[0].get_xdata()[0] == 2
+    assert plot_ccdf_fit(fit, ax=ax, color="k") is ax and len(ax.get_lines()) == 4  # draws on a given Axes
 
 
 def test_bad_layers():
