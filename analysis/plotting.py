@@ -125,6 +125,10 @@ def plot_layer_fits(
     for ax, name in zip(axes, names):
         deg = np.asarray(degrees_by_layer[name])
         x, s = ccdf_points(deg)
+        ax.set_title(name, fontsize=9)
+        if x.size == 0:
+            ax.text(0.5, 0.5, "no positive degrees", transform=ax.transAxes, ha="center", va="center")
+            continue
         ax.loglog(x, s, "o", ms=3, color="C0", alpha=0.75, label="data")
         fit = fits_by_layer.get(name)
         if fit is not None:
@@ -136,7 +140,6 @@ def plot_layer_fits(
             ax.loglog(mx, above + share * ms, "-", color="red", lw=1.6,
                       label=_legend(fit, None if pvalues is None else pvalues.get(name)))
             ax.axvspan(fit.xmin, fit.xmax if math.isfinite(fit.xmax) else x[-1], color="red", alpha=0.05)
-        ax.set_title(name, fontsize=9)
         ax.set_xlabel("degree", fontsize=8)
         ax.set_ylabel("P(X ≥ x)", fontsize=8)
         ax.tick_params(labelsize=7)

@@ -62,6 +62,12 @@ def test_fit_plot_method_draws_tail_and_model():
     assert plot_ccdf_fit(fit, ax=ax, color="k") is ax and len(ax.get_lines()) == 4  # draws on a given Axes
 
 
+def test_layer_without_positive_degrees_says_so():
+    fig = plot_layer_fits({"fc1": [1, 2, 2, 5], "out": [0, 0]}, {"fc1": None, "out": None})
+    texts = [t.get_text() for t in fig.axes[1].texts]
+    assert texts == ["no positive degrees"] and not fig.axes[1].get_lines()
+
+
 def test_bad_layers():
     with pytest.raises(FitError, match="degrees_by_layer is empty"):
         plot_layer_fits({}, {})
