@@ -358,20 +358,28 @@ def _fit_pairs(data: _Data, a: np.ndarray, b: np.ndarray, lower: float, upper: f
     return _Pairs(a, loga, i, b, j, alpha, edge, _range_sums(alpha, loga, a, b, 0)[0], tb)
 
 
-def _ks_points(data: _Data, p: _Pairs, k: np.ndarray, ks: str) -> np.ndarray:
-    """|S_data - S_model| of window p (one entry per point) at data value values[k], and at
-    values[k] + 1 for ks='integers' (their maximum)."""
+def _ks_points(data: _Data, p: _Pairs, row: np.ndarray, k: np.ndarray, ks: str) -> np.ndarray:
+    """|S_data - S_model| of window p[row] at data value values[k] (one entry per point), and
+    at values[k] + 1 for ks='integers' (their maximum)."""
+    top = data.cum[p.j + 1]
+    inv_m = 1.0 / (top - data.cum[p.i])
+    top, inv_m = top[row], inv_m[row]
+    alpha, loga, z0, tb = p.alpha[row], p.loga[row], p.z0[row], p.tb[row]
     x = data.values[k].astype(np.float64)
-    m = (data.cum[p.j + 1] - data.cum[p.i]).astype(np.float64)
-    if np.isnan(p.tb).any():
-        s_model = _range_sums(p.alpha, p.loga, x, p.b, 0)[0] / p.z0
+    small = np.isnan(tb)
+    if small.any():  # windows ending below 63: summed term by term
+        s_model = np.empty(x.size)
+        s_model[small] = _range_sums(alpha[small], loga[small], x[small], p.b[row[small]], 0)[0]
+        big = ~small
+        s_model[big] = _upper_sums(alpha[big], loga[big], x[big], 0)[0] - tb[big]
+        s_model /= z0
     else:  # T(b + 1) is known
-        s_model = (_upper_sums(p.alpha, p.loga, x, 0)[0] - p.tb) / p.z0
-    diff = np.abs((data.cum[p.j + 1] - data.cum[k]) / m - s_model)
+        s_model = (_upper_sums(alpha, loga, x, 0)[0] - tb) / z0
+    diff = np.abs((top - data.cum[k]) * inv_m - s_model)
     if ks == "integers":
-        pmf = np.exp(-p.alpha * (np.log(x) - p.loga)) / p.z0
-        after = np.abs((data.cum[p.j + 1] - data.cum[k + 1]) / m - (s_model - pmf))
-        diff = np.maximum(diff, np.where(x + 1.0 <= p.b, after, 0.0))
+        pmf = np.exp(-alpha * (np.log(x) - loga)) / z0
+        after = np.abs((top - data.cum[k + 1]) * inv_m - (s_model - pmf))
+        diff = np.maximum(diff, np.where(x + 1.0 <= p.b[row], after, 0.0))
     return diff
 
 
@@ -381,7 +389,7 @@ def _ks_exact(data: _Data, p: _Pairs, ks: str) -> np.ndarray:
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     row = np.repeat(np.arange(lengths.size), lengths)
     k = p.i[row] + np.arange(lengths.sum()) - offsets[row]
-    return np.maximum.reduceat(_ks_points(data, p.take(row), k, ks), offsets)
+    return np.maximum.reduceat(_ks_points(data, p, row, k, ks), offsets)
 
 
 def _ks_bound(data: _Data, p: _Pairs, ks: str, points: int) -> np.ndarray:
@@ -390,7 +398,7 @@ def _ks_bound(data: _Data, p: _Pairs, ks: str, points: int) -> np.ndarray:
     q = np.linspace(0.0, 1.0, points)
     k = np.rint(p.i[:, None] + q[None, :] * (p.j - p.i)[:, None]).astype(np.int64)
     row = np.repeat(np.arange(p.i.size), points)
-    return _ks_points(data, p.take(row), k.ravel(), ks).reshape(k.shape).max(axis=1)
+    return _ks_points(data, p, row, k.ravel(), ks).reshape(k.shape).max(axis=1)
 
 
 @dataclass
