@@ -246,9 +246,9 @@ def _solve_alpha(loga, a, b, target, lower, upper, start=None):
     """Vectorised MLE: solve E_alpha[log(k/a)] = target over [a, b]; returns (alpha, at_edge).
 
     E_alpha[log k] decreases in alpha, so the root is unique; it is clipped to [lower, upper].
-    Newton's method from ``start``, safeguarded by bisection, runs to a step below 1e-11;
-    a Newton step beyond a bound first tries the bound itself (ending there if the root lies
-    beyond it).  ``lower`` is never evaluated when it is 1 and b is infinite.
+    Newton's method from ``start``, safeguarded by bisection, stops after a Newton step below
+    1e-7 (quadratic convergence leaves an error near 1e-14) or a bracket below 1e-11; a Newton
+    step beyond a bound first tries the bound itself (ending there if the root lies beyond it).  ``lower`` is never evaluated when it is 1 and b is infinite.
     """
     loga, a, b, target = (np.asarray(v, np.float64) for v in (loga, a, b, target))
     lower, upper = float(lower), float(upper)
