@@ -1,33 +1,15 @@
 """Graph analysis for nn2graph: degree distributions, discrete truncated power laws,
 preferential attachment and connectomes.  Works on plain integer arrays and igraph graphs.
+
+Power laws: :func:`fit_tpl`, :func:`tpl_pvalue`, :func:`compare_alternatives`,
+:func:`plot_layer_fits`.  Preferential attachment: :func:`preferential_attachment`,
+:func:`attachment_general`, :func:`simulate_growth`.  Connectomes and graph files:
+:func:`load_connectome`, :func:`list_connectomes`, :func:`connectome_degrees`,
+:func:`read_graph_file`.
 """
 
-__all__: list[str] = []
-
-# connectomes (helper "connectomes")
-from analysis.connectomes import (  # noqa: E402
-    ConnectomeDependencyError,
-    ConnectomeError,
-    ConnectomeSource,
-    connectome_degrees,
-    list_connectomes,
-    load_connectome,
-)
-from analysis.graph_files import GraphFileError, read_graph_file  # noqa: E402
-
-__all__ += [
-    "ConnectomeDependencyError",
-    "ConnectomeError",
-    "ConnectomeSource",
-    "GraphFileError",
-    "connectome_degrees",
-    "list_connectomes",
-    "load_connectome",
-    "read_graph_file",
-]
-
-# attachment (helper "attachment")
-from analysis.attachment import (  # noqa: E402
+from analysis.alternatives import AlternativesResult, AlternativeTest, compare_alternatives
+from analysis.attachment import (
     AttachmentError,
     AttachmentResult,
     DegreeBins,
@@ -38,20 +20,49 @@ from analysis.attachment import (  # noqa: E402
     bin_degrees,
     preferential_attachment,
 )
-from analysis.growth import GrowthError, empty_layered_graph, random_layered_graph, simulate_growth  # noqa: E402
+from analysis.bootstrap import PValueResult, tpl_pvalue
+from analysis.connectomes import (
+    ConnectomeDependencyError,
+    ConnectomeError,
+    ConnectomeSource,
+    connectome_degrees,
+    list_connectomes,
+    load_connectome,
+)
+from analysis.graph_files import GraphFileError, read_graph_file
+from analysis.growth import GrowthError, empty_layered_graph, random_layered_graph, simulate_growth
+from analysis.plotting import plot_layer_fits
+from analysis.tpl import FitError, TPLFit, fit_tpl
 
-__all__ += [
+__all__ = [
+    "AlternativeTest",
+    "AlternativesResult",
     "AttachmentError",
     "AttachmentResult",
+    "ConnectomeDependencyError",
+    "ConnectomeError",
+    "ConnectomeSource",
     "DegreeBins",
     "DeltaTable",
+    "FitError",
     "GeneralAttachmentResult",
+    "GraphFileError",
     "GrowthError",
     "OmegaFit",
+    "PValueResult",
+    "TPLFit",
     "attachment_general",
     "bin_degrees",
+    "compare_alternatives",
+    "connectome_degrees",
     "empty_layered_graph",
+    "fit_tpl",
+    "list_connectomes",
+    "load_connectome",
+    "plot_layer_fits",
     "preferential_attachment",
     "random_layered_graph",
+    "read_graph_file",
     "simulate_growth",
+    "tpl_pvalue",
 ]

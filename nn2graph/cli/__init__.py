@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nn2graph.cli.attachment",
     "nn2graph.cli.train",
     "nn2graph.cli.reproduce",
+    "nn2graph.cli.fit",
 )
 
 

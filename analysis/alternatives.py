@@ -1,0 +1,274 @@
+"""Is a truncated power law the best description?  Likelihood-ratio tests against alternatives.
+
+Each alternative is a discrete law on the tail window ``[xmin, xmax]`` of a :class:`TPLFit`,
+normalised by summing its pmf over the integers of the window, and fitted by maximum
+likelihood to the same tail values:
+
+* ``power_law``: the untruncated discrete power law on ``[xmin, inf)`` (the TPL is this law
+  cut at ``xmax``; the two are nested, so its p-value is the chi-squared likelihood-ratio test
+  with one degree of freedom, as in Clauset et al. 2009).  Left out when the fit is untruncated.
+* ``exponential``: ``p(x) ∝ exp(-lambda x)`` (any real lambda on a finite window).
+* ``lognormal``: ``p(x) ∝ exp(-(log x - mu)^2 / (2 sigma^2)) / x``.
+* ``poisson``: ``p(x) ∝ lambda^x / x!``.
+
+For the non-nested ones, Vuong's test: ``R`` is the normalised log-likelihood ratio
+``sum(l_tpl - l_alt) / (sqrt(n) * sd(l_tpl - l_alt))`` and ``p = erfc(|R_raw| / sqrt(2 n var))``,
+the formulas of Clauset et al. and ``powerlaw``'s ``distribution_compare(...,
+normalized_ratio=True)``.  ``R > 0`` favours the TPL; a small ``p`` says the sign is significant.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import optimize, special
+
+from analysis.tpl import FitError, TPLFit, _validate_degrees
+
+__all__ = ["AlternativeTest", "AlternativesResult", "compare_alternatives"]
+
+_DIRECT = 20_000  # windows with more integers than this sum a head directly and integrate the rest
+_SIGNIFICANCE = 0.1
+
+
+@dataclass(frozen=True)
+class AlternativeTest:
+    """One alternative law and its test against the TPL."""
+
+    name: str
+    params: dict[str, float]
+    loglikelihood: float
+    R: float
+    p: float
+    nested: bool = False
+
+    @property
+    def preferred(self) -> str:
+        """``"tpl"``, the alternative's name, or ``"neither"`` when ``p >= 0.1``."""
+        if self.p >= _SIGNIFICANCE or self.R == 0:
+            return "neither"
+        return "tpl" if self.R > 0 else self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "params": dict(self.params), "loglikelihood": self.loglikelihood,
+                "R": self.R, "p": self.p, "nested": self.nested, "preferred": self.preferred}
+
+
+@dataclass(frozen=True)
+class AlternativesResult:
+    """The TPL fit and its tests against each alternative (:func:`compare_alternatives`)."""
+
+    fit: TPLFit = field(repr=False)
+    tests: tuple[AlternativeTest, ...]
+
+    @property
+    def best(self) -> str:
+        """Name of the law with the largest log-likelihood on the tail (``"tpl"`` for the TPL)."""
+        best = max(self.tests, key=lambda t: t.loglikelihood)
+        return "tpl" if self.fit.loglikelihood >= best.loglikelihood else best.name
+
+    @property
+    def tpl_favoured(self) -> bool:
+        """True when no alternative is significantly better than the TPL."""
+        return all(t.preferred != t.name for t in self.tests)
+
+    def __getitem__(self, name: str) -> AlternativeTest:
+        for t in self.tests:
+            if t.name == name:
+                return t
+        raise KeyError(f"no alternative {name!r}; have {[t.name for t in self.tests]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tpl_loglikelihood": self.fit.loglikelihood, "best": self.best,
+                "tests": [t.to_dict() for t in self.tests]}
+
+    def to_markdown(self) -> str:
+        """A markdown table, one row per alternative."""
+        lines = ["| alternative | parameters | log-likelihood | R | p | preferred |", "|---|---|---|---|---|---|",
+                 f"| tpl | alpha={self.fit.alpha:.4g} | {self.fit.loglikelihood:.2f} | | | |"]
+        for t in self.tests:
+            params = ", ".join(f"{k}={v:.4g}" for k, v in t.params.items())
+            lines.append(f"| {t.name} | {params} | {t.loglikelihood:.2f} | {t.R:.3f} | {t.p:.3g} | {t.preferred} |")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# discrete laws on a window: pointwise log-likelihoods at the MLE
+
+
+def _power_law(tail: np.ndarray, a: int) -> tuple[dict[str, float], np.ndarray]:
+    from analysis.tpl import fit_tpl
+
+    f = fit_tpl(tail, xmin=a, xmax=math.inf)
+    return {"alpha": f.alpha}, np.log(f.pmf(tail))
+
+
+def _exp_log_norm(lam: float, n_int: float) -> float:
+    """log sum_{j=0}^{N-1} exp(-lam j) (N may be inf, then lam > 0)."""
+    if math.isinf(n_int):
+        return -math.log(-math.expm1(-lam))
+    if lam == 0:
+        return math.log(n_int)
+    u = abs(lam)
+    base = math.log(-math.expm1(-u * n_int)) - math.log(-math.expm1(-u))
+    return base + (u * (n_int - 1) if lam < 0 else 0.0)
+
+
+def _exp_mean(lam: float, n_int: float) -> float:
+    """E[j] for p(j) ∝ exp(-lam j), j = 0..N-1."""
+    if math.isinf(n_int):
+        return 1.0 / math.expm1(lam)
+    if abs(lam) < 1e-9:
+        return (n_int - 1) / 2
+    return 1.0 / math.expm1(lam) - n_int / math.expm1(lam * n_int) if lam * n_int < 700 else 1.0 / math.expm1(lam)
+
+
+def _exponential(tail: np.ndarray, a: int, b: float) -> tuple[dict[str, float], np.ndarray]:
+    j = tail - a
+    n_int = b - a + 1
+    target = float(np.mean(j))
+    if math.isinf(n_int):
+        lam = math.log1p(1.0 / target)
+    else:
+        g = lambda lam: _exp_mean(lam, n_int) - target  # noqa: E731  (decreasing in lam)
+        lo, hi = -1.0, 1.0
+        while g(lo) < 0:
+            lo *= 2
+        while g(hi) > 0:
+            hi *= 2
+        lam = optimize.brentq(g, lo, hi, xtol=1e-14, rtol=1e-14)
+    return {"lambda": lam}, -lam * j - _exp_log_norm(lam, n_int)
+
+
+def _lognormal_log_norm(mu: float, sigma: float, a: int, b: float) -> float:
+    end = min(b, a + _DIRECT - 1)
+    k = np.arange(a, end + 1, dtype=np.float64)
+    lk = np.log(k)
+    logf = -((lk - mu) ** 2) / (2 * sigma * sigma) - lk
+    head = special.logsumexp(logf)
+    if end >= b:
+        return float(head)
+    m = end + 1.0  # Euler–Maclaurin beyond the head: integral, endpoint halves, B2 term
+    zm = (math.log(m) - mu) / sigma
+    zb = math.inf if math.isinf(b) else (math.log(b) - mu) / sigma
+    integral = sigma * math.sqrt(2 * math.pi) * (special.ndtr(zb) - special.ndtr(zm))
+    f = lambda x: math.exp(-((math.log(x) - mu) ** 2) / (2 * sigma * sigma)) / x  # noqa: E731
+    df = lambda x: -f(x) * ((math.log(x) - mu) / (sigma * sigma) + 1.0) / x  # noqa: E731
+    rest = integral + 0.5 * f(m) - df(m) / 12
+    if math.isfinite(b):
+        rest += 0.5 * f(b) + df(b) / 12
+    return float(np.logaddexp(head, math.log(rest))) if rest > 0 else float(head)
+
+
+def _lognormal(tail: np.ndarray, a: int, b: float) -> tuple[dict[str, float], np.ndarray]:
+    lt = np.log(tail.astype(np.float64))
+
+    def pointwise(params):
+        mu, log_sigma = params
+        sigma = math.exp(log_sigma)
+        return -((lt - mu) ** 2) / (2 * sigma * sigma) - lt - _lognormal_log_norm(mu, sigma, a, b)
+
+    start = np.array([lt.mean(), math.log(max(lt.std(), 1e-3))])
+    res = optimize.minimize(lambda p: -np.sum(pointwise(p)), start, method="Nelder-Mead",
+                            options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 4000})
+    mu, log_sigma = res.x
+    return {"mu": float(mu), "sigma": math.exp(log_sigma)}, pointwise(res.x)
+
+
+def _poisson_support(lam: float, a: int, b: float) -> np.ndarray:
+    """Integers of [a, b] that carry all but a negligible share of the truncated Poisson mass."""
+    spread = 40.0 * math.sqrt(lam) + 50.0
+    pieces = [np.arange(a, min(b, a + 1000) + 1)]
+    if math.isfinite(b):
+        pieces.append(np.arange(max(a, b - 1000), b + 1))
+    lo, hi = max(a, math.floor(lam - spread)), min(b, math.ceil(lam + spread))
+    if lo <= hi:
+        pieces.append(np.arange(lo, hi + 1))
+    return np.unique(np.concatenate(pieces)).astype(np.float64)
+
+
+def _poisson_logpmf(k, lam):
+    return k * math.log(lam) - lam - special.gammaln(k + 1.0)
+
+
+def _poisson(tail: np.ndarray, a: int, b: float) -> tuple[dict[str, float], np.ndarray]:
+    target = float(np.mean(tail))
+
+    def mean_gap(loglam):
+        lam = math.exp(loglam)
+        k = _poisson_support(lam, a, b)
+        w = _poisson_logpmf(k, lam)
+        w = np.exp(w - w.max())
+        return float(np.sum(w * k) / np.sum(w)) - target
+
+    lo, hi = math.log(1e-6), math.log(max(2.0 * target, 10.0))
+    while mean_gap(hi) < 0:  # the truncated mean increases with lambda
+        hi += 1.0
+    lam = math.exp(optimize.brentq(mean_gap, lo, hi, xtol=1e-14))
+    k = _poisson_support(lam, a, b)
+    log_norm = special.logsumexp(_poisson_logpmf(k, lam))
+    return {"lambda": lam}, _poisson_logpmf(tail.astype(np.float64), lam) - log_norm
+
+
+def _vuong(l_tpl: np.ndarray, l_alt: np.ndarray, nested: bool) -> tuple[float, float]:
+    """Normalised log-likelihood ratio R and its p-value (Clauset et al. 2009)."""
+    diff = l_tpl - l_alt
+    n = diff.size
+    raw = float(diff.sum())
+    sd = float(np.sqrt(np.mean((diff - diff.mean()) ** 2)))
+    if nested:
+        from scipy.stats import chi2
+
+        p = float(chi2.sf(2 * abs(raw), 1))
+    else:
+        p = float(special.erfc(abs(raw) / (math.sqrt(2 * n) * sd))) if sd > 0 else 1.0
+    return (raw / (math.sqrt(n) * sd) if sd > 0 else 0.0), p
+
+
+def compare_alternatives(degrees: ArrayLike, fit: TPLFit) -> AlternativesResult:
+    """Test the TPL ``fit`` of ``degrees`` against other discrete laws on the same tail.
+
+    Parameters
+    ----------
+    degrees : array_like of int
+        The degrees that were fitted.
+    fit : TPLFit
+        The TPL fit (its window ``[xmin, xmax]`` defines the tail).
+
+    Returns
+    -------
+    AlternativesResult
+        One :class:`AlternativeTest` per alternative (``power_law`` only when ``xmax`` is
+        finite, ``exponential``, ``lognormal``, ``poisson``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analysis import fit_tpl
+    >>> k = np.arange(1, 301)
+    >>> x = np.random.default_rng(0).choice(k, 3000, p=k**-2.0 / np.sum(k**-2.0))
+    >>> res = compare_alternatives(x, fit_tpl(x, xmin=1, xmax=300))
+    >>> res["exponential"].preferred, res["poisson"].preferred
+    ('tpl', 'tpl')
+    """
+    positive, _, _ = _validate_degrees(degrees)
+    tail = positive[(positive >= fit.xmin) & (positive <= fit.xmax)]
+    if tail.size != fit.n_tail:
+        raise FitError(f"the fit has {fit.n_tail} degrees in [{fit.xmin}, {fit.xmax}] but these degrees have "
+                       f"{tail.size}: pass the degrees that were fitted")
+    a, b = int(fit.xmin), float(fit.xmax)
+    l_tpl = np.log(fit.pmf(tail))
+    laws = [("exponential", _exponential(tail, a, b), False), ("lognormal", _lognormal(tail, a, b), False),
+            ("poisson", _poisson(tail, a, b), False)]
+    if math.isfinite(b):
+        laws.insert(0, ("power_law", _power_law(tail, a), True))
+    tests = []
+    for name, (params, l_alt), nested in laws:
+        R, p = _vuong(l_tpl, l_alt, nested)
+        tests.append(AlternativeTest(name=name, params={k: float(v) for k, v in params.items()},
+                                     loglikelihood=float(np.sum(l_alt)), R=R, p=p, nested=nested))
+    return AlternativesResult(fit=fit, tests=tuple(tests))

@@ -1,0 +1,153 @@
+"""Plots in the style of the paper's figures: log-log CCDFs with the fitted TPL in red.
+
+matplotlib is imported inside the functions (``matplotlib.figure.Figure``, no pyplot), so
+importing :mod:`analysis` stays light and plotting works without a display.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from analysis.tpl import FitError, TPLFit
+
+__all__ = ["ccdf_points", "model_ccdf_curve", "plot_ccdf_fit", "plot_layer_fits"]
+
+
+def ccdf_points(values: ArrayLike, counts: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct positive values and the share of the positive values at least each.
+
+    Examples
+    --------
+    >>> x, s = ccdf_points([1, 1, 2, 4])
+    >>> x.tolist(), s.tolist()
+    ([1, 2, 4], [1.0, 0.5, 0.25])
+    """
+    v = np.asarray(values)
+    if counts is None:
+        v, c = np.unique(v[v > 0], return_counts=True)
+    else:
+        c = np.asarray(counts)
+    if v.size == 0:
+        return v.astype(np.int64), np.zeros(0)
+    tail = np.cumsum(c[::-1])[::-1]
+    return v.astype(np.int64), tail / tail[0]
+
+
+def model_ccdf_curve(fit: TPLFit, *, upper: float | None = None, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Integers spread log-evenly over ``[xmin, xmax]`` (``upper`` for an untruncated fit) and
+    the fitted ``P(X >= x)`` there."""
+    top = fit.xmax if math.isfinite(fit.xmax) else (upper if upper is not None else 100.0 * fit.xmin)
+    x = np.unique(np.rint(np.geomspace(fit.xmin, max(top, fit.xmin + 1), points)))
+    return x, fit.ccdf(x)
+
+
+def plot_ccdf_fit(fit: TPLFit, ax: Any = None, *, color: str = "C0", label: str | None = None) -> Any:
+    """Log-log CCDF of the fit's tail (points) with the fitted law in red; returns the Axes."""
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        ax = Figure(figsize=(4.5, 3.5), layout="constrained").add_subplot()
+    x, s = ccdf_points(fit.tail_values, fit.tail_counts)
+    ax.loglog(x, s, "o", ms=3, color=color, alpha=0.7, label=label or "tail")
+    mx, ms = model_ccdf_curve(fit, upper=float(x[-1]) if x.size else None)
+    ax.loglog(mx, ms, "-", color="red", lw=1.5, label=_legend(fit, None))
+    ax.set_xlabel("degree")
+    ax.set_ylabel("P(X ≥ x)")
+    ax.legend(fontsize=7, frameon=False)
+    return ax
+
+
+def _legend(fit: TPLFit, pvalue: Any) -> str:
+    xmax = "∞" if math.isinf(fit.xmax) else f"{int(fit.xmax)}"
+    text = f"TPL α={fit.alpha:.2f}\n[{fit.xmin}, {xmax}], {fit.n_tail}/{fit.n} in tail"
+    if pvalue is not None:
+        p = getattr(pvalue, "p_value", pvalue)
+        text += f"\np={float(p):.2f}"
+    return text
+
+
+def plot_layer_fits(
+    degrees_by_layer: Mapping[str, ArrayLike],
+    fits_by_layer: Mapping[str, TPLFit | None],
+    *,
+    pvalues: Mapping[str, Any] | None = None,
+    path: str | Path | None = None,
+    title: str | None = None,
+) -> Any:
+    """One log-log CCDF panel per layer with its TPL fit in red (the paper's Figures 3–6, 9).
+
+    Parameters
+    ----------
+    degrees_by_layer : mapping of layer name to degrees
+        Panels appear in this order; zeros are left out of the CCDF.
+    fits_by_layer : mapping of layer name to TPLFit or None
+        The red line spans ``[xmin, xmax]``: the share of degrees above ``xmax`` plus the
+        window's share times the fitted CCDF, so it starts at the data's CCDF at ``xmin`` and
+        follows the data where the TPL describes them.
+    pvalues : mapping of layer name to float or PValueResult, optional
+        Shown in the legend.
+    path : str or Path, optional
+        Where to write the figure (format from the suffix, e.g. ``.png``).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analysis import fit_tpl
+    >>> x = np.random.default_rng(0).zipf(2.0, 300)
+    >>> fig = plot_layer_fits({"fc1": x}, {"fc1": fit_tpl(x, xmin=1, xmax=int(x.max()))})
+    >>> len(fig.axes)
+    1
+    """
+    from matplotlib.figure import Figure
+
+    names = list(degrees_by_layer)
+    if not names:
+        raise FitError("degrees_by_layer is empty: give at least one layer's degrees")
+    missing = [n for n in fits_by_layer if n not in degrees_by_layer]
+    if missing:
+        raise FitError(f"fits_by_layer has layers {missing} that are not in degrees_by_layer {names}")
+    ncols = min(4, len(names))
+    nrows = math.ceil(len(names) / ncols)
+    fig = Figure(figsize=(4.0 * ncols, 3.3 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, name in zip(axes, names):
+        deg = np.asarray(degrees_by_layer[name])
+        x, s = ccdf_points(deg)
+        ax.set_title(name, fontsize=9)
+        if x.size == 0:
+            ax.text(0.5, 0.5, "no positive degrees", transform=ax.transAxes, ha="center", va="center")
+            continue
+        ax.loglog(x, s, "o", ms=3, color="C0", alpha=0.75, label="data")
+        fit = fits_by_layer.get(name)
+        if fit is not None:
+            mx, ms = model_ccdf_curve(fit, upper=float(x[-1]) if x.size else None)
+            # P(X >= x) of all positive degrees, the window's share following the TPL:
+            # share above xmax + share in the window * S_model(x); equals the data's CCDF at xmin
+            pos = deg[deg > 0]
+            above, share = float(np.mean(pos > fit.xmax)), fit.n_tail / pos.size
+            ax.loglog(mx, above + share * ms, "-", color="red", lw=1.6,
+                      label=_legend(fit, None if pvalues is None else pvalues.get(name)))
+            ax.axvspan(fit.xmin, fit.xmax if math.isfinite(fit.xmax) else x[-1], color="red", alpha=0.05)
+        ax.set_xlabel("degree", fontsize=8)
+        ax.set_ylabel("P(X ≥ x)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7, frameon=False, loc="lower left")
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig

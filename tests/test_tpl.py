@@ -1,0 +1,346 @@
+"""analysis.tpl against independent computations: powerlaw, igraph, brute force, known laws."""
+
+import contextlib
+import io
+import math
+import warnings
+
+import igraph as ig
+import numpy as np
+import powerlaw
+import pytest
+from scipy.optimize import brentq
+from scipy.special import zeta
+
+from analysis import FitError, TPLFit, fit_tpl
+from analysis.tpl import _candidates, _Data, _fit_pairs, _ks_exact, _validate_degrees
+from nn2graph.exceptions import NN2GraphError
+
+
+def _draw_tpl(alpha, xmin, xmax, size, seed):
+    """Independent sampler: numpy choice with the exact probabilities."""
+    k = np.arange(xmin, xmax + 1)
+    p = k.astype(float) ** -alpha
+    return np.random.default_rng(seed).choice(k, size=size, p=p / p.sum())
+
+
+def _model(alpha, xmin, xmax):
+    return TPLFit(alpha=alpha, xmin=xmin, xmax=xmax, ks_distance=0.0, n=0, n_tail=0, n_zero_dropped=0,
+                  loglikelihood=0.0, n_candidates=0)
+
+
+def _brute_alpha(tail, a, b):
+    """MLE by brentq on the score, direct sums over every integer."""
+    k = np.arange(a, b + 1, dtype=float)
+    lk = np.log(k)
+    target = np.mean(np.log(tail))
+
+    def score(al):
+        w = np.exp(-al * (lk - lk[0]))
+        return np.sum(w * lk) / np.sum(w) - target
+
+    return brentq(score, -40, 40, xtol=1e-13)
+
+
+def _brute_d(tail, alpha, a, b, ks):
+    """KS distance by a loop over every integer of the window (or the data values)."""
+    tail = np.sort(tail)
+    k = np.arange(a, b + 1, dtype=float)
+    pmf = np.exp(-alpha * (np.log(k) - np.log(a)))
+    pmf /= pmf.sum()
+    s_model = np.cumsum(pmf[::-1])[::-1]
+    xs = range(a, b + 1) if ks == "integers" else np.unique(tail)
+    d = 0.0
+    for x in xs:
+        s_data = np.mean(tail >= x)
+        d = max(d, abs(s_data - s_model[int(x) - a]))
+    return d
+
+
+def _slow_search(x, fraction, ks):
+    """Reference joint search: brentq + brute-force D over every candidate pair, in order."""
+    pos = np.sort(x[x > 0])
+    low, high = _candidates(pos, fraction)
+    best = (math.inf, None, None, None)
+    for a in low:
+        for b in high:
+            tail = pos[(pos >= a) & (pos <= b)]
+            if np.unique(tail).size < 2:
+                continue
+            al = _brute_alpha(tail, int(a), int(b))
+            d = _brute_d(tail, al, int(a), int(b), ks)
+            if d < best[0]:
+                best = (d, int(a), int(b), al)
+    return best
+
+
+def _quiet_powerlaw(data, **kw):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = powerlaw.Fit(data, discrete=True, estimate_discrete=False, **kw)
+        return fit.power_law.alpha, fit.power_law
+
+
+@pytest.mark.parametrize("alpha", [1.5, 2.0, 2.5])
+def test_matches_powerlaw_at_fixed_bounds(alpha):
+    x = _draw_tpl(alpha, 2, 600, 4000, seed=int(alpha * 10))
+    fit = fit_tpl(x, xmin=3, xmax=400)
+    pl_alpha, dist = _quiet_powerlaw(x, xmin=3, xmax=400, parameter_ranges={"alpha": [-5.0, 10.0]})
+    assert abs(fit.alpha - pl_alpha) < 1e-4
+    tail = x[(x >= 3) & (x <= 400)]
+    assert fit.n_tail == tail.size
+    # powerlaw's log-likelihood at our alpha equals ours, and is at least the one at its own alpha
+    dist.alpha = fit.alpha
+    ll_pl_ours = float(np.sum(np.log(dist.pdf(tail))))
+    assert abs(fit.loglikelihood - ll_pl_ours) <= 1e-6 * abs(ll_pl_ours)
+    dist.alpha = pl_alpha
+    assert fit.loglikelihood >= float(np.sum(np.log(dist.pdf(tail)))) - 1e-9
+
+
+def test_alpha_below_one_and_negative_not_clipped():
+    x = _draw_tpl(0.3, 5, 300, 3000, seed=1)
+    fit = fit_tpl(x, xmin=5, xmax=300)
+    assert abs(fit.alpha - _brute_alpha(x, 5, 300)) < 1e-8
+    x = _draw_tpl(-1.5, 10, 60, 2000, seed=2)  # increasing law
+    fit = fit_tpl(x, xmin=10, xmax=60)
+    assert fit.alpha < 0 and abs(fit.alpha - _brute_alpha(x, 10, 60)) < 1e-8
+    assert fit.on_search_edge == ()
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0, 3.5])
+def test_recovery_n5000(alpha):
+    x = _draw_tpl(alpha, 1, 2000, 5000, seed=int(alpha * 100))
+    fixed = fit_tpl(x, xmin=1, xmax=2000)
+    assert abs(fixed.alpha - alpha) < 0.05
+    with warnings.catch_warnings(record=True):  # steep laws: the window may end at the smallest xmax
+        warnings.simplefilter("always")
+        searched = fit_tpl(x, search_fraction=0.1)
+    assert abs(searched.alpha - alpha) < 0.05 + 0.05 * (alpha > 3)  # steep tails leave few points
+
+
+@pytest.mark.parametrize("ks", ["integers", "data"])
+def test_ks_equals_brute_force(ks):
+    rng = np.random.default_rng(5)
+    for _ in range(12):
+        a = int(rng.integers(1, 90))
+        b = a + int(rng.integers(5, 400))
+        x = np.concatenate([_draw_tpl(rng.uniform(-1, 3), a, b, 300, seed=int(rng.integers(1 << 30))),
+                            rng.integers(1, 1000, 50)])
+        tail = x[(x >= a) & (x <= b)]
+        if np.unique(tail).size < 2:
+            continue
+        fit = fit_tpl(x, xmin=a, xmax=b, ks=ks)
+        assert abs(fit.alpha - _brute_alpha(tail, a, b)) < 1e-7
+        assert abs(fit.ks_distance - _brute_d(tail, fit.alpha, a, b, ks)) < 1e-10
+
+
+def test_ks_integers_sees_gaps_that_data_convention_misses():
+    x = np.array([5] * 30 + [6] * 30 + [50] * 40)  # the model CCDF at 7 is far below the data's
+    integers = fit_tpl(x, xmin=5, xmax=50)
+    data = fit_tpl(x, xmin=5, xmax=50, ks="data")
+    assert integers.alpha == data.alpha
+    assert integers.ks_distance > data.ks_distance
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("ks", ["integers", "data"])
+def test_fast_search_equals_slow_reference(seed, ks):
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([_draw_tpl(rng.uniform(0.5, 2.5), 2, 120, 150, seed=seed), rng.integers(0, 3, 10),
+                        rng.integers(100, 150, 8)])
+    fit = fit_tpl(x, ks=ks)
+    d, a, b, al = _slow_search(x, 0.3, ks)
+    assert (fit.xmin, fit.xmax) == (a, b)
+    assert abs(fit.alpha - al) < 1e-6
+    assert abs(fit.ks_distance - d) < 1e-10
+    pos = x[x > 0]
+    low, high = _candidates(np.sort(pos), 0.3)
+    assert fit.n_candidates == sum(int(np.unique(pos[(pos >= u) & (pos <= v)]).size >= 2) for u in low for v in high)
+    assert fit.n_zero_dropped == int(np.sum(x == 0)) and fit.n == x.size
+
+
+def test_search_candidates_follow_method():
+    pos = np.array([1, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    low, high = _candidates(pos, 0.3)
+    assert low.tolist() == [1, 2] and high.tolist() == [7, 8, 9]
+    low, high = _candidates(pos, 1.0)
+    assert low.tolist() == high.tolist() == list(range(1, 10))
+
+
+def test_vectorised_pairs_equal_single_fits():
+    rng = np.random.default_rng(9)
+    x = rng.integers(1, 5000, 400)
+    data = _Data.from_sorted(np.sort(x))
+    a = np.array([1, 7, 7, 30, 200], float)
+    b = np.array([4000, 90, 4999, 60, 3000], float)
+    pairs = _fit_pairs(data, data.values[np.searchsorted(data.values, a)].astype(float), b, -40.0, 40.0)
+    d = _ks_exact(data, pairs, "integers")
+    for s in range(a.size):
+        if pairs.j[s] - pairs.i[s] < 1:
+            continue
+        single = fit_tpl(x, xmin=int(pairs.a[s]), xmax=int(b[s]))
+        assert abs(single.alpha - pairs.alpha[s]) < 1e-9
+        assert abs(single.ks_distance - d[s]) < 1e-12
+
+
+def test_untruncated_matches_igraph_on_power_law_and_barabasi():
+    rng = np.random.default_rng(3)
+    samples = [rng.zipf(2.5, 2000), np.array(ig.Graph.Barabasi(3000, 2).degree())]
+    for x in samples:
+        ref = ig.power_law_fit(x.tolist(), method="discrete", p_precision=0.5)  # p unused: fast
+        fit = fit_tpl(x, xmax=math.inf, search_fraction=1.0, ks="data")
+        assert fit.xmin == int(ref.xmin)
+        assert math.isinf(fit.xmax)
+        assert abs(fit.alpha - ref.alpha) < 1e-3
+        assert abs(fit.ks_distance - ref.D) < 1e-6
+
+
+def test_untruncated_alpha_is_hurwitz_mle():
+    x = np.random.default_rng(4).zipf(2.2, 3000)
+    fit = fit_tpl(x, xmin=3, xmax=math.inf)
+    tail = x[x >= 3]
+    ll = lambda al: -al * np.log(tail).sum() - tail.size * math.log(zeta(al, 3))  # noqa: E731
+    assert abs(fit.loglikelihood - ll(fit.alpha)) < 1e-8 * abs(ll(fit.alpha))
+    assert ll(fit.alpha) >= max(ll(fit.alpha - 1e-4), ll(fit.alpha + 1e-4))
+
+
+def test_huge_degrees_no_overflow():
+    rng = np.random.default_rng(6)
+    x = rng.zipf(1.6, 4000)
+    x = np.concatenate([x[x < 10**7], [10**7, 10**7 - 1, 5 * 10**6]])
+    fit = fit_tpl(x, xmin=1, xmax=10**7)
+    # independent: Hurwitz zeta differences and a numerical derivative of log zeta
+    target = np.log(x).mean()
+    logz = lambda s: math.log(zeta(s, 1) - zeta(s, 10**7 + 1))  # noqa: E731
+    score = lambda s: -(logz(s + 1e-6) - logz(s - 1e-6)) / 2e-6 - target  # noqa: E731
+    assert abs(fit.alpha - brentq(score, 1.05, 3.0, xtol=1e-12)) < 1e-5
+    assert abs(fit.loglikelihood - (-fit.alpha * np.log(x).sum() - x.size * logz(fit.alpha))) < 1e-8 * x.size
+    with pytest.warns(UserWarning, match="edge of its search range"):
+        searched = fit_tpl(x)
+    assert searched.on_search_edge == ("xmax",)
+    assert np.isfinite(searched.alpha) and np.isfinite(searched.loglikelihood)
+    assert 0 < searched.ks_distance < 1
+
+
+def test_pmf_ccdf_sample_consistent():
+    law = _model(1.7, 3, 60)
+    k = np.arange(0, 70)
+    pmf = law.pmf(k)
+    assert pmf[:3].sum() == 0 and pmf[61:].sum() == 0
+    assert abs(pmf.sum() - 1) < 1e-12
+    ref = np.arange(3, 61, dtype=float) ** -1.7
+    assert np.allclose(pmf[3:61], ref / ref.sum(), rtol=1e-12)
+    assert np.allclose(law.ccdf(k), np.cumsum(pmf[::-1])[::-1], atol=1e-12)
+    assert law.ccdf(2.5) == 1.0 and law.ccdf(60.5) == 0.0
+    draws = law.sample(20000, seed=1)
+    assert draws.min() >= 3 and draws.max() <= 60
+    freq = np.bincount(draws, minlength=61)[3:61] / draws.size
+    assert np.max(np.abs(freq - pmf[3:61])) < 0.01
+    assert np.array_equal(law.sample(50, seed=7), law.sample(50, seed=7))
+    inf_law = _model(2.5, 1, math.inf)
+    d = inf_law.sample(5000, seed=2)
+    assert abs(np.mean(d == 1) - 1 / zeta(2.5, 1)) < 0.02
+
+
+def test_on_search_edge_is_reported():
+    # a power law on [1, 40] and a uniform lump on [1000, 1099]: the xmax candidates (the 40
+    # largest values) all hold part of the lump, the smallest holds the least
+    x = np.concatenate([_draw_tpl(1.5, 1, 40, 300, seed=3), np.arange(1000, 1100)])
+    with pytest.warns(UserWarning, match=r"edge of its search range \(xmax\)"):
+        fit = fit_tpl(x, search_fraction=0.1, xmin=1)
+    assert fit.on_search_edge == ("xmax",) and fit.xmax == 1060
+    # data concentrated at the top of the window drive alpha to the lower bound
+    x = np.array([100] * 1 + [101] * 500)
+    with pytest.warns(UserWarning, match="alpha"):
+        fit = fit_tpl(x, xmin=100, xmax=101)
+    assert fit.on_search_edge == ("alpha",) and fit.alpha == -40.0
+
+
+def test_to_dict_is_json_ready():
+    import json
+
+    fit = fit_tpl(np.arange(1, 100), xmax=math.inf, xmin=5)
+    d = json.loads(json.dumps(fit.to_dict()))
+    assert d["xmax"] == "inf" and d["xmin"] == 5 and d["n_tail"] == 95
+
+
+@pytest.mark.parametrize("bad, match", [
+    ([], "empty"),
+    ([1, 2, np.nan], r"degrees\[2\] is nan"),
+    ([1, 2, 3.5], r"degrees\[2\] = 3.5 is not an integer"),
+    ([1, -2, 3], r"degrees\[1\] = -2 is negative"),
+    ([0, 0, 0], "all 3 degrees are 0"),
+    ([0, 4, 4, 4], "all positive degrees equal 4"),
+    (["a", "b"], "must be numbers"),
+])
+def test_bad_degrees(bad, match):
+    with pytest.raises(FitError, match=match):
+        fit_tpl(bad)
+    assert issubclass(FitError, NN2GraphError) and issubclass(FitError, ValueError)
+
+
+def test_bad_options():
+    x = np.arange(1, 50)
+    with pytest.raises(FitError, match="ks='foo'"):
+        fit_tpl(x, ks="foo")
+    with pytest.raises(FitError, match="search_fraction=0"):
+        fit_tpl(x, search_fraction=0)
+    with pytest.raises(FitError, match=r"xmin=2.5 is not a positive integer"):
+        fit_tpl(x, xmin=2.5)
+    with pytest.raises(FitError, match="must be larger than xmin"):
+        fit_tpl(x, xmin=10, xmax=5)
+    with pytest.raises(FitError, match="holds two distinct degrees"):
+        fit_tpl(x, xmin=49, xmax=60)
+
+
+def test_validate_keeps_int64():
+    pos, zeros, n = _validate_degrees(np.array([0, 3, 10**12, 2], dtype=np.uint64))
+    assert pos.dtype == np.int64 and pos.tolist() == [2, 3, 10**12] and zeros == 1 and n == 4
+
+
+def test_pair_blocks_cover_valid_pairs_in_order(monkeypatch):
+    import analysis.tpl as tpl
+
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        nb, na = int(rng.integers(1, 200)), int(rng.integers(1, 200))
+        first = np.sort(rng.integers(0, nb + 1, na))
+        monkeypatch.setattr(tpl, "_BLOCK_PAIRS", int(rng.integers(1, 400)))
+        blocks = list(tpl._blocks(first, nb))
+        got = [(int(r), int(c)) for rows, cols in blocks for r, c in zip(rows, cols)]
+        assert got == [(i, j) for i in range(na) for j in range(first[i], nb)]
+        # a block exceeds the limit only when one xmin alone has more pairs
+        assert all(rows.size <= tpl._BLOCK_PAIRS or np.unique(rows).size == 1 for rows, _ in blocks)
+
+
+@pytest.mark.parametrize("points", [(3, 9, 33), (9, 33, 129, 513)])
+def test_pruned_search_equals_exhaustive_search(monkeypatch, points):
+    """Pruning by lower bounds keeps exactly the winner of an exhaustive evaluation of D."""
+    import analysis.tpl as tpl
+
+    monkeypatch.setattr(tpl, "_PRUNE_POINTS", points)
+    rng = np.random.default_rng(11)
+    x = np.concatenate([_draw_tpl(1.2, 1, 3000, 500, seed=4), rng.integers(1, 3000, 100)])
+    fit = fit_tpl(x)
+    data = _Data.from_sorted(np.sort(x))
+    low, high = _candidates(np.sort(x), 0.3)
+    a = np.repeat(low, high.size).astype(float)
+    b = np.tile(high, low.size).astype(float)
+    valid = np.searchsorted(data.values, b, side="right") - 1 >= np.searchsorted(data.values, a) + 1
+    pairs = _fit_pairs(data, a[valid], b[valid], -40.0, 40.0)
+    d = _ks_exact(data, pairs, "integers")
+    s = np.lexsort((pairs.b, pairs.a, d))[0]
+    assert (fit.xmin, fit.xmax, fit.ks_distance) == (pairs.a[s], pairs.b[s], d[s])
+    assert fit.n_candidates == valid.sum()
+
+
+def test_ks_data_equals_powerlaw_D_untruncated():
+    x = np.random.default_rng(8).zipf(2.4, 1500)
+    fit = fit_tpl(x, xmin=2, xmax=math.inf, ks="data")
+    _, dist = _quiet_powerlaw(x, xmin=2, parameter_ranges={"alpha": [1.01, 10.0]})
+    dist.alpha = fit.alpha
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dist.compute_distance_metrics()
+    assert abs(fit.ks_distance - dist.D) < 1e-10
