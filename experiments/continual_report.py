@@ -1,0 +1,340 @@
+"""The paper's continual-learning experiment end to end: Table 1 and Figures 7-9 (§4.2).
+
+:func:`reproduce_continual` trains the two tasks (:func:`experiments.continual.train_continual`),
+builds the graph snapshots t = 0 (A's connections) and t = 1 (A's and B's), measures internal
+preferential attachment between them (:func:`analysis.preferential_attachment`), fits the t = 1
+degree distributions with the discrete TPL and its bootstrap p-value, and writes into the
+output folder:
+
+==================  ==========================================================================
+``table1.csv/md``   test accuracies (%) of the four networks, the paper's beside ours
+``figure-7.png``    Delta_0(d1, d2) per adjacent layer pair (:func:`~analysis.attachment_plots.plot_delta`)
+``figure-8.png``    Omega_0(d) per layer with its lines (:func:`~analysis.attachment_plots.plot_omega`)
+``figure-9.png``    t = 1 CCDF per layer with its TPL fit and p-value (:func:`analysis.plot_layer_fits`)
+``delta.csv``       every Delta cell; ``omega.csv`` every Omega bin; ``omega-summary.csv`` per layer
+``degrees.csv``     t = 0 and t = 1 degree and new connections of every node
+``fits.csv``        TPL fit and p-value per layer at t = 1
+``attachment.json`` the full attachment result; ``pvalues.json`` the p-values as they come
+``metrics.json``    everything above as numbers, the settings and the training histories
+``report.md``       the paper's numbers and statements beside ours
+==================  ==========================================================================
+
+Every stage is resumable: the training phases (see :mod:`experiments.continual`) and each
+layer's p-value (``pvalues.json``) are reused when the command is rerun with the same folder
+and settings; ``metrics.json`` is rewritten after every stage.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from experiments.continual import PHASES, ContinualResult, train_continual
+from experiments.tasks import load_continual_tasks
+from experiments.training import get_profile
+from nn2graph.exceptions import NN2GraphError
+
+__all__ = ["PAPER_TABLE1", "ContinualReport", "delta_trend", "reproduce_continual"]
+
+#: The paper's Table 1 (test accuracy %), by P.
+PAPER_TABLE1: dict[int, dict[str, float]] = {
+    8: {"a_dense": 98.09, "a_sparse": 98.21, "b_dense": 98.17, "b_sparse": 98.09},
+    26: {"a_dense": 98.09, "a_sparse": 98.21, "b_dense": 98.04, "b_sparse": 98.16},
+}
+#: What the paper says about its figures (§4.2.1-4.2.3).
+PAPER_FIGURES: dict[str, str] = {
+    "figure-7": "Delta_0(d1, d2) increases with d1 and d2 (P = 8 and 26): internal preferential "
+                "attachment exists.",
+    "figure-8-8": "P = 8: Omega_0(d) is roughly linear in d for all layers, as eq. 10 predicts.",
+    "figure-8-26": "P = 26: no linear relationship for the input layer; fc1 linear but noisier than "
+                   "for P = 8; fc2 still linear.",
+    "figure-9": "The t = 1 degree distributions follow the TPL; the p-values of the first (input) "
+                "layer are relatively low.",
+}
+_COLUMNS = {"a_dense": "task A dense", "a_sparse": "task A sparse", "b_dense": "task B dense",
+            "b_sparse": "task B sparse"}
+
+
+class ReproduceError(NN2GraphError, ValueError):
+    """Invalid settings for the continual-learning reproduction."""
+
+
+def delta_trend(table) -> dict:
+    """How Delta grows with the degrees of a :class:`analysis.DeltaTable`.
+
+    Over the cells with at least one pair: Spearman's correlation of Delta with d1, with d2
+    and with d1 * d2 (bin centres), and the elasticity of Delta in d1 * d2 -- the slope of
+    log Delta against log(d1 d2) by least squares over the cells with Delta > 0 and d1 d2 > 0,
+    weighted by their numbers of pairs.  Internal preferential attachment (eq. 6) gives an
+    elasticity of 1, uniformly random new connections 0.
+
+    Examples
+    --------
+    >>> from analysis.growth import random_layered_graph, simulate_growth
+    >>> from analysis import preferential_attachment
+    >>> g0 = random_layered_graph([300, 300, 10], n_edges=3000, seed=0)
+    >>> r = preferential_attachment(g0, simulate_growth(g0, n_new=20000, seed=1), n_bins=6)
+    >>> round(delta_trend(r.deltas[0])["elasticity"], 1)
+    1.0
+    """
+    a, b = np.nonzero(table.n_pairs)
+    d1, d2 = table.bins1.center[a], table.bins2.center[b]
+    delta, weight = table.delta[a, b], table.n_pairs[a, b].astype(float)
+
+    def spearman(x):
+        if len(x) < 2 or np.ptp(x) == 0 or np.ptp(delta) == 0:
+            return None
+        return float(stats.spearmanr(x, delta).statistic)
+
+    ok = (delta > 0) & (d1 * d2 > 0)
+    elasticity = None
+    if ok.sum() >= 2 and np.ptp(np.log(d1[ok] * d2[ok])) > 0:
+        x, y, w = np.log(d1[ok] * d2[ok]), np.log(delta[ok]), weight[ok]
+        xm, ym = np.average(x, weights=w), np.average(y, weights=w)
+        elasticity = float(np.sum(w * (x - xm) * (y - ym)) / np.sum(w * (x - xm) ** 2))
+    return {"lower": table.lower, "upper": table.upper, "cells": int(len(delta)),
+            "spearman_d1": spearman(d1), "spearman_d2": spearman(d2), "spearman_d1d2": spearman(d1 * d2),
+            "elasticity": elasticity, "pa_constant": table.pa_constant}
+
+
+@dataclass(frozen=True, eq=False)
+class ContinualReport:
+    """What :func:`reproduce_continual` computed (all of it is also in ``out``).
+
+    Attributes
+    ----------
+    out : Path
+        The output folder.
+    size : int
+        P.
+    continual : ContinualResult
+        Models, task connections and the four phases.
+    attachment : analysis.AttachmentResult
+        Delta and Omega between t = 0 and t = 1.
+    degrees_t1 : dict of str to numpy.ndarray
+        t = 1 degree of every node per analysed layer.
+    fits : dict of str to analysis.TPLFit or None
+        TPL fit of each layer at t = 1 (None where a layer cannot be fitted).
+    pvalues : dict of str to dict
+        ``p_value``, ``std_error``, ``n_boot``, ... per fitted layer.
+    """
+
+    out: Path
+    size: int
+    continual: ContinualResult
+    attachment: object
+    degrees_t1: dict
+    fits: dict
+    pvalues: dict
+
+    def table1(self) -> dict[str, float]:
+        """Our Table 1 row (test accuracy %)."""
+        return self.continual.table1()
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        if not rows:
+            return
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _fmt(value, spec: str = ".3g") -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    tmp.replace(path)
+
+
+def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | None = None,
+                        profile: str = "quick", epochs: int | None = None, retrain_epochs: int | None = None,
+                        limit_train: int | None = None, n_boot: int = 2500, seed: int = 0,
+                        bins: str = "log", n_bins: int = 10, omega_bins: str | None = None,
+                        n_jobs: int | None = 1, device: str = "auto",
+                        progress: bool = True) -> ContinualReport:
+    """Run the paper's continual-learning experiment for one P and write its artefacts.
+
+    Parameters
+    ----------
+    out : str or Path
+        Output folder (created); rerunning with the same folder reuses finished stages.
+    size : int
+        P, the side of task B's permuted central square (8 or 26 in the paper).
+    data_dir : str or Path, optional
+        MNIST IDX folder (:func:`experiments.data.load_mnist`; without it the 5,000 bundled images).
+    profile : {"quick", "paper"}
+        Training profile (:func:`experiments.training.get_profile`); ``epochs`` and
+        ``retrain_epochs`` override its epoch counts.
+    limit_train : int, optional
+        Train on the first N training examples only.
+    n_boot : int
+        Bootstrap sets per layer for the TPL p-values (METHOD.md: 2500).
+    seed : int
+        Seeds the weights, the data order, task B's permutation and the bootstraps.
+    bins, n_bins, omega_bins
+        Degree bins of Delta and Omega (:func:`analysis.preferential_attachment`).
+    n_jobs : int or None
+        Worker processes of each bootstrap (None: every core).
+    device, progress
+        As for :func:`experiments.training.train`.
+
+    Returns
+    -------
+    ContinualReport
+    """
+    import nn2graph
+    from analysis import FitError, fit_tpl, plot_layer_fits, preferential_attachment, tpl_pvalue
+    from analysis.attachment_plots import plot_delta, plot_omega
+
+    if n_boot < 1:
+        raise ReproduceError(f"n_boot must be a positive number of bootstrap sets, not {n_boot}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    task_a, task_b = load_continual_tasks(data_dir, size, seed=seed, limit_train=limit_train)
+    train_profile = get_profile(profile, "mnist").with_epochs(epochs, retrain_epochs)
+    metrics: dict = {"experiment": "continual learning (paper §4.2)", "P": size, "seed": seed,
+                     "profile": asdict(train_profile),
+                     "data": {"source": task_a.source, "note": task_b.note, **task_a.sizes()}}
+
+    # stage 1: the four networks (Table 1)
+    result = train_continual(task_a, task_b, train_profile, out=out, seed=seed, device=device,
+                             progress=progress)
+    table = result.table1()
+    paper = PAPER_TABLE1.get(size)
+    rows = [{"P": size, "source": "ours", **{k: round(v, 2) for k, v in table.items()}}]
+    if paper is not None:
+        rows.insert(0, {"P": size, "source": "paper", **paper})
+    _write_csv(out / "table1.csv", rows)
+    header = "| P | source | " + " | ".join(_COLUMNS.values()) + " |"
+    md = [header, "|" + "---|" * (len(_COLUMNS) + 2)]
+    md += ["| " + " | ".join(str(r[k]) if k in ("P", "source") else f"{r[k]:.2f}" for k in r) + " |" for r in rows]
+    (out / "table1.md").write_text("\n".join(md) + "\n")
+    metrics["continual"] = result.to_dict()
+    _write_json(out / "metrics.json", metrics)
+
+    # stage 2: snapshots and internal preferential attachment (Figures 7, 8)
+    g0 = nn2graph.to_graph(result.snapshot(0), (784,))
+    g1 = nn2graph.to_graph(result.snapshot(1), (784,))
+    attachment = preferential_attachment(g0.graph, g1.graph, bins=bins, n_bins=n_bins, omega_bins=omega_bins)
+    attachment.to_json(out / "attachment.json")
+    _write_csv(out / "delta.csv", attachment.delta_rows())
+    _write_csv(out / "omega.csv", attachment.omega_rows())
+    _write_csv(out / "omega-summary.csv", attachment.omega_summary())
+    plot_delta(attachment, path=out / "figure-7.png",
+               title=f"Figure 7: new connections per node pair vs t = 0 degrees (P = {size})")
+    plot_omega(attachment, path=out / "figure-8.png",
+               title=f"Figure 8: new connections per node vs t = 0 degree (P = {size})")
+    trends = [delta_trend(t) for t in attachment.deltas]
+    metrics["attachment"] = {"bins": bins, "n_bins": n_bins, "omega_bins": omega_bins or bins,
+                             "n_new": attachment.n_new, "omega": attachment.omega_summary(),
+                             "delta_trend": trends}
+    degrees_t1 = g1.degrees()
+    node_rows = [{"layer": layer, "unit": unit, "degree_t0": int(attachment.degrees[layer][unit]),
+                  "degree_t1": int(degrees_t1[layer][unit]),
+                  "new_connections": int(attachment.new_connections[layer][unit])}
+                 for layer in attachment.layers for unit in range(len(degrees_t1[layer]))]
+    _write_csv(out / "degrees.csv", node_rows)
+    _write_json(out / "metrics.json", metrics)
+
+    # stage 3: TPL fits and p-values at t = 1 (Figure 9)
+    fits, pvalues = {}, {}
+    cache_path = out / "pvalues.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    for layer, degrees in degrees_t1.items():
+        try:
+            fits[layer] = fit_tpl(degrees)
+        except FitError as error:
+            fits[layer] = None
+            pvalues[layer] = {"error": str(error)}
+            continue
+        key = {"n_boot": n_boot, "seed": seed, "fit": fits[layer].to_dict()}
+        cached = cache.get(layer)
+        if cached is not None and cached.get("key") == json.loads(json.dumps(key)):
+            pvalues[layer] = cached["result"]
+            continue
+        p = tpl_pvalue(degrees, fit=fits[layer], n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
+        pvalues[layer] = p.to_dict()
+        cache[layer] = {"key": key, "result": pvalues[layer]}
+        _write_json(cache_path, cache)
+    plot_layer_fits(degrees_t1, fits, pvalues={k: v["p_value"] for k, v in pvalues.items() if "p_value" in v},
+                    path=out / "figure-9.png",
+                    title=f"Figure 9: degree CCDFs and TPL fits at t = 1 (P = {size}, {n_boot} bootstrap sets)")
+    fit_rows = [{"layer": layer, **(fits[layer].to_dict() if fits[layer] is not None else {}),
+                 **pvalues[layer]} for layer in degrees_t1]
+    _write_csv(out / "fits.csv", [{k: v for k, v in r.items() if not isinstance(v, (dict, list))} for r in fit_rows])
+    metrics["fits_t1"] = fit_rows
+    metrics["seconds_total_this_run"] = time.perf_counter() - began
+    _write_json(out / "metrics.json", metrics)
+
+    report = ContinualReport(out, size, result, attachment, degrees_t1, fits, pvalues)
+    (out / "report.md").write_text(_report_markdown(report, metrics, trends, n_boot))
+    return report
+
+
+def _report_markdown(report: ContinualReport, metrics: dict, trends: list[dict], n_boot: int) -> str:
+    size, result = report.size, report.continual
+    prof = metrics["profile"]
+    lines = [f"# Continual learning, P = {size} (paper §4.2, Table 1, Figures 7-9)", "",
+             f"Data: {metrics['data']['note']} Split sizes train/val/test: {metrics['data']['train']}/"
+             f"{metrics['data']['val']}/{metrics['data']['test']}.",
+             f"Profile {prof['name']!r}: {prof['optimizer']}, lr {prof['lr']} (retrain {prof['retrain_lr']}), "
+             f"batch {prof['batch_size']}, {prof['epochs']} epochs per dense phase, {prof['retrain_epochs']} per "
+             f"retraining phase; seed {metrics['seed']}.", "",
+             "## Table 1: test accuracy (%)", "", (report.out / "table1.md").read_text(),
+             f"Task A's accuracy with A's connections after task B was learned: {100 * result.a_test_after_b:.2f} "
+             "(A's weights are frozen, so it equals 'task A sparse').", "",
+             "| layer | weights | task A connections | task B connections |", "|---|---|---|---|"]
+    for layer, c in metrics["continual"]["connections"].items():
+        lines.append(f"| {layer} | {c['weights']} | {c['a']} ({100 * c['a'] / c['weights']:.1f} %) | "
+                     f"{c['b']} ({100 * c['b'] / c['weights']:.1f} %) |")
+    lines += ["", "## Figure 7: Delta_0(d1, d2)", "", f"Paper: {PAPER_FIGURES['figure-7']}", "",
+              "Ours (cells of the binned table; elasticity = slope of log Delta vs log d1 d2, 1 under eq. 6, "
+              "0 for uniformly random new connections):", "",
+              "| layer pair | cells | Spearman(Delta, d1) | Spearman(Delta, d2) | Spearman(Delta, d1 d2) | elasticity |",
+              "|---|---|---|---|---|---|"]
+    for t in trends:
+        lines.append(f"| {t['lower']} -> {t['upper']} | {t['cells']} | {_fmt(t['spearman_d1'])} | "
+                     f"{_fmt(t['spearman_d2'])} | {_fmt(t['spearman_d1d2'])} | {_fmt(t['elasticity'])} |")
+    paper8 = PAPER_FIGURES["figure-8-8"] if size == 8 else PAPER_FIGURES["figure-8-26"] if size == 26 else \
+        PAPER_FIGURES["figure-8-8"] + " " + PAPER_FIGURES["figure-8-26"]
+    lines += ["", "## Figure 8: Omega_0(d)", "", f"Paper: {paper8}", "",
+              "Ours (lines fitted to the binned points with equal weight; eq. 10 predicts a line through "
+              "the origin with the slope (G^{l-1} + G^l) / D^l computed from the snapshots):", "",
+              "| layer | nodes | slope | intercept | r^2 | origin slope | origin r^2 | eq. 10 slope | "
+              "origin / eq. 10 | Pearson | Spearman |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for o in metrics["attachment"]["omega"]:
+        ratio = (o["origin_slope"] / o["predicted_slope"]
+                 if o["origin_slope"] is not None and o["predicted_slope"] else None)
+        lines.append(f"| {o['layer']} | {o['n_nodes']} | {_fmt(o['slope'])} | {_fmt(o['intercept'])} | "
+                     f"{_fmt(o['r2'], '.3f')} | {_fmt(o['origin_slope'])} | {_fmt(o['origin_r2'], '.3f')} | "
+                     f"{_fmt(o['predicted_slope'])} | {_fmt(ratio, '.2f')} | {_fmt(o['pearson'], '.3f')} | "
+                     f"{_fmt(o['spearman'], '.3f')} |")
+    lines += ["", "## Figure 9: degree distributions at t = 1", "", f"Paper: {PAPER_FIGURES['figure-9']}", "",
+              f"Ours (discrete TPL, METHOD.md §3; p-values from {n_boot} bootstrap sets):", "",
+              "| layer | n | alpha | xmin | xmax | n_tail (share) | KS D | p |",
+              "|---|---|---|---|---|---|---|---|"]
+    for layer, fit in report.fits.items():
+        p = report.pvalues[layer]
+        if fit is None:
+            lines.append(f"| {layer} | | | | | | | {p.get('error', '')} |")
+            continue
+        lines.append(f"| {layer} | {fit.n} | {fit.alpha:.3f} | {fit.xmin} | {_fmt(fit.xmax)} | {fit.n_tail} "
+                     f"({100 * fit.n_tail / fit.n:.0f} %) | {fit.ks_distance:.4f} | "
+                     f"{_fmt(p.get('p_value'), '.3f')} ± {_fmt(p.get('std_error'), '.3f')} |")
+    lines += ["", "Files: table1.csv/md, figure-7.png, figure-8.png, figure-9.png, delta.csv, omega.csv, "
+              "omega-summary.csv, degrees.csv, fits.csv, attachment.json, pvalues.json, metrics.json; "
+              f"phase files {', '.join(f'{p}.pt' for p in PHASES)}.", ""]
+    return "\n".join(lines)
