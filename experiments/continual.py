@@ -316,7 +316,6 @@ def train_continual(splits_a: DataSplits, splits_b: DataSplits, profile: Trainin
         return evaluate(model, splits.val, device=device), evaluate(model, splits.test, device=device)
 
     records: dict[str, PhaseRecord] = {}
-    hidden_all = {name: 1.0 for name in HIDDEN_LAYERS}
 
     # phase 1: dense on A
     torch.manual_seed(seed)
@@ -335,11 +334,11 @@ def train_continual(splits_a: DataSplits, splits_b: DataSplits, profile: Trainin
     # phase 2: prune s1 of every hidden layer, retrain on A
     saved = load("a-sparse", splits_a)
     if saved is None:
-        prune_layers(model, {name: s1 for name in hidden_all})
+        prune_layers(model, {name: s1 for name in HIDDEN_LAYERS})
         pruned = accuracies(model, splits_a)
         result = train(model, splits_a, profile, retrain=True, seed=seed, checkpoint=ckpt("a-sparse"),
                        resume=True, device=device, progress=progress)
-        masks_a = {name: mask for name, mask in current_masks(model).items() if name in hidden_all}
+        masks_a = {name: mask for name, mask in current_masks(model).items() if name in HIDDEN_LAYERS}
         make_pruning_permanent(model)
         val, test = accuracies(model, splits_a)
         records["a-sparse"] = PhaseRecord("a-sparse", "a", val, test, result.to_dict(), *pruned,

@@ -32,6 +32,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
@@ -41,7 +42,11 @@ from experiments.tasks import load_continual_tasks
 from experiments.training import get_profile
 from nn2graph.exceptions import NN2GraphError
 
-__all__ = ["PAPER_TABLE1", "ContinualReport", "delta_trend", "reproduce_continual"]
+if TYPE_CHECKING:
+    from analysis import AttachmentResult
+
+__all__ = ["PAPER_FIGURES", "PAPER_TABLE1", "ContinualReport", "ReproduceError", "delta_trend", "fmt",
+           "reproduce_continual"]
 
 #: The paper's Table 1 (test accuracy %), by P.
 PAPER_TABLE1: dict[int, dict[str, float]] = {
@@ -129,10 +134,10 @@ class ContinualReport:
     out: Path
     size: int
     continual: ContinualResult
-    attachment: object
-    degrees_t1: dict
+    attachment: AttachmentResult
+    degrees_t1: dict[str, np.ndarray]
     fits: dict
-    pvalues: dict
+    pvalues: dict[str, dict]
 
     def table1(self) -> dict[str, float]:
         """Our Table 1 row (test accuracy %)."""
@@ -148,7 +153,14 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def _fmt(value, spec: str = ".3g") -> str:
+def fmt(value: float | None, spec: str = ".3g") -> str:
+    """Format a number for the report; ``None`` and NaN become ``"n/a"``.
+
+    Examples
+    --------
+    >>> fmt(0.123456), fmt(None), fmt(float("nan")), fmt(2.0, ".2f")
+    ('0.123', 'n/a', 'n/a', '2.00')
+    """
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
 
@@ -306,8 +318,8 @@ def _report_markdown(report: ContinualReport, metrics: dict, trends: list[dict],
               "| layer pair | cells | Spearman(Delta, d1) | Spearman(Delta, d2) | Spearman(Delta, d1 d2) | elasticity |",
               "|---|---|---|---|---|---|"]
     for t in trends:
-        lines.append(f"| {t['lower']} -> {t['upper']} | {t['cells']} | {_fmt(t['spearman_d1'])} | "
-                     f"{_fmt(t['spearman_d2'])} | {_fmt(t['spearman_d1d2'])} | {_fmt(t['elasticity'])} |")
+        lines.append(f"| {t['lower']} -> {t['upper']} | {t['cells']} | {fmt(t['spearman_d1'])} | "
+                     f"{fmt(t['spearman_d2'])} | {fmt(t['spearman_d1d2'])} | {fmt(t['elasticity'])} |")
     paper8 = PAPER_FIGURES["figure-8-8"] if size == 8 else PAPER_FIGURES["figure-8-26"] if size == 26 else \
         PAPER_FIGURES["figure-8-8"] + " " + PAPER_FIGURES["figure-8-26"]
     lines += ["", "## Figure 8: Omega_0(d)", "", f"Paper: {paper8}", "",
@@ -318,10 +330,10 @@ def _report_markdown(report: ContinualReport, metrics: dict, trends: list[dict],
     for o in metrics["attachment"]["omega"]:
         ratio = (o["origin_slope"] / o["predicted_slope"]
                  if o["origin_slope"] is not None and o["predicted_slope"] else None)
-        lines.append(f"| {o['layer']} | {o['n_nodes']} | {_fmt(o['slope'])} | {_fmt(o['intercept'])} | "
-                     f"{_fmt(o['r2'], '.3f')} | {_fmt(o['origin_slope'])} | {_fmt(o['origin_r2'], '.3f')} | "
-                     f"{_fmt(o['predicted_slope'])} | {_fmt(ratio, '.2f')} | {_fmt(o['pearson'], '.3f')} | "
-                     f"{_fmt(o['spearman'], '.3f')} |")
+        lines.append(f"| {o['layer']} | {o['n_nodes']} | {fmt(o['slope'])} | {fmt(o['intercept'])} | "
+                     f"{fmt(o['r2'], '.3f')} | {fmt(o['origin_slope'])} | {fmt(o['origin_r2'], '.3f')} | "
+                     f"{fmt(o['predicted_slope'])} | {fmt(ratio, '.2f')} | {fmt(o['pearson'], '.3f')} | "
+                     f"{fmt(o['spearman'], '.3f')} |")
     lines += ["", "## Figure 9: degree distributions at t = 1", "", f"Paper: {PAPER_FIGURES['figure-9']}", "",
               f"Ours (discrete TPL, METHOD.md §3; p-values from {n_boot} bootstrap sets):", "",
               "| layer | n | alpha | xmin | xmax | n_tail (share) | KS D | p |",
@@ -331,9 +343,9 @@ def _report_markdown(report: ContinualReport, metrics: dict, trends: list[dict],
         if fit is None:
             lines.append(f"| {layer} | | | | | | | {p.get('error', '')} |")
             continue
-        lines.append(f"| {layer} | {fit.n} | {fit.alpha:.3f} | {fit.xmin} | {_fmt(fit.xmax)} | {fit.n_tail} "
+        lines.append(f"| {layer} | {fit.n} | {fit.alpha:.3f} | {fit.xmin} | {fmt(fit.xmax)} | {fit.n_tail} "
                      f"({100 * fit.n_tail / fit.n:.0f} %) | {fit.ks_distance:.4f} | "
-                     f"{_fmt(p.get('p_value'), '.3f')} ± {_fmt(p.get('std_error'), '.3f')} |")
+                     f"{fmt(p.get('p_value'), '.3f')} ± {fmt(p.get('std_error'), '.3f')} |")
     lines += ["", "Files: table1.csv/md, figure-7.png, figure-8.png, figure-9.png, delta.csv, omega.csv, "
               "omega-summary.csv, degrees.csv, fits.csv, attachment.json, pvalues.json, metrics.json; "
               f"phase files {', '.join(f'{p}.pt' for p in PHASES)}.", ""]

@@ -130,7 +130,8 @@ def load_continual_tasks(data_dir: str | Path | None, size: int, *, seed: int = 
 
     ``limit_train`` keeps the first N training examples of both tasks.
     """
+    permutation = central_permutation(size, seed=seed)  # validates size before any loading
     splits = load_mnist(data_dir, seed=seed)
     if limit_train is not None:
         splits = splits.limit_train(limit_train)
-    return splits, permuted_task(splits, central_permutation(size, seed=seed))
+    return splits, permuted_task(splits, permutation)

@@ -112,3 +112,8 @@ def test_delta_trend_separates_preferential_from_uniform_growth():
     keep = (delta > 0) & (d1d2 > 0)
     x, y, w = np.log(d1d2[keep]), np.log(delta[keep]), table.n_pairs[a, b][keep]
     assert t_pa["elasticity"] == pytest.approx(np.polyfit(x, y, 1, w=np.sqrt(w))[0])
+
+
+def test_cli_bad_p(tmp_path, capsys):
+    assert main(["reproduce", "continual", "--P", "30", "--out", str(tmp_path / "x")]) == 2
+    assert "P must be an integer in 1..28" in capsys.readouterr().err

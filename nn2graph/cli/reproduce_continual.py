@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``nn2graph reproduce continual``."""
     import torch
 
-    from experiments.continual_report import reproduce_continual
+    from experiments.continual_report import fmt, reproduce_continual
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -62,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"P = {args.size}: task A dense {row['a_dense']:.2f} sparse {row['a_sparse']:.2f}; "
           f"task B dense {row['b_dense']:.2f} sparse {row['b_sparse']:.2f} (test %)")
     for fit in report.attachment.omegas:
-        print(f"Omega {fit.layer}: slope {fit.slope:.4g} r2 {fit.r2:.3f}; origin slope "
-              f"{fit.origin_slope:.4g} vs eq. 10 {fit.predicted_slope:.4g}" if fit.slope is not None
-              else f"Omega {fit.layer}: too few bins for a line")
+        print(f"Omega {fit.layer}: slope {fmt(fit.slope)} r2 {fmt(fit.r2, '.3f')}; origin slope "
+              f"{fmt(fit.origin_slope)} vs eq. 10 {fmt(fit.predicted_slope)}")
     print(f"wrote {out}/report.md")
     return 0
