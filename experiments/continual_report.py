@@ -45,7 +45,7 @@ from nn2graph.exceptions import NN2GraphError
 if TYPE_CHECKING:
     from analysis import AttachmentResult
 
-__all__ = ["PAPER_FIGURES", "PAPER_TABLE1", "ContinualReport", "ReproduceError", "delta_trend", "fmt",
+__all__ = ["PAPER_FIGURES", "PAPER_TABLE1", "ContinualReport", "ReproduceError", "delta_trend", "fmt", "node_growth",
            "reproduce_continual"]
 
 #: The paper's Table 1 (test accuracy %), by P.
@@ -107,6 +107,27 @@ def delta_trend(table) -> dict:
     return {"lower": table.lower, "upper": table.upper, "cells": int(len(delta)),
             "spearman_d1": spearman(d1), "spearman_d2": spearman(d2), "spearman_d1d2": spearman(d1 * d2),
             "elasticity": elasticity, "pa_constant": table.pa_constant}
+
+
+def node_growth(layer: str, degrees: np.ndarray, new: np.ndarray) -> dict:
+    """Node-level view of Omega: Spearman's correlation of each node's t = 0 degree with the
+    new connections it made (no binning), and the nodes of t = 0 degree 0 (eq. 10 gives them
+    no new connections) with their mean number of new connections.
+
+    Examples
+    --------
+    >>> g = node_growth("fc1", np.array([0, 1, 2, 3]), np.array([5, 2, 4, 6]))
+    >>> round(g["spearman"], 3), g["zero_degree_nodes"], g["zero_degree_mean_new"]
+    (0.4, 1, 5.0)
+    """
+    degrees, new = np.asarray(degrees), np.asarray(new)
+    zero = degrees == 0
+    varied = len(degrees) > 1 and np.ptp(degrees) > 0 and np.ptp(new) > 0
+    return {"layer": layer, "n_nodes": int(len(degrees)),
+            "spearman": float(stats.spearmanr(degrees, new).statistic) if varied else None,
+            "zero_degree_nodes": int(zero.sum()),
+            "zero_degree_mean_new": float(new[zero].mean()) if zero.any() else None,
+            "mean_new": float(new.mean()) if len(new) else None}
 
 
 @dataclass(frozen=True, eq=False)
@@ -252,7 +273,9 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
     trends = [delta_trend(t) for t in attachment.deltas]
     metrics["attachment"] = {"bins": bins, "n_bins": n_bins, "omega_bins": omega_bins or bins,
                              "n_new": attachment.n_new, "omega": attachment.omega_summary(),
-                             "delta_trend": trends}
+                             "delta_trend": trends,
+                             "nodes": [node_growth(layer, attachment.degrees[layer], attachment.new_connections[layer])
+                                       for layer in attachment.layers]}
     degrees_t1 = g1.degrees()
     node_rows = [{"layer": layer, "unit": unit, "degree_t0": int(attachment.degrees[layer][unit]),
                   "degree_t1": int(degrees_t1[layer][unit]),
@@ -326,15 +349,21 @@ def _report_markdown(report: ContinualReport, metrics: dict, trends: list[dict],
               "Ours (lines fitted to the binned points with equal weight; eq. 10 predicts a line through "
               "the origin with the slope (G^{l-1} + G^l) / D^l computed from the snapshots):", "",
               "| layer | nodes | slope | intercept | r^2 | origin slope | origin r^2 | eq. 10 slope | "
-              "origin / eq. 10 | Pearson | Spearman |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for o in metrics["attachment"]["omega"]:
+              "origin / eq. 10 | Pearson | Spearman | Spearman (nodes) | degree-0 nodes: count, mean new |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for o, nodes in zip(metrics["attachment"]["omega"], metrics["attachment"]["nodes"]):
         ratio = (o["origin_slope"] / o["predicted_slope"]
                  if o["origin_slope"] is not None and o["predicted_slope"] else None)
         lines.append(f"| {o['layer']} | {o['n_nodes']} | {fmt(o['slope'])} | {fmt(o['intercept'])} | "
                      f"{fmt(o['r2'], '.3f')} | {fmt(o['origin_slope'])} | {fmt(o['origin_r2'], '.3f')} | "
                      f"{fmt(o['predicted_slope'])} | {fmt(ratio, '.2f')} | {fmt(o['pearson'], '.3f')} | "
-                     f"{fmt(o['spearman'], '.3f')} |")
-    lines += ["", "## Figure 9: degree distributions at t = 1", "", f"Paper: {PAPER_FIGURES['figure-9']}", "",
+                     f"{fmt(o['spearman'], '.3f')} | {fmt(nodes['spearman'], '.3f')} | "
+                     f"{nodes['zero_degree_nodes']}, {fmt(nodes['zero_degree_mean_new'], '.1f')} |")
+    lines += ["", "Eq. 10's slope is (G^{l-1} + G^l) / D^l. With the same s1 and s2 in every layer, B adds "
+              "(1 - s2) s1 / (1 - s1) times A's connections to every layer pair, so the predicted slope is that "
+              "ratio in every layer (1.8 for s1 = 0.9, s2 = 0.8): the prediction pins the mean, and the test "
+              "is whether Omega is proportional to d (r^2 of the lines, the correlations).", "",
+              "## Figure 9: degree distributions at t = 1", "", f"Paper: {PAPER_FIGURES['figure-9']}", "",
               f"Ours (discrete TPL, METHOD.md §3; p-values from {n_boot} bootstrap sets):", "",
               "| layer | n | alpha | xmin | xmax | n_tail (share) | KS D | p |",
               "|---|---|---|---|---|---|---|---|"]

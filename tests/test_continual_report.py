@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import experiments.continual_report as continual_report
 from analysis import preferential_attachment
@@ -59,7 +60,7 @@ def test_table1_and_metrics(cli_run):
     assert [f["layer"] for f in metrics["fits_t1"]] == ["input", "fc1", "fc2"]
     assert all(f["n_boot"] == 3 and 0 <= f["p_value"] <= 1 for f in metrics["fits_t1"])
     report = (out / "report.md").read_text()
-    for text in ("98.21", "Figure 7", "Figure 8", "eq. 10 slope", "Figure 9", "3 bootstrap sets",
+    for text in ("98.21", "Figure 7", "Figure 8", "eq. 10 slope", "Spearman (nodes)", "Figure 9", "3 bootstrap sets",
                  "relatively low"):
         assert text in report
 
@@ -77,6 +78,13 @@ def test_degrees_csv_matches_snapshots(cli_run):
     metrics = json.loads((out / "metrics.json").read_text())
     n_new = sum(int(r["new_connections"]) for r in by_layer["input"])
     assert n_new == metrics["continual"]["connections"]["fc1"]["b"]
+    # the node-level correlations are those of the CSV's columns
+    for nodes in metrics["attachment"]["nodes"]:
+        rows = by_layer[nodes["layer"]]
+        d0 = np.array([int(r["degree_t0"]) for r in rows])
+        new = np.array([int(r["new_connections"]) for r in rows])
+        assert nodes["spearman"] == pytest.approx(stats.spearmanr(d0, new).statistic)
+        assert nodes["zero_degree_nodes"] == int((d0 == 0).sum())
 
 
 def test_rerun_reuses_every_stage(cli_run, monkeypatch):
