@@ -526,19 +526,20 @@ def _pct(x: float | None) -> str:
 
 def _fits_table(layers, *, markdown: bool) -> str:
     header = ["layer", "nodes", "zeros", "alpha", "xmin", "xmax", "D", "n_tail", "tail share", "p ± se",
-              "best alternative"]
+              "best law", "TPL beaten"]
     rows = []
     for layer in layers:
         deg = layer.degrees
         if not layer.fitted:
             rows.append([layer.label, str(deg.size), str(int(np.sum(deg == 0))), f"not fitted: {layer.reason}"]
-                        + [""] * 7)
+                        + [""] * 8)
             continue
         f, p = layer.fit, layer.pvalue
-        best = layer.alternatives.best if layer.alternatives else "—"
+        alt = layer.alternatives
+        beaten = [t.name for t in alt.tests if t.preferred == t.name]
         rows.append([layer.label, str(f.n), str(f.n_zero_dropped), f"{f.alpha:.3f}", str(f.xmin),
                      str(f.xmax), f"{f.ks_distance:.4f}", str(f.n_tail), f"{f.tail_fraction:.2f}",
-                     f"{p.p_value:.3f} ± {p.std_error:.3f}", best])
+                     f"{p.p_value:.3f} ± {p.std_error:.3f}", alt.best, ", ".join(beaten) or "no"])
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -593,7 +594,9 @@ def _report(target: StaticTarget, metrics: Mapping[str, Any], layers: list[Layer
               "with a TPL fit in red, and says that \"the TPL fits the degree distributions well\"; it gives no "
               "numbers for the fits. Ours (METHOD.md §3: xmin/xmax searched over the 30% smallest/largest "
               f"degrees, KS over the integers; p from {metrics['n_boot']} bootstrap sets, p >= 0.1 means the "
-              "TPL is not rejected):", "", _fits_table(layers, markdown=True), "",
+              "TPL is not rejected; "best law": the largest log-likelihood on the window among the TPL, power law, "
+              "exponential, lognormal and Poisson; "TPL beaten": alternatives significantly better by Vuong's test, "
+              "p < 0.1):", "", _fits_table(layers, markdown=True), "",
               f"![Figure {target.figure}](figure-{target.figure}.png)", ""]
     fitted = [layer for layer in layers if layer.fitted]
     plausible = [layer.label for layer in fitted if layer.pvalue.p_value >= 0.1]
