@@ -594,8 +594,8 @@ def _report(target: StaticTarget, metrics: Mapping[str, Any], layers: list[Layer
               "with a TPL fit in red, and says that \"the TPL fits the degree distributions well\"; it gives no "
               "numbers for the fits. Ours (METHOD.md §3: xmin/xmax searched over the 30% smallest/largest "
               f"degrees, KS over the integers; p from {metrics['n_boot']} bootstrap sets, p >= 0.1 means the "
-              "TPL is not rejected; "best law": the largest log-likelihood on the window among the TPL, power law, "
-              "exponential, lognormal and Poisson; "TPL beaten": alternatives significantly better by Vuong's test, "
+              "TPL is not rejected; 'best law': the largest log-likelihood on the window among the TPL, power law, "
+              "exponential, lognormal and Poisson; 'TPL beaten': alternatives significantly better by Vuong's test, "
               "p < 0.1):", "", _fits_table(layers, markdown=True), "",
               f"![Figure {target.figure}](figure-{target.figure}.png)", ""]
     fitted = [layer for layer in layers if layer.fitted]
