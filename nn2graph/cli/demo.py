@@ -36,6 +36,8 @@ def add_parser(subparsers) -> None:
                         help="train on the first N of the 4,000 training images only")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--n-jobs", type=int, default=2, help="bootstrap processes (default 2)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: the demo's small batches gain nothing from more)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
 
@@ -45,10 +47,13 @@ def run(args: argparse.Namespace) -> int:
     import time
     import warnings
 
+    import torch
+
     from experiments.reproduce import reproduce_static
     from nn2graph.cli.reproduce_static import format_result
     from nn2graph.summary import degree_summary, format_summary
 
+    torch.set_num_threads(args.threads)
     began = time.perf_counter()
     print("nn2graph demo: the paper's MLP (Figure 1) trained, pruned (s = 0.9) and analysed on this machine")
     with warnings.catch_warnings(record=True) as caught:
