@@ -28,6 +28,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -38,7 +39,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from analysis import AlternativesResult, FitError, PValueResult, TPLFit, compare_alternatives, fit_tpl, tpl_pvalue
+from analysis import (
+    AlternativesResult,
+    FitError,
+    PValueResult,
+    TPLFit,
+    compare_alternatives,
+    fit_tpl,
+    plot_layer_fits,
+    tpl_pvalue,
+)
 from experiments.data import load_dataset
 from experiments.models import (
     ALEXNET_CAFFE_NAMES,
@@ -439,14 +449,14 @@ def reproduce_static(
     metrics["layers"] = {}
     for path, deg in degrees.items():
         label = labels[path]
+        if progress:
+            print(f"{label}: {deg.size} nodes, TPL fit and {n_boot} bootstrap sets", file=sys.stderr, flush=True)
         layer = fit_layer(label, path, deg, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
                           previous=previous.get(label), progress=progress)
         layers.append(layer)
         metrics["layers"][label] = _layer_json(layer, seed)
         _write_json(metrics_path, metrics)
     metrics["seconds"]["fits"] = time.perf_counter() - t0
-
-    from analysis import plot_layer_fits
 
     figure = out / f"figure-{target.figure}.png"
     plot_layer_fits({layer.label: layer.degrees for layer in layers},
