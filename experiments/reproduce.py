@@ -582,18 +582,19 @@ def _report(target: StaticTarget, metrics: Mapping[str, Any], layers: list[Layer
                      f"{metrics['hyperparameters']['retrain_epochs']} retraining epochs, seed {metrics['seed']}.")
     elif "weights" in metrics:
         lines.append(f"Weights: {metrics['weights']}. No training or evaluation (no ImageNet here).")
-    lines += ["", "## Accuracy", "", f"| | paper ({target.paper_accuracy_note}) | ours (test %) |", "|---|---|---|",
-              f"| dense | {target.paper_dense if target.paper_dense is not None else '—'} | {_pct(acc.get('dense_test'))} |",
-              f"| sparse (retrained) | {target.paper_sparse if target.paper_sparse is not None else '—'} | "
-              f"{_pct(acc.get('sparse_test'))} |"]
+    paper_dense = "—" if target.paper_dense is None else target.paper_dense
+    paper_sparse = "—" if target.paper_sparse is None else target.paper_sparse
+    lines += ["", "## Accuracy", "", f"| | paper ({target.paper_accuracy_note}) | ours (test %) |",
+              "|---|---|---|", f"| dense | {paper_dense} | {_pct(acc.get('dense_test'))} |",
+              f"| sparse (retrained) | {paper_sparse} | {_pct(acc.get('sparse_test'))} |"]
     if acc.get("pruned_test") is not None:
         lines.append(f"| right after pruning | — | {_pct(acc['pruned_test'])} |")
     if acc.get("note"):
         lines += ["", acc["note"] + "."]
     sparse = metrics.get("sparse", {})
     if sparse.get("sparsity"):
-        lines += ["", "## Pruning (per layer)", "", "| layer | weights | non-zero | pruned: asked | pruned: ours |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "## Pruning (per layer)", "",
+                  "| layer | weights | non-zero | pruned: asked | pruned: ours |", "|---|---|---|---|---|"]
         fractions = sparse.get("fractions", {})
         for row in sparse["sparsity"]:
             asked = fractions.get(row["layer"])
@@ -604,9 +605,9 @@ def _report(target: StaticTarget, metrics: Mapping[str, Any], layers: list[Layer
               "with a TPL fit in red, and says that \"the TPL fits the degree distributions well\"; it gives no "
               "numbers for the fits. Ours (METHOD.md §3: xmin/xmax searched over the 30% smallest/largest "
               f"degrees, KS over the integers; p from {metrics['n_boot']} bootstrap sets, p >= 0.1 means the "
-              "TPL is not rejected; 'best law': the largest log-likelihood on the window among the TPL, power law, "
-              "exponential, lognormal and Poisson; 'TPL beaten': alternatives significantly better by Vuong's test, "
-              "p < 0.1):", "", _fits_table(layers, markdown=True), "",
+              "TPL is not rejected; 'best law': the largest log-likelihood on the window among the TPL, "
+              "power law, exponential, lognormal and Poisson; 'TPL beaten': alternatives significantly "
+              "better by Vuong's test, p < 0.1):", "", _fits_table(layers, markdown=True), "",
               f"![Figure {target.figure}](figure-{target.figure}.png)", ""]
     fitted = [layer for layer in layers if layer.fitted]
     plausible = [layer.label for layer in fitted if layer.pvalue.p_value >= 0.1]

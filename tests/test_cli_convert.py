@@ -4,7 +4,6 @@ import csv
 import warnings
 
 import networkx as nx
-import numpy as np
 import pytest
 import torch
 

@@ -188,7 +188,8 @@ def test_imagenet_targets_on_narrow_random_models(tmp_path, monkeypatch, name):
     else:
         assert labels[1:4] == ["conv1_1", "conv1_2", "conv2_1"] and labels[-3:] == ["conv5_3", "fc6", "fc7"]
         rows = {r["layer"]: r for r in metrics["sparse"]["sparsity"]}
-        assert rows["features.0"]["nonzero"] == rows["features.0"]["weights"] - round(0.3 * rows["features.0"]["weights"])
+        conv1_1 = rows["features.0"]
+        assert conv1_1["nonzero"] == conv1_1["weights"] - round(0.3 * conv1_1["weights"])
         assert rows["classifier.6"]["sparsity"] == 0.0
     # degrees equal nn2graph's on the same pruned model rebuilt from the same seed
     with_output = name == "alexnet"
