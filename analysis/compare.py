@@ -40,6 +40,9 @@ __all__ = [
     "DegreeSet",
     "analyse_degrees",
     "compare_networks",
+    "markdown_table",
+    "plot_degree_ccdfs",
+    "write_rows_csv",
     "resolve_source",
 ]
 
@@ -385,6 +388,34 @@ _MD_COLUMNS = (("source", "source", "{}"), ("layer", "layer / kind", "{}"), ("n"
                ("tail_xmin", "tail xmin", "{}"), ("tail_n", "tail n", "{}"))
 
 
+def write_rows_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> None:
+    """Write dictionaries with the same keys as CSV (header from the first row)."""
+    if not rows:
+        raise CompareError(f"no rows to write to {os.fspath(path)}")
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown table of comparison rows (:meth:`ComparisonEntry.row`): the TPL window fit of
+    METHOD.md, its p-value and best law, then the power-law tail.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = analyse_degrees(np.array([1, 1, 1, 2, 2, 3, 4, 5, 8, 13]), n_boot=0)
+    >>> print(markdown_table([ComparisonEntry("toy", "fc1", a).row()]).splitlines()[2][:38])
+    | toy | fc1 | 10 | 4.00 | 0.776 | 1 | 5
+    """
+    lines = ["| " + " | ".join(h for _, h, _ in _MD_COLUMNS) + " |", "|" + "---|" * len(_MD_COLUMNS)]
+    for row in rows:
+        cells = ["n/a" if row[k] is None else fmt.format(row[k]) for k, _, fmt in _MD_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Degree analyses of several sources (:func:`compare_networks`).
@@ -406,19 +437,11 @@ class Comparison:
 
     def to_csv(self, path: str | os.PathLike) -> None:
         """Write :meth:`rows` as CSV."""
-        rows = self.rows()
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_rows_csv(self.rows(), path)
 
     def to_markdown(self) -> str:
-        """The table in markdown: the TPL window fit of METHOD.md, then the power-law tail."""
-        lines = ["| " + " | ".join(h for _, h, _ in _MD_COLUMNS) + " |", "|" + "---|" * len(_MD_COLUMNS)]
-        for row in self.rows():
-            cells = ["n/a" if row[k] is None else fmt.format(row[k]) for k, _, fmt in _MD_COLUMNS]
-            lines.append("| " + " | ".join(cells) + " |")
-        return "\n".join(lines)
+        """The table in markdown (:func:`markdown_table`)."""
+        return markdown_table(self.rows())
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -433,36 +456,69 @@ class Comparison:
         return text
 
     def plot(self, *, path: str | os.PathLike | None = None, title: str | None = None):
-        """Overlaid log-log CCDFs of degree / mean degree, one curve per entry.
+        """Overlaid log-log CCDFs of degree / mean degree, one curve per entry
+        (:func:`plot_degree_ccdfs`).
 
         Returns
         -------
         matplotlib.figure.Figure
         """
-        from matplotlib.figure import Figure
+        sets = [DegreeSet(e.source, e.layer, e.analysis.degrees) for e in self.entries]
+        return plot_degree_ccdfs(sets, path=path, title=title)
 
-        from analysis.plotting import ccdf_points
 
-        fig = Figure(figsize=(7.5, 5.2), layout="constrained")
-        ax = fig.add_subplot(1, 1, 1)
-        styles = ("-", "--", ":", "-.")
-        sources = list(dict.fromkeys(e.source for e in self.entries))
-        for k, e in enumerate(self.entries):
-            x, s = ccdf_points(e.analysis.degrees)
-            ax.step(x / e.analysis.mean_degree, s, where="post", color=f"C{k % 10}",
-                    linestyle=styles[sources.index(e.source) % len(styles)],
-                    label=f"{e.label} (n={e.analysis.n}, mean {e.analysis.mean_degree:.3g})")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("degree / mean degree")
-        ax.set_ylabel("P(degree \u2265 x)")
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
-        if title:
-            ax.set_title(title)
-        if path is not None:
-            fig.savefig(os.fspath(path), dpi=110)
-        return fig
+def plot_degree_ccdfs(degree_sets, *, path: str | os.PathLike | None = None, title: str | None = None):
+    """Overlaid log-log CCDFs of degree divided by its mean, one curve per degree set.
+
+    The mean is over all nodes, zeros included; the curves show the positive degrees.
+    Curves of one source share a line style.
+
+    Parameters
+    ----------
+    degree_sets : sequence of DegreeSet
+    path : str or path-like, optional
+        Write the figure there (PNG by the suffix).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = plot_degree_ccdfs([DegreeSet("a", "fc1", np.array([0, 1, 2, 2, 5])),
+    ...                          DegreeSet("b", "in", np.array([3, 3, 9]))])
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['a: fc1 (n=5, mean 2)', 'b: in (n=3, mean 5)']
+    """
+    from matplotlib.figure import Figure
+
+    from analysis.plotting import ccdf_points
+
+    fig = Figure(figsize=(7.5, 5.2), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    styles = ("-", "--", ":", "-.")
+    sources = list(dict.fromkeys(s.source for s in degree_sets))
+    for k, s in enumerate(degree_sets):
+        mean = float(np.mean(s.degrees))
+        if mean <= 0:
+            raise CompareError(f"{s.source}: {s.layer}: every degree is 0, there is no CCDF to draw")
+        x, share = ccdf_points(s.degrees)
+        ax.step(x / mean, share, where="post", color=f"C{k % 10}",
+                linestyle=styles[sources.index(s.source) % len(styles)],
+                label=f"{s.source}: {s.layer} (n={s.degrees.size}, mean {mean:.3g})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("degree / mean degree")
+    ax.set_ylabel("P(degree \u2265 x)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    if title:
+        ax.set_title(title)
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=110)
+    return fig
 
 
 def compare_networks(
