@@ -406,7 +406,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     --------
     >>> import numpy as np
     >>> a = analyse_degrees(np.array([1, 1, 1, 2, 2, 3, 4, 5, 8, 13]), n_boot=0)
-    >>> print(markdown_table([ComparisonEntry("toy", "fc1", a).row()]).splitlines()[2][:38])
+    >>> print(markdown_table([ComparisonEntry("toy", "fc1", a).row()]).splitlines()[2][:39])
     | toy | fc1 | 10 | 4.00 | 0.776 | 1 | 5
     """
     lines = ["| " + " | ".join(h for _, h, _ in _MD_COLUMNS) + " |", "|" + "---|" * len(_MD_COLUMNS)]
