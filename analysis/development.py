@@ -17,7 +17,7 @@ from analysis.attachment import GeneralAttachmentResult, attachment_general
 from analysis.connectomes import load_connectome
 from nn2graph.exceptions import NN2GraphError
 
-__all__ = ["DevelopmentError", "DevelopmentResult", "StageTransition", "development_attachment",
+__all__ = ["DevelopmentError", "DevelopmentResult", "StageTransition", "check_stages", "development_attachment",
            "WITVLIET_STAGES"]
 
 #: Witvliet datasets and their developmental stage.
@@ -125,7 +125,18 @@ class DevelopmentResult:
         return fig
 
 
-def _check_stages(stages: Iterable[int]) -> tuple[int, ...]:
+def check_stages(stages: Iterable[int]) -> tuple[int, ...]:
+    """Return the Witvliet datasets as a tuple after checking them (1-8, increasing, two or more).
+
+    Examples
+    --------
+    >>> check_stages(range(6, 9))
+    (6, 7, 8)
+    >>> check_stages([3, 2])
+    Traceback (most recent call last):
+    ...
+    analysis.development.DevelopmentError: stages=(3, 2) must be in developmental order (strictly increasing)
+    """
     values = tuple(stages)
     if len(values) < 2:
         raise DevelopmentError(f"stages={values!r}: give at least two of the Witvliet datasets 1-8")
@@ -183,7 +194,7 @@ def development_attachment(
     >>> round(t.result.omega_gains.origin_r2, 3)
     0.974
     """
-    values = _check_stages(stages)
+    values = check_stages(stages)
     graphs = {s: load_connectome(f"witvliet2020-{s}", synapses=synapses) for s in values}
     pairs = list(zip(values, values[1:]))
     if overall and len(values) > 2:
