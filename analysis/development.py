@@ -80,6 +80,12 @@ class DevelopmentResult:
     degree: str
     transitions: tuple[StageTransition, ...]
 
+    @property
+    def consecutive(self) -> tuple[StageTransition, ...]:
+        """The transitions between consecutive stages (without first -> last)."""
+        pairs = set(zip(self.stages, self.stages[1:]))
+        return tuple(t for t in self.transitions if (t.stage0, t.stage1) in pairs)
+
     def summary_rows(self) -> list[dict[str, Any]]:
         """:meth:`StageTransition.summary` of every transition."""
         return [t.summary() for t in self.transitions]
@@ -91,7 +97,9 @@ class DevelopmentResult:
                 "transitions": [t.summary() | {"result": t.result.to_dict()} for t in self.transitions]}
 
     def plot_summary(self, *, path: str | os.PathLike | None = None, title: str | None = None):
-        """Omega slopes (fitted through the origin, and eq. 5's prediction) and r^2 per transition.
+        """Omega slopes (fitted through the origin, and eq. 5's prediction), r^2 and Spearman of
+        each transition between consecutive stages (first -> last is in the table only: its
+        slope is on another scale).
 
         Returns
         -------
@@ -99,7 +107,7 @@ class DevelopmentResult:
         """
         from matplotlib.figure import Figure
 
-        rows = self.summary_rows()
+        rows = [t.summary() for t in self.consecutive]
         x = list(range(len(rows)))
         fig = Figure(figsize=(9.0, 3.8), layout="constrained")
         ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)

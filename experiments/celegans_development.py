@@ -63,7 +63,7 @@ def _attachment_phase(dev: DevelopmentResult, unit: str, out: Path) -> list[dict
         plot_delta(t.result, path=figures / f"delta_{unit}_{t.label}.png", title=f"\u0394(d1, d2): {what}")
         plot_omega(t.result, path=figures / f"omega_{unit}_{t.label}.png", title=f"\u03a9(d): {what}")
     dev.plot_summary(path=figures / f"summary_{unit}.png",
-                     title=f"\u03a9(d) per transition, {dev.synapses} connections counted as {unit}")
+                     title=f"\u03a9(d) between consecutive datasets, {dev.synapses} connections counted as {unit}")
     rows = dev.summary_rows()
     write_rows_csv(rows, out / f"transitions_{unit}.csv")
     write_rows_csv([{"transition": t.label} | r for t in dev.transitions for r in t.result.delta_rows()],

@@ -55,7 +55,8 @@ def test_consecutive_transitions_then_overall(tmp_path):
     assert len(development_attachment([1, 3, 8], overall=False).transitions) == 2
     fig = r.plot_summary(path=tmp_path / "s.png")
     assert (tmp_path / "s.png").stat().st_size > 5_000
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1-3", "3-8", "1-8"]
+    assert [t.label for t in r.consecutive] == ["1-3", "3-8"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1-3", "3-8"]
     d = r.to_dict()
     assert d["stages"] == [1, 3, 8] and d["transitions"][2]["result"]["n_gained"] == r.transitions[2].result.n_gained
 
