@@ -122,10 +122,11 @@ class DevelopmentResult:
             ax.set_xticks(x, [r["transition"] for r in rows])
             ax.set_xlabel("datasets (transition)")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, loc="best", framealpha=0.6)
         ax1.set_ylabel("slope of \u03a9(d)")
         ax2.set_ylabel("r\u00b2 / Spearman of \u03a9(d)")
-        ax2.set_ylim(min(0.0, *(r[f"{k}_origin_r2"] or 0.0 for r in rows for k in ("gains", "losses"))), 1.02)
+        lowest = min(0.0, *(r[f"{k}_origin_r2"] or 0.0 for r in rows for k in ("gains", "losses")))
+        ax2.set_ylim(lowest - 0.05 * (1.02 - lowest), 1.05)
         if title:
             fig.suptitle(title)
         if path is not None:
