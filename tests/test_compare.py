@@ -112,12 +112,13 @@ def test_connectome_sources():
                                                                  weighted=True))
 
 
-def test_layered_sources_degree_csv_and_graphml(tiny_network, tmp_path):
+def test_layered_sources_degree_csv_graphml_gexf(tiny_network, tmp_path):
     expected = tiny_network.degrees()
-    csv_path, gml = tmp_path / "net.csv", tmp_path / "net.graphml"
+    csv_path, gml, gexf = tmp_path / "net.csv", tmp_path / "net.graphml", tmp_path / "net.gexf"
     write_degrees_csv(expected, str(csv_path))
     tiny_network.write_graphml(gml)
-    for path in (csv_path, gml):
+    tiny_network.write_gexf(gexf)
+    for path in (csv_path, gml, gexf):
         sets = resolve_source(path)
         assert [s.layer for s in sets] == list(expected) and {s.source for s in sets} == {"net"}
         for s in sets:
