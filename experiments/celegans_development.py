@@ -18,7 +18,6 @@ distribution with :func:`analysis.compare.analyse_degrees`, and writes into the 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -51,8 +50,6 @@ def _write_json(payload: Any, path: Path) -> None:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
