@@ -65,7 +65,7 @@ class DevelopmentResult:
     stages : tuple of int
         The datasets, in developmental order.
     synapses : str
-        Connections analysed (``"chemical"``, ``"electrical"`` or ``"both"``).
+        Connections analysed (``"chemical"`` or ``"electrical"``).
     weighted : bool
         True: connections are synapse counts (edge ``weight``); False: connected pairs.
     degree : str
@@ -160,7 +160,7 @@ def check_stages(stages: Iterable[int]) -> tuple[int, ...]:
 def development_attachment(
     stages: Iterable[int] = range(1, 9),
     *,
-    synapses: Literal["chemical", "electrical", "both"] = "chemical",
+    synapses: Literal["chemical", "electrical"] = "chemical",
     weighted: bool = True,
     bins: str = "log",
     n_bins: int = 8,
@@ -173,8 +173,10 @@ def development_attachment(
     ----------
     stages : iterable of int, default 1..8
         Witvliet datasets in developmental order (1-4 L1, 5 L2, 6 L3, 7-8 adult).
-    synapses : {"chemical", "electrical", "both"}, default "chemical"
-        Connections of :func:`analysis.load_connectome` (neurons only).
+    synapses : {"chemical", "electrical"}, default "chemical"
+        Connections of :func:`analysis.load_connectome` (neurons only).  ``"both"`` is refused:
+        its gap junctions are pairs of opposite edges, which the pair sums of
+        :func:`analysis.attachment_general` would count twice.
     weighted : bool, default True
         Count synapses (the ``weight`` of an edge, like a multiplicity); False counts connected
         pairs (one per edge).
@@ -192,7 +194,8 @@ def development_attachment(
     Raises
     ------
     DevelopmentError
-        Fewer than two stages, an unknown stage, or stages out of order.
+        Fewer than two stages, an unknown stage, stages out of order, or ``synapses`` not
+        ``"chemical"`` or ``"electrical"``.
 
     Examples
     --------
@@ -204,6 +207,9 @@ def development_attachment(
     0.974
     """
     values = check_stages(stages)
+    if synapses not in ("chemical", "electrical"):
+        raise DevelopmentError(f"synapses={synapses!r}: expected 'chemical' or 'electrical' (analyse the two kinds "
+                               "separately; in 'both' a gap junction is two opposite edges and would count twice)")
     graphs = {s: load_connectome(f"witvliet2020-{s}", synapses=synapses) for s in values}
     pairs = list(zip(values, values[1:]))
     if overall and len(values) > 2:

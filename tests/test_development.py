@@ -76,3 +76,10 @@ def test_development_gains_follow_degree():
 def test_bad_stages(stages, message):
     with pytest.raises(DevelopmentError, match=message):
         check_stages(stages)
+
+
+def test_gap_junctions_alone_not_both():
+    r = development_attachment([7, 8], synapses="electrical")
+    assert r.synapses == "electrical" and r.transitions[0].result.n_gained > 0
+    with pytest.raises(DevelopmentError, match=r"synapses='both': expected 'chemical' or 'electrical'"):
+        development_attachment([7, 8], synapses="both")

@@ -30,7 +30,7 @@ def add_target(subparsers) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--stages", type=_stages, default=tuple(range(1, 9)),
                    help="datasets in order: a range 1-8 (default) or a list 1,4,8")
-    p.add_argument("--synapses", default="chemical", choices=["chemical", "electrical", "both"],
+    p.add_argument("--synapses", default="chemical", choices=["chemical", "electrical"],
                    help="connections analysed (default chemical)")
     p.add_argument("--bins", default="log", choices=["exact", "log", "quantile"], help="degree bins (default log)")
     p.add_argument("--n-bins", type=int, default=8, help="number of log or quantile bins (default 8)")
