@@ -66,3 +66,28 @@ __all__ = [
     "simulate_growth",
     "tpl_pvalue",
 ]
+
+# compare (helper "compare"): networks beside connectomes, developmental attachment
+from analysis.compare import (  # noqa: E402
+    CompareError,
+    Comparison,
+    DegreeAnalysis,
+    DegreeSet,
+    analyse_degrees,
+    compare_networks,
+    plot_degree_ccdfs,
+)
+from analysis.development import DevelopmentError, DevelopmentResult, development_attachment  # noqa: E402
+
+__all__ += [
+    "CompareError",
+    "Comparison",
+    "DegreeAnalysis",
+    "DegreeSet",
+    "DevelopmentError",
+    "DevelopmentResult",
+    "analyse_degrees",
+    "compare_networks",
+    "development_attachment",
+    "plot_degree_ccdfs",
+]

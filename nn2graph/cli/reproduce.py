@@ -11,7 +11,10 @@ import argparse
 import importlib
 
 #: Modules that contribute a reproduction target, in the order ``--help`` lists them.
-TARGET_MODULES: tuple[str, ...] = ("nn2graph.cli.reproduce_static",)
+TARGET_MODULES: tuple[str, ...] = (
+    "nn2graph.cli.reproduce_static",
+    "nn2graph.cli.reproduce_celegans_development",
+)
 
 
 def add_parser(subparsers) -> None:
