@@ -394,17 +394,21 @@ def reproduce_static(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     metrics_path = out / "metrics.json"
-    previous: dict[str, Any] = {}
+    old_metrics: dict[str, Any] = {}
     if resume and metrics_path.is_file():
         try:
-            previous = json.loads(metrics_path.read_text()).get("layers", {})
-        except (json.JSONDecodeError, AttributeError):
-            previous = {}
+            old_metrics = json.loads(metrics_path.read_text())
+        except json.JSONDecodeError:
+            old_metrics = {}
+    previous = old_metrics.get("layers", {}) if isinstance(old_metrics, dict) else {}
     began = time.perf_counter()
     metrics: dict[str, Any] = {"target": name, "model": target.model, "figure": target.figure, "seed": seed,
                                "n_boot": n_boot, "paper": {"dense": target.paper_dense,
                                                            "sparse": target.paper_sparse,
                                                            "accuracy_note": target.paper_accuracy_note}}
+    if isinstance(old_metrics, dict) and "seconds" in old_metrics:
+        # times of the runs this one resumes (each run's "seconds" cover that run only)
+        metrics["seconds_earlier_runs"] = [*old_metrics.get("seconds_earlier_runs", []), old_metrics["seconds"]]
     if target.imagenet:
         model = _imagenet_model(target, weights, random_weights, seed, metrics)
     else:
@@ -436,6 +440,7 @@ def reproduce_static(
         metrics["graphml"] = {"file": "sparse.graphml", "nodes": graph.graph.vcount(),
                               "edges": graph.graph.ecount()}
     labels = layer_labels(target.model, model)
+    metrics["layer_names"] = labels
     for path, deg in degrees.items():
         csv = out / f"degrees-{labels[path]}.csv"
         np.savetxt(csv, np.column_stack([np.arange(deg.size), deg]), fmt="%d", delimiter=",",
@@ -596,9 +601,12 @@ def _report(target: StaticTarget, metrics: Mapping[str, Any], layers: list[Layer
         lines += ["", "## Pruning (per layer)", "",
                   "| layer | weights | non-zero | pruned: asked | pruned: ours |", "|---|---|---|---|---|"]
         fractions = sparse.get("fractions", {})
+        names = metrics.get("layer_names", {})
         for row in sparse["sparsity"]:
             asked = fractions.get(row["layer"])
-            lines.append(f"| {row['layer']} | {row['weights']} | {row['nonzero']} | "
+            name = names.get(row["layer"], row["layer"])
+            name = name if name == row["layer"] else f"{name} (`{row['layer']}`)"
+            lines.append(f"| {name} | {row['weights']} | {row['nonzero']} | "
                          f"{'—' if asked is None else f'{asked:.2f}'} | {row['sparsity']:.4f} |")
     lines += ["", "## Degree distributions and TPL fits", "",
               f"The paper's Figure {target.figure} shows, for every layer, the log-log CCDF of the degrees "

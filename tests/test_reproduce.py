@@ -115,6 +115,7 @@ def test_rerun_reuses_training_and_pvalues(tmp_path, mnist_dir, mlp_run, monkeyp
     monkeypatch.setattr(reproduce, "tpl_pvalue", no_bootstrap)
     second = reproduce_static("mlp-mnist", out=out, data_dir=mnist_dir, seed=1, **TINY)
     assert second.metrics["accuracy"] == first.metrics["accuracy"]
+    assert second.metrics["seconds_earlier_runs"] == [pytest.approx(first.metrics["seconds"])]
     for a, b in zip(first.layers, second.layers):
         np.testing.assert_array_equal(a.degrees, b.degrees)
         assert a.pvalue.p_value == b.pvalue.p_value
@@ -174,7 +175,9 @@ def test_imagenet_targets_on_narrow_random_models(tmp_path, monkeypatch, name):
         result = reproduce_static(name, out=out, random_weights=True, n_boot=2, n_jobs=1, progress=False)
     metrics = _check_artefacts(out, result, STATIC_TARGETS[name].figure)
     assert metrics["random_weights"] is True
-    assert "WARNING: RANDOM WEIGHTS" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "WARNING: RANDOM WEIGHTS" in report
+    assert "| conv1 (`features.0`) |" in report or "| conv1_1 (`features.0`) |" in report
     assert not (out / "sparse.graphml").exists() and "not written" in metrics["graphml"]
     labels = [layer.label for layer in result.layers]
     torch.manual_seed(0)
