@@ -464,9 +464,11 @@ def reproduce_static(
     metrics["seconds"]["fits"] = time.perf_counter() - t0
 
     figure = out / f"figure-{target.figure}.png"
-    plot_layer_fits({layer.label: layer.degrees for layer in layers},
-                    {layer.label: layer.fit for layer in layers},
-                    pvalues={layer.label: layer.pvalue for layer in layers if layer.pvalue is not None},
+    # Like the paper's figures, one panel per fitted layer; report.md says why others were not.
+    fitted = [layer for layer in layers if layer.fit is not None] or layers
+    plot_layer_fits({layer.label: layer.degrees for layer in fitted},
+                    {layer.label: layer.fit for layer in fitted},
+                    pvalues={layer.label: layer.pvalue for layer in fitted if layer.pvalue is not None},
                     path=figure, title=f"Figure {target.figure}: {target.title} (ours)")
     files.append(figure)
     metrics["seconds"]["this_run"] = time.perf_counter() - began
