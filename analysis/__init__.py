@@ -3,7 +3,8 @@ preferential attachment and connectomes.  Works on plain integer arrays and igra
 
 Power laws: :func:`fit_tpl`, :func:`tpl_pvalue`, :func:`compare_alternatives`,
 :func:`plot_layer_fits`.  Preferential attachment: :func:`preferential_attachment`,
-:func:`attachment_general`, :func:`simulate_growth`.  Connectomes and graph files:
+:func:`attachment_general`, :func:`simulate_growth`, :func:`development_attachment`.
+Side by side: :func:`analyse_degrees`, :func:`compare_networks`.  Connectomes and graph files:
 :func:`load_connectome`, :func:`list_connectomes`, :func:`connectome_degrees`,
 :func:`read_graph_file`.
 """
@@ -21,6 +22,15 @@ from analysis.attachment import (
     preferential_attachment,
 )
 from analysis.bootstrap import PValueResult, tpl_pvalue
+from analysis.compare import (
+    CompareError,
+    Comparison,
+    DegreeAnalysis,
+    DegreeSet,
+    analyse_degrees,
+    compare_networks,
+    plot_degree_ccdfs,
+)
 from analysis.connectomes import (
     ConnectomeDependencyError,
     ConnectomeError,
@@ -29,6 +39,7 @@ from analysis.connectomes import (
     list_connectomes,
     load_connectome,
 )
+from analysis.development import DevelopmentError, DevelopmentResult, development_attachment
 from analysis.graph_files import GraphFileError, read_graph_file
 from analysis.growth import GrowthError, empty_layered_graph, random_layered_graph, simulate_growth
 from analysis.plotting import plot_layer_fits
@@ -39,11 +50,17 @@ __all__ = [
     "AlternativesResult",
     "AttachmentError",
     "AttachmentResult",
+    "CompareError",
+    "Comparison",
     "ConnectomeDependencyError",
     "ConnectomeError",
     "ConnectomeSource",
+    "DegreeAnalysis",
     "DegreeBins",
+    "DegreeSet",
     "DeltaTable",
+    "DevelopmentError",
+    "DevelopmentResult",
     "FitError",
     "GeneralAttachmentResult",
     "GraphFileError",
@@ -51,14 +68,18 @@ __all__ = [
     "OmegaFit",
     "PValueResult",
     "TPLFit",
+    "analyse_degrees",
     "attachment_general",
     "bin_degrees",
     "compare_alternatives",
+    "compare_networks",
     "connectome_degrees",
+    "development_attachment",
     "empty_layered_graph",
     "fit_tpl",
     "list_connectomes",
     "load_connectome",
+    "plot_degree_ccdfs",
     "plot_layer_fits",
     "preferential_attachment",
     "random_layered_graph",

@@ -72,6 +72,21 @@ def _legend(fit: TPLFit, pvalue: Any) -> str:
     return text
 
 
+def _readable_log_ticks(axis: Any, low: float, high: float) -> None:
+    """Give a log axis that spans less than a decade a few plain tick labels.
+
+    Matplotlib labels every minor tick of such an axis, and the labels overlap.
+    """
+    from matplotlib.ticker import MaxNLocator, NullLocator, ScalarFormatter
+
+    if low > 0 and high / low < 10:
+        axis.set_major_locator(MaxNLocator(nbins=4))
+        axis.set_minor_locator(NullLocator())
+        formatter = ScalarFormatter()
+        formatter.set_scientific(False)
+        axis.set_major_formatter(formatter)
+
+
 def plot_layer_fits(
     degrees_by_layer: Mapping[str, ArrayLike],
     fits_by_layer: Mapping[str, TPLFit | None],
@@ -140,6 +155,7 @@ def plot_layer_fits(
             ax.loglog(mx, above + share * ms, "-", color="red", lw=1.6,
                       label=_legend(fit, None if pvalues is None else pvalues.get(name)))
             ax.axvspan(fit.xmin, fit.xmax if math.isfinite(fit.xmax) else x[-1], color="red", alpha=0.05)
+        _readable_log_ticks(ax.xaxis, float(x[0]), float(x[-1]))
         ax.set_xlabel("degree", fontsize=8)
         ax.set_ylabel("P(X ≥ x)", fontsize=8)
         ax.tick_params(labelsize=7)

@@ -1,10 +1,9 @@
-"""``nn2graph convert`` and ``nn2graph demo`` end to end."""
+"""``nn2graph convert`` end to end (``nn2graph demo``: tests/test_reproduce.py)."""
 
 import csv
 import warnings
 
 import networkx as nx
-import numpy as np
 import pytest
 import torch
 
@@ -71,16 +70,3 @@ def test_wrong_input_shape_on_the_command_line(cnn, tmp_path, capsys):
     _script(cnn).save(str(path))
     assert main(["convert", str(path), "--input-shape", "1,32,32"]) == 2
     assert "layer '7' (Linear) got input of shape (1, 800)" in capsys.readouterr().err
-
-
-def test_demo_prints_the_summary(capsys):
-    assert main(["demo"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split()[:2] == ["layer", "type"]
-    input_row = lines[2].split()
-    assert input_row[:3] == ["input", "Input", "1"]
-    from nn2graph.cli.demo import demo_model
-
-    model = demo_model(0)
-    assert int(input_row[5]) == int((model[0].weight != 0).sum()) * 24 * 24
-    assert np.isclose((model[7].weight != 0).float().mean().item(), 0.3, atol=0.01)

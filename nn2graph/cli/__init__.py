@@ -18,12 +18,13 @@ from nn2graph.exceptions import NN2GraphError
 #: Modules that contribute a sub-command, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "nn2graph.cli.demo",
-    "nn2graph.cli.convert",
-    "nn2graph.cli.connectomes",
-    "nn2graph.cli.attachment",
-    "nn2graph.cli.train",
     "nn2graph.cli.reproduce",
+    "nn2graph.cli.train",
+    "nn2graph.cli.convert",
     "nn2graph.cli.fit",
+    "nn2graph.cli.attachment",
+    "nn2graph.cli.compare",
+    "nn2graph.cli.connectomes",
 )
 
 

@@ -11,7 +11,11 @@ import argparse
 import importlib
 
 #: Modules that contribute a reproduction target, in the order ``--help`` lists them.
-TARGET_MODULES: tuple[str, ...] = ("nn2graph.cli.reproduce_continual",)
+TARGET_MODULES: tuple[str, ...] = (
+    "nn2graph.cli.reproduce_static",
+    "nn2graph.cli.reproduce_continual",
+    "nn2graph.cli.reproduce_celegans_development",
+)
 
 
 def add_parser(subparsers) -> None:

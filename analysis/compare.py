@@ -1,0 +1,589 @@
+"""Degree distributions of networks and connectomes side by side (issue 6, items 2 and 3).
+
+:func:`analyse_degrees` is the one analysis applied to every degree set, whether a layer of a
+pruned network or a connectome's in-, out- or total degrees: the TPL fit of METHOD.md §3 with
+its bootstrap p-value and the comparison with alternative laws, plus a fit of the untruncated
+power-law *tail* (xmin searched over every value, Clauset et al. 2009), which is the fit the
+connectome literature reports (Varshney et al. 2011: in-degree tail exponent 3.17).
+
+:func:`compare_networks` resolves source specifications (degree CSVs, graph files, connectome
+names such as ``celegans:cook2019-herm:in``), analyses each degree set and returns a
+:class:`Comparison` that writes the table as CSV and markdown and draws the overlaid CCDFs of
+degree divided by its mean.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from analysis.alternatives import AlternativesResult, compare_alternatives
+from analysis.bootstrap import PValueResult, tpl_pvalue
+from analysis.tpl import FitError, TPLFit, fit_tpl
+from nn2graph._rng import SeedLike, as_generator
+from nn2graph.exceptions import NN2GraphError
+
+__all__ = [
+    "CompareError",
+    "Comparison",
+    "ComparisonEntry",
+    "DegreeAnalysis",
+    "DegreeSet",
+    "analyse_degrees",
+    "compare_networks",
+    "markdown_table",
+    "plot_degree_ccdfs",
+    "write_rows_csv",
+    "resolve_source",
+]
+
+#: Prefix of a connectome source: ``celegans:NAME[:KIND[:SYNAPSES]]``.
+CONNECTOME_PREFIX = "celegans:"
+_KINDS = ("in", "out", "total")
+_SYNAPSES = ("chemical", "electrical", "both")
+_GRAPH_SUFFIXES = (".graphml", ".xml", ".gexf")
+
+
+class CompareError(NN2GraphError, ValueError):
+    """A source that cannot be resolved into degrees, or a degree set that cannot be analysed."""
+
+
+# --------------------------------------------------------------------------------------------
+# one degree set
+
+
+@dataclass(frozen=True)
+class DegreeAnalysis:
+    """The analysis of one degree set (:func:`analyse_degrees`).
+
+    Attributes
+    ----------
+    n : int
+        Number of nodes, zeros included.
+    n_zero : int
+        Nodes of degree 0 (left out of every fit).
+    mean_degree : float
+        Mean degree over all ``n`` nodes (the CCDFs of :class:`Comparison` divide by it).
+    max_degree : int
+        Largest degree.
+    fit : TPLFit
+        Discrete truncated power law, METHOD.md §3 (window searched among the 30 % smallest and
+        largest degrees).
+    pvalue : PValueResult or None
+        Its bootstrap goodness of fit; None when ``n_boot=0`` was asked.
+    alternatives : AlternativesResult
+        The TPL against a power law, exponential, log-normal and Poisson law on the same window.
+    tail_fit : TPLFit
+        Untruncated discrete power law on ``[xmin, inf)`` with xmin searched over every distinct
+        degree (Clauset et al. 2009): the exponent of the tail, steep tails (alpha > 3) included.
+    degrees : numpy.ndarray of int64
+        The degrees analysed.
+    """
+
+    n: int
+    n_zero: int
+    mean_degree: float
+    max_degree: int
+    fit: TPLFit
+    pvalue: PValueResult | None
+    alternatives: AlternativesResult
+    tail_fit: TPLFit
+    degrees: np.ndarray = field(repr=False, compare=False)
+
+    @property
+    def best(self) -> str:
+        """Law with the largest log-likelihood on the TPL window (``"tpl"`` for the TPL)."""
+        return self.alternatives.best
+
+    @property
+    def p_value(self) -> float | None:
+        """Bootstrap p-value of the TPL fit, None when not computed."""
+        return None if self.pvalue is None else self.pvalue.p_value
+
+    def row(self) -> dict[str, Any]:
+        """One flat table row (CSV/markdown): fit, p-value, best law, tail fit."""
+        f, t = self.fit, self.tail_fit
+        return {
+            "n": self.n, "n_zero": self.n_zero, "mean_degree": self.mean_degree, "max_degree": self.max_degree,
+            "alpha": f.alpha, "xmin": f.xmin, "xmax": f.xmax, "n_tail": f.n_tail, "tail_share": f.tail_fraction,
+            "ks_distance": f.ks_distance, "p_value": self.p_value,
+            "n_boot": 0 if self.pvalue is None else self.pvalue.n_boot,
+            "best": self.best, "tpl_favoured": self.alternatives.tpl_favoured,
+            "on_search_edge": "+".join(f.on_search_edge),
+            "tail_alpha": t.alpha, "tail_xmin": t.xmin, "tail_n": t.n_tail, "tail_ks_distance": t.ks_distance,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (without the degrees)."""
+        return {
+            "n": self.n, "n_zero": self.n_zero, "mean_degree": self.mean_degree, "max_degree": self.max_degree,
+            "fit": self.fit.to_dict(), "pvalue": None if self.pvalue is None else self.pvalue.to_dict(),
+            "alternatives": self.alternatives.to_dict(), "tail_fit": self.tail_fit.to_dict(),
+        }
+
+
+def analyse_degrees(
+    degrees: ArrayLike,
+    *,
+    n_boot: int = 2500,
+    seed: SeedLike = None,
+    n_jobs: int | None = 1,
+    search_fraction: float = 0.3,
+    progress: bool = False,
+) -> DegreeAnalysis:
+    """Fit, test and compare the degree distribution of one layer or connectome.
+
+    The same code path serves layers of networks and connectomes, so their numbers are
+    comparable.  Notes that a fit lies on the edge of its search range are not warned
+    about: they are kept in ``fit.on_search_edge`` (a column of the table).
+
+    Parameters
+    ----------
+    degrees : array_like of int
+        Non-negative integer degrees, one per node (zeros allowed, they are left out of fits).
+    n_boot : int, default 2500
+        Bootstrap sets for the TPL p-value (METHOD.md: 2500 give p to about +-0.01);
+        0 skips the p-value.
+    seed : int, Generator or None
+        Seed of the bootstrap.
+    n_jobs : int or None, default 1
+        Bootstrap worker processes (None: every core).
+    search_fraction : float, default 0.3
+        Search range of the TPL window (METHOD.md §3).
+    progress : bool, default False
+        Show the bootstrap's progress bar.
+
+    Returns
+    -------
+    DegreeAnalysis
+
+    Raises
+    ------
+    FitError
+        Degrees that cannot be fitted (negative, fractional, fewer than two distinct
+        positive values).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> k = np.arange(1, 101)
+    >>> x = np.random.default_rng(0).choice(k, 500, p=k**-2.5 / np.sum(k**-2.5))
+    >>> a = analyse_degrees(x, n_boot=5, seed=1)
+    >>> a.n, a.pvalue.n_boot, 0.0 <= a.p_value <= 1.0
+    (500, 5, True)
+
+    The search of METHOD.md may settle on a narrow window (here two values, where a
+    one-parameter law fits exactly); the tail fit gives the exponent of the whole tail:
+
+    >>> (a.fit.xmin, a.fit.xmax, a.fit.n_tail), round(a.tail_fit.alpha, 2)
+    ((1, 2, 431), 2.39)
+    """
+    if int(n_boot) != n_boot or n_boot < 0:
+        raise CompareError(f"n_boot={n_boot!r}: expected 0 (no p-value) or a positive number of bootstrap sets")
+    values = np.asarray(degrees)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="TPL fit on the edge of its search range", category=UserWarning)
+        fit = fit_tpl(values, search_fraction=search_fraction)
+        tail_fit = fit_tpl(values, xmax=math.inf, search_fraction=1.0)
+    d = values.astype(np.int64)
+    pvalue = None
+    if n_boot:
+        pvalue = tpl_pvalue(d, fit=fit, n_boot=int(n_boot), seed=seed, n_jobs=n_jobs,
+                            search_fraction=search_fraction, progress=progress)
+    return DegreeAnalysis(
+        n=int(d.size), n_zero=int(np.sum(d == 0)), mean_degree=float(d.mean()), max_degree=int(d.max()),
+        fit=fit, pvalue=pvalue, alternatives=compare_alternatives(d, fit), tail_fit=tail_fit, degrees=d,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# sources
+
+
+@dataclass(frozen=True)
+class DegreeSet:
+    """Degrees of one layer (or one degree kind of a connectome) of one source."""
+
+    source: str
+    layer: str
+    degrees: np.ndarray = field(repr=False, compare=False)
+
+
+def _connectome_sets(spec: str, label: str | None, synapses: str, weighted: bool) -> list[DegreeSet]:
+    from analysis.connectomes import connectome_degrees, list_connectomes, load_connectome
+
+    parts = spec[len(CONNECTOME_PREFIX):].split(":")
+    names = [row.name for row in list_connectomes()]
+    if not 1 <= len(parts) <= 3 or parts[0] not in names:
+        raise CompareError(f"unknown connectome source {spec!r}: expected celegans:NAME[:KIND[:SYNAPSES]] with "
+                           f"NAME one of {', '.join(names)}")
+    kinds = _KINDS if len(parts) < 2 or parts[1] in ("", "all") else (parts[1],)
+    if kinds[0] not in _KINDS:
+        raise CompareError(f"source {spec!r}: degree kind {parts[1]!r} is not one of in, out, total, all")
+    syn = parts[2] if len(parts) == 3 else synapses
+    if syn not in _SYNAPSES:
+        raise CompareError(f"source {spec!r}: synapses {syn!r} is not one of {', '.join(_SYNAPSES)}")
+    graph = load_connectome(parts[0], synapses=syn)
+    if not graph.is_directed():
+        kinds = ("total",)  # gap junctions: in = out = total
+    name = label or (parts[0] if syn == "chemical" else f"{parts[0]} ({syn})")
+    return [DegreeSet(name, k, connectome_degrees(graph, kind=k, weighted=weighted)) for k in kinds]
+
+
+def _degree_csv_sets(path: Path, label: str) -> list[DegreeSet]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        columns = {c.strip().lower(): c for c in (reader.fieldnames or [])}
+        if "layer" not in columns or "degree" not in columns:
+            raise CompareError(f"{path}: a degree CSV needs the columns layer and degree (as "
+                               f"'nn2graph convert --degrees' writes), found {reader.fieldnames}")
+        by_layer: dict[str, list[int]] = {}
+        for row_number, row in enumerate(reader, start=2):
+            text = (row[columns["degree"]] or "").strip()
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value) or value != round(value) or value < 0:
+                raise CompareError(f"{path}, line {row_number}: degree {text!r} is not a non-negative integer")
+            by_layer.setdefault(row[columns["layer"]], []).append(int(value))
+    if not by_layer:
+        raise CompareError(f"{path}: the degree CSV has no rows")
+    return [DegreeSet(label, layer, np.asarray(v, dtype=np.int64)) for layer, v in by_layer.items()]
+
+
+def _graph_sets(path: Path, label: str, weighted: bool, include_output: bool) -> list[DegreeSet]:
+    from analysis.connectomes import connectome_degrees
+    from analysis.graph_files import read_graph_file
+    from nn2graph.degrees import graph_degrees
+
+    graph = read_graph_file(path)
+    if "layer" in graph.vs.attributes():
+        degrees = graph_degrees(graph, include_output=include_output, output_edges=include_output)
+        return [DegreeSet(label, layer, d) for layer, d in degrees.items()]
+    kinds = _KINDS if graph.is_directed() else ("total",)
+    return [DegreeSet(label, k, connectome_degrees(graph, kind=k, weighted=weighted)) for k in kinds]
+
+
+def resolve_source(
+    spec: str | os.PathLike,
+    *,
+    synapses: Literal["chemical", "electrical", "both"] = "chemical",
+    weighted: bool = False,
+    include_output: bool = False,
+) -> list[DegreeSet]:
+    """Turn one source specification into its degree sets.
+
+    Parameters
+    ----------
+    spec : str or path-like
+        ``[LABEL=]SOURCE[:SELECT]`` where SOURCE is
+
+        - ``celegans:NAME[:KIND[:SYNAPSES]]``: a connectome of :func:`analysis.list_connectomes`;
+          KIND ``in``, ``out``, ``total`` (default: all three), SYNAPSES overrides ``synapses``;
+        - a degree CSV with columns ``layer`` and ``degree`` (``nn2graph convert --degrees``);
+        - a graph file (GraphML, GEXF, or an edge-list CSV with ``source,target``): layered graphs
+          (vertex attribute ``layer``, e.g. from ``LayeredGraph.write_graphml``) give one set per
+          layer with the paper's degree conventions, other graphs their in-, out- and total degrees.
+
+        For files, ``:SELECT`` keeps only the layer (or degree kind) SELECT.  ``LABEL=`` names the
+        source in tables and legends (default: the file's stem or the connectome's name).
+    synapses : {"chemical", "electrical", "both"}, default "chemical"
+        Connections of a connectome.
+    weighted : bool, default False
+        Connectomes and non-layered graphs: sum synapse counts (``weight``) instead of counting
+        connected partners.
+    include_output : bool, default False
+        Layered graphs: analyse the output (softmax) layer too (the paper does not).
+
+    Returns
+    -------
+    list of DegreeSet
+
+    Raises
+    ------
+    CompareError
+        An unknown connectome, kind or layer, a missing file, a malformed degree CSV.
+
+    Examples
+    --------
+    >>> [(s.source, s.layer, s.degrees.size) for s in resolve_source("celegans:varshney2011:in")]
+    [('varshney2011', 'in', 280)]
+    >>> resolve_source("nowhere.csv")
+    Traceback (most recent call last):
+    ...
+    analysis.compare.CompareError: unknown source 'nowhere.csv': no such file, and not celegans:NAME[:KIND[:SYNAPSES]]
+    """
+    text = os.fspath(spec)
+    label = None
+    head, sep, tail = text.partition("=")
+    if sep and head and not Path(text).exists() and "/" not in head and "\\" not in head:
+        label, text = head, tail
+    if text.startswith(CONNECTOME_PREFIX):
+        return _connectome_sets(text, label, synapses, weighted)
+    path, select = Path(text), None
+    if not path.exists() and ":" in text:
+        stem, _, select = text.rpartition(":")
+        path = Path(stem)
+    if not path.is_file():
+        raise CompareError(f"unknown source {text!r}: no such file, and not celegans:NAME[:KIND[:SYNAPSES]]")
+    name = label or path.stem
+    suffix = path.suffix.lower()
+    if suffix in (".pt", ".pth", ".ts"):
+        raise CompareError(f"{path}: model files are not read here; convert it first with "
+                           f"'nn2graph convert {path} --input-shape ... --degrees DEGREES.csv' and compare that CSV")
+    if suffix == ".csv":
+        with open(path, newline="", encoding="utf-8") as fh:
+            header = [c.strip().lower() for c in next(csv.reader(fh), [])]
+        sets = (_degree_csv_sets(path, name) if "degree" in header
+                else _graph_sets(path, name, weighted, include_output))
+    elif suffix in _GRAPH_SUFFIXES:
+        sets = _graph_sets(path, name, weighted, include_output)
+    else:
+        raise CompareError(f"{path}: unknown file type {suffix or '(none)'!r}; expected a degree CSV "
+                           f"(layer,unit,degree), an edge-list CSV, GraphML or GEXF")
+    if select is not None:
+        kept = [s for s in sets if s.layer == select]
+        if not kept:
+            raise CompareError(f"{path} has no layer {select!r}; it has {', '.join(s.layer for s in sets)}")
+        sets = kept
+    return sets
+
+
+# --------------------------------------------------------------------------------------------
+# the comparison
+
+
+@dataclass(frozen=True)
+class ComparisonEntry:
+    """One row of a :class:`Comparison`: a degree set and its analysis."""
+
+    source: str
+    layer: str
+    analysis: DegreeAnalysis
+
+    @property
+    def label(self) -> str:
+        """``"source: layer"``, the legend entry."""
+        return f"{self.source}: {self.layer}"
+
+    def row(self) -> dict[str, Any]:
+        """The table row: source, layer, then :meth:`DegreeAnalysis.row`."""
+        return {"source": self.source, "layer": self.layer} | self.analysis.row()
+
+
+_MD_COLUMNS = (("source", "source", "{}"), ("layer", "layer / kind", "{}"), ("n", "n", "{}"),
+               ("mean_degree", "mean degree", "{:.2f}"), ("alpha", "alpha", "{:.3f}"), ("xmin", "xmin", "{}"),
+               ("xmax", "xmax", "{}"), ("tail_share", "n_tail / n", "{:.2f}"), ("ks_distance", "D", "{:.4f}"),
+               ("p_value", "p", "{:.3f}"), ("best", "best law", "{}"), ("tail_alpha", "tail alpha", "{:.2f}"),
+               ("tail_xmin", "tail xmin", "{}"), ("tail_n", "tail n", "{}"))
+
+
+def write_rows_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> None:
+    """Write dictionaries with the same keys as CSV (header from the first row)."""
+    if not rows:
+        raise CompareError(f"no rows to write to {os.fspath(path)}")
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown table of comparison rows (:meth:`ComparisonEntry.row`): the TPL window fit of
+    METHOD.md, its p-value and best law, then the power-law tail.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = analyse_degrees(np.array([1, 1, 1, 2, 2, 3, 4, 5, 8, 13]), n_boot=0)
+    >>> print(markdown_table([ComparisonEntry("toy", "fc1", a).row()]).splitlines()[2][:39])
+    | toy | fc1 | 10 | 4.00 | 0.776 | 1 | 5
+    """
+    lines = ["| " + " | ".join(h for _, h, _ in _MD_COLUMNS) + " |", "|" + "---|" * len(_MD_COLUMNS)]
+    for row in rows:
+        cells = ["n/a" if row[k] is None else fmt.format(row[k]) for k, _, fmt in _MD_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Degree analyses of several sources (:func:`compare_networks`).
+
+    Attributes
+    ----------
+    entries : tuple of ComparisonEntry
+        One per degree set, in the order of the sources.
+    n_boot : int
+        Bootstrap sets per p-value (0: none computed).
+    """
+
+    entries: tuple[ComparisonEntry, ...]
+    n_boot: int
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat dictionary per entry (the CSV rows)."""
+        return [e.row() for e in self.entries]
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """Write :meth:`rows` as CSV."""
+        write_rows_csv(self.rows(), path)
+
+    def to_markdown(self) -> str:
+        """The table in markdown (:func:`markdown_table`)."""
+        return markdown_table(self.rows())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return {"n_boot": self.n_boot,
+                "entries": [{"source": e.source, "layer": e.layer} | e.analysis.to_dict() for e in self.entries]}
+
+    def to_json(self, path: str | os.PathLike | None = None) -> str:
+        """:meth:`to_dict` as JSON text, also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    def plot(self, *, path: str | os.PathLike | None = None, title: str | None = None):
+        """Overlaid log-log CCDFs of degree / mean degree, one curve per entry
+        (:func:`plot_degree_ccdfs`).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        sets = [DegreeSet(e.source, e.layer, e.analysis.degrees) for e in self.entries]
+        return plot_degree_ccdfs(sets, path=path, title=title)
+
+
+def plot_degree_ccdfs(degree_sets, *, path: str | os.PathLike | None = None, title: str | None = None):
+    """Overlaid log-log CCDFs of degree divided by its mean, one curve per degree set.
+
+    The mean is over all nodes, zeros included; the curves show the positive degrees.
+    Curves of one source share a line style.
+
+    Parameters
+    ----------
+    degree_sets : sequence of DegreeSet
+    path : str or path-like, optional
+        Write the figure there (PNG by the suffix).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = plot_degree_ccdfs([DegreeSet("a", "fc1", np.array([0, 1, 2, 2, 5])),
+    ...                          DegreeSet("b", "in", np.array([3, 3, 9]))])
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['a: fc1 (n=5, mean 2)', 'b: in (n=3, mean 5)']
+    """
+    from matplotlib.figure import Figure
+
+    from analysis.plotting import ccdf_points
+
+    fig = Figure(figsize=(7.5, 5.2), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    styles = ("-", "--", ":", "-.")
+    sources = list(dict.fromkeys(s.source for s in degree_sets))
+    for k, s in enumerate(degree_sets):
+        mean = float(np.mean(s.degrees))
+        if mean <= 0:
+            raise CompareError(f"{s.source}: {s.layer}: every degree is 0, there is no CCDF to draw")
+        x, share = ccdf_points(s.degrees)
+        ax.step(x / mean, share, where="post", color=f"C{k % 10}",
+                linestyle=styles[sources.index(s.source) % len(styles)],
+                label=f"{s.source}: {s.layer} (n={s.degrees.size}, mean {mean:.3g})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("degree / mean degree")
+    ax.set_ylabel("P(degree \u2265 x)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    if title:
+        ax.set_title(title)
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=110)
+    return fig
+
+
+def compare_networks(
+    sources,
+    *,
+    n_boot: int = 2500,
+    seed: SeedLike = None,
+    n_jobs: int | None = 1,
+    synapses: Literal["chemical", "electrical", "both"] = "chemical",
+    weighted: bool = False,
+    include_output: bool = False,
+    search_fraction: float = 0.3,
+    progress: bool = False,
+) -> Comparison:
+    """Analyse the degrees of the layers of networks and of connectomes side by side.
+
+    Parameters
+    ----------
+    sources : sequence of str, path-like or DegreeSet
+        Source specifications (see :func:`resolve_source`) or ready degree sets.
+    n_boot : int, default 2500
+        Bootstrap sets per p-value; 0 skips p-values.
+    seed : int, Generator or None
+        One seed for the whole comparison (each degree set gets its own stream).
+    n_jobs : int or None, default 1
+        Bootstrap worker processes.
+    synapses, weighted, include_output
+        Passed to :func:`resolve_source`.
+    search_fraction : float, default 0.3
+        TPL window search range (METHOD.md §3).
+    progress : bool, default False
+        Show bootstrap progress bars.
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    CompareError
+        An unresolvable source, or a degree set that cannot be fitted (named by source and layer).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> toy = DegreeSet("toy", "fc1", np.array([1, 1, 1, 2, 2, 3, 4, 5, 8, 13]))
+    >>> c = compare_networks([toy, "celegans:varshney2011:in"], n_boot=0)
+    >>> [(r["source"], r["layer"], r["n"]) for r in c.rows()]
+    [('toy', 'fc1', 10), ('varshney2011', 'in', 280)]
+    """
+    if not len(sources):
+        raise CompareError("no sources given: name degree CSVs, graph files or celegans:NAME connectomes")
+    sets: list[DegreeSet] = []
+    for spec in sources:
+        if isinstance(spec, DegreeSet):
+            sets.append(spec)
+        else:
+            sets.extend(resolve_source(spec, synapses=synapses, weighted=weighted, include_output=include_output))
+    streams = as_generator(seed).bit_generator.seed_seq.spawn(len(sets))
+    entries = []
+    for s, stream in zip(sets, streams):
+        try:
+            analysis = analyse_degrees(s.degrees, n_boot=n_boot, seed=np.random.default_rng(stream), n_jobs=n_jobs,
+                                       search_fraction=search_fraction, progress=progress)
+        except FitError as error:
+            raise CompareError(f"{s.source}: {s.layer}: cannot analyse its degrees: {error}") from error
+        entries.append(ComparisonEntry(s.source, s.layer, analysis))
+    return Comparison(entries=tuple(entries), n_boot=int(n_boot))

@@ -1,0 +1,239 @@
+"""``nn2graph reproduce celegans-development``: internal preferential attachment in a real
+developing brain (issue 6, item 4).
+
+:func:`reproduce_celegans_development` measures Delta and Omega (the paper's eqs. 5-10 in the
+general form of :func:`analysis.attachment_general`) between consecutive Witvliet stages,
+counting connections both as synapses and as connected pairs, fits every stage's degree
+distribution with :func:`analysis.compare.analyse_degrees`, and writes into the output folder:
+
+- ``metrics.json`` (rewritten after every phase), ``report.md``;
+- ``transitions_{unit}.csv`` (one row per transition), ``delta_{unit}.csv``, ``omega_{unit}.csv``,
+  ``attachment_{unit}.json`` with ``unit`` = ``synapses`` or ``pairs``;
+- ``stage_degrees.csv`` / ``.md`` and ``stages/stage-K.json`` (reused when rerun with the same
+  options: the bootstraps are the slow part);
+- ``figures/delta_{unit}_{a}-{b}.png``, ``figures/omega_{unit}_{a}-{b}.png``,
+  ``figures/summary_{unit}.png``, ``figures/stage_ccdf.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.attachment_plots import plot_delta, plot_omega
+from analysis.compare import (
+    ComparisonEntry,
+    DegreeSet,
+    analyse_degrees,
+    markdown_table,
+    plot_degree_ccdfs,
+    write_rows_csv,
+)
+from analysis.connectomes import connectome_degrees, load_connectome
+from analysis.development import WITVLIET_STAGES, DevelopmentResult, check_stages, development_attachment
+
+__all__ = ["UNITS", "reproduce_celegans_development"]
+
+#: How connections are counted: synapses (edge ``weight``) or connected pairs.
+UNITS: dict[str, bool] = {"synapses": True, "pairs": False}
+
+
+def _write_json(payload: Any, path: Path) -> None:
+    path.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n", encoding="utf-8")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _attachment_phase(dev: DevelopmentResult, unit: str, out: Path) -> list[dict[str, Any]]:
+    figures = out / "figures"
+    for t in dev.transitions:
+        what = f"Witvliet datasets {t.stage0} \u2192 {t.stage1} ({dev.synapses}, {unit})"
+        plot_delta(t.result, path=figures / f"delta_{unit}_{t.label}.png", title=f"\u0394(d1, d2): {what}")
+        plot_omega(t.result, path=figures / f"omega_{unit}_{t.label}.png", title=f"\u03a9(d): {what}")
+    dev.plot_summary(path=figures / f"summary_{unit}.png",
+                     title=f"\u03a9(d) between consecutive datasets, {dev.synapses} connections counted as {unit}")
+    rows = dev.summary_rows()
+    write_rows_csv(rows, out / f"transitions_{unit}.csv")
+    write_rows_csv([{"transition": t.label} | r for t in dev.transitions for r in t.result.delta_rows()],
+                   out / f"delta_{unit}.csv")
+    write_rows_csv([{"transition": t.label} | r for t in dev.transitions for r in t.result.omega_rows()],
+                   out / f"omega_{unit}.csv")
+    _write_json(dev.to_dict(), out / f"attachment_{unit}.json")
+    return rows
+
+
+def _stage_phase(stages: tuple[int, ...], synapses: str, n_boot: int, seed: int, n_jobs: int | None,
+                 progress: bool, out: Path) -> tuple[list[dict[str, Any]], list[DegreeSet]]:
+    cache = out / "stages"
+    cache.mkdir(exist_ok=True)
+    rows, sets = [], []
+    for s in stages:
+        name = f"witvliet2020-{s}"
+        degrees = connectome_degrees(load_connectome(name, synapses=synapses), kind="total")
+        sets.append(DegreeSet(f"{s} ({WITVLIET_STAGES[s]})", "total", degrees))
+        path = cache / f"stage-{s}.json"
+        key = {"stage": s, "synapses": synapses, "n_boot": n_boot, "seed": seed}
+        if path.exists():
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            if saved.get("key") == key:
+                rows.append(saved["row"])
+                continue
+        analysis = analyse_degrees(degrees, n_boot=n_boot, seed=np.random.SeedSequence([seed, s]), n_jobs=n_jobs,
+                                   progress=progress)
+        row = ComparisonEntry(name, "total", analysis).row()
+        _write_json({"key": key, "row": row, "analysis": analysis.to_dict()}, path)
+        rows.append(row)
+    return rows, sets
+
+
+def _fmt(value: Any, spec: str = ".3g") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _transition_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| transition | common neurons | gained | lost | gains: slope fitted (eq. 5) | gains: r\u00b2 (origin) "
+             "| gains: Spearman | losses: slope fitted (eq. 5) | losses: r\u00b2 (origin) | losses: Spearman |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['transition']} | {r['n_common']} | {r['gained']:.0f} | {r['lost']:.0f} "
+            f"| {_fmt(r['gains_origin_slope'])} ({_fmt(r['gains_predicted_slope'])}) | {_fmt(r['gains_origin_r2'], '.3f')} "
+            f"| {_fmt(r['gains_spearman'], '.3f')} | {_fmt(r['losses_origin_slope'])} ({_fmt(r['losses_predicted_slope'])}) "
+            f"| {_fmt(r['losses_origin_r2'], '.3f')} | {_fmt(r['losses_spearman'], '.3f')} |")
+    return "\n".join(lines)
+
+
+def _findings(unit: str, rows: list[dict[str, Any]]) -> str:
+    """Sentences computed from the rows of consecutive transitions."""
+    steps = [r for r in rows if r["stage1"] == r["stage0"] + 1] or rows
+    n = len(steps)
+
+    def count(pred) -> int:
+        return sum(1 for r in steps if pred(r))
+
+    def ratio(kind: str) -> str:
+        values = [r[f"{kind}_origin_slope"] / r[f"{kind}_predicted_slope"] for r in steps
+                  if r[f"{kind}_origin_slope"] is not None and r[f"{kind}_predicted_slope"]]
+        return f"{min(values):.2f}-{max(values):.2f}" if values else "n/a"
+
+    gained, lost = sum(r["gained"] for r in steps), sum(r["lost"] for r in steps)
+    return (
+        f"- Counting {unit}: over the {n} transitions between consecutive datasets the common neurons gained "
+        f"{gained:.0f} and lost {lost:.0f} connections (gains {gained / max(gained + lost, 1):.0%} of all changes).\n"
+        f"- Gains: \u03a9(d) rises with the stage-0 degree (Spearman > 0.5) in {count(lambda r: (r['gains_spearman'] or 0) > 0.5)} "
+        f"of {n} transitions; a line through the origin explains it with r\u00b2 >= 0.9 in "
+        f"{count(lambda r: (r['gains_origin_r2'] or -1) >= 0.9)} of {n}. Fitted slope / eq. 5's 2G/D: {ratio('gains')}.\n"
+        f"- Losses: Spearman > 0.5 in {count(lambda r: (r['losses_spearman'] or 0) > 0.5)} of {n}; r\u00b2 (origin) >= 0.9 in "
+        f"{count(lambda r: (r['losses_origin_r2'] or -1) >= 0.9)} of {n}. Fitted slope / 2L/D: {ratio('losses')}."
+    )
+
+
+def _report(metrics: dict[str, Any], stage_rows: list[dict[str, Any]]) -> str:
+    o = metrics["options"]
+    parts = [
+        "# Internal preferential attachment in the developing C. elegans brain",
+        "",
+        f"Witvliet et al. (2021) datasets {', '.join(map(str, o['stages']))} (stages "
+        f"{', '.join(WITVLIET_STAGES[s] for s in o['stages'])}) as snapshots of one network; neurons matched by "
+        f"name; {o['synapses']} connections; degree bins {o['bins']} ({o['n_bins']}); pair degrees {o['degree']}. "
+        "Delta and Omega follow analysis.attachment_general (eq. 5 of the paper over every pair of neurons), "
+        "with gains and losses separately. Stage-0 degrees count the same unit as the changes.",
+        "",
+        "The paper (Hou & Kwok, eqs. 5-10) predicts for internal preferential attachment a Delta(d1, d2) growing "
+        "like d1*d2 and an Omega(d) on a straight line through the origin with slope 2G/D (G connections gained, "
+        "D the sum of the stage-0 degrees); the paper's own test is the sparse MLP in continual learning (its "
+        "Figures 7-8), it has no connectome numbers. Below: fitted slope of Omega through the origin with the "
+        "predicted slope in brackets, the r\u00b2 of that line and the Spearman correlation of Omega with d.",
+        "",
+    ]
+    for unit in UNITS:
+        rows = metrics["attachment"][unit]
+        parts += [f"## Connections counted as {unit}", "", _transition_table(rows), "", _findings(unit, rows), "",
+                  f"Figures: `figures/summary_{unit}.png`, `figures/delta_{unit}_A-B.png`, "
+                  f"`figures/omega_{unit}_A-B.png`.", ""]
+    parts += ["## Degree distributions of the stages (total degree, connected partners)", "",
+              f"TPL window of METHOD.md with its bootstrap p ({o['n_boot']} sets), best law on that window, and the "
+              "untruncated power-law tail (xmin over all values). Figure: `figures/stage_ccdf.png`.", "",
+              markdown_table(stage_rows), ""]
+    return "\n".join(parts)
+
+
+def reproduce_celegans_development(
+    out: str | os.PathLike,
+    *,
+    stages: Iterable[int] = range(1, 9),
+    synapses: str = "chemical",
+    bins: str = "log",
+    n_bins: int = 8,
+    degree: str = "total",
+    n_boot: int = 2500,
+    seed: int = 0,
+    n_jobs: int | None = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the developmental attachment analysis and write its artefacts into ``out``.
+
+    Parameters
+    ----------
+    out : path
+        Output folder (created).  Stage fits in ``out/stages`` are reused when the options match.
+    stages : iterable of int, default 1..8
+        Witvliet datasets in developmental order.
+    synapses, bins, n_bins, degree
+        As in :func:`analysis.development.development_attachment`.
+    n_boot : int, default 2500
+        Bootstrap sets of each stage's p-value (0: none).
+    seed : int, default 0
+        Seed of the bootstraps (stage s uses the stream ``SeedSequence([seed, s])``).
+    n_jobs : int or None, default 1
+        Bootstrap worker processes.
+    progress : bool, default True
+        Show bootstrap progress bars.
+
+    Returns
+    -------
+    dict
+        The content of ``metrics.json``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     m = reproduce_celegans_development(d, stages=[7, 8], n_boot=0, progress=False)
+    ...     sorted(p.name for p in Path(d).iterdir())[:4]
+    ['attachment_pairs.json', 'attachment_synapses.json', 'delta_pairs.csv', 'delta_synapses.csv']
+    >>> [r["transition"] for r in m["attachment"]["synapses"]]
+    ['7-8']
+    """
+    values = check_stages(stages)
+    out = Path(out)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    metrics: dict[str, Any] = {
+        "target": "celegans-development",
+        "options": {"stages": list(values), "synapses": synapses, "bins": bins, "n_bins": n_bins,
+                    "degree": degree, "n_boot": n_boot, "seed": seed},
+        "attachment": {},
+    }
+    for unit, weighted in UNITS.items():
+        dev = development_attachment(values, synapses=synapses, weighted=weighted, bins=bins, n_bins=n_bins,
+                                     degree=degree)
+        metrics["attachment"][unit] = _attachment_phase(dev, unit, out)
+        _write_json(metrics, out / "metrics.json")
+    stage_rows, sets = _stage_phase(values, synapses, n_boot, seed, n_jobs, progress, out)
+    metrics["stage_degrees"] = stage_rows
+    _write_json(metrics, out / "metrics.json")
+    write_rows_csv(stage_rows, out / "stage_degrees.csv")
+    (out / "stage_degrees.md").write_text(markdown_table(stage_rows) + "\n", encoding="utf-8")
+    plot_degree_ccdfs(sets, path=out / "figures" / "stage_ccdf.png",
+                      title=f"Witvliet datasets: total degree ({synapses}), divided by its mean")
+    (out / "report.md").write_text(_report(metrics, stage_rows), encoding="utf-8")
+    return metrics

