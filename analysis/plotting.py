@@ -73,18 +73,22 @@ def _legend(fit: TPLFit, pvalue: Any) -> str:
 
 
 def _readable_log_ticks(axis: Any, low: float, high: float) -> None:
-    """Give a log axis that spans less than a decade a few plain tick labels.
+    """Give a log axis that spans less than three decades a few plain tick labels.
 
-    Matplotlib labels every minor tick of such an axis, and the labels overlap.
+    On such axes matplotlib labels minor ticks as ``2x10^1``, ``3x10^1``... and the labels
+    overlap; this labels a few round values instead (1, 2, 5 per decade, or evenly spaced
+    values below one decade) and leaves the minor ticks unlabelled.
     """
-    from matplotlib.ticker import MaxNLocator, NullLocator, ScalarFormatter
+    from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, ScalarFormatter
 
-    if low > 0 and high / low < 10:
-        axis.set_major_locator(MaxNLocator(nbins=4))
-        axis.set_minor_locator(NullLocator())
-        formatter = ScalarFormatter()
-        formatter.set_scientific(False)
-        axis.set_major_formatter(formatter)
+    if low <= 0 or high / low >= 1000:
+        return
+    locator = MaxNLocator(nbins=4) if high / low < 10 else LogLocator(subs=(1.0, 2.0, 5.0))
+    axis.set_major_locator(locator)
+    formatter = ScalarFormatter()
+    formatter.set_scientific(False)
+    axis.set_major_formatter(formatter)
+    axis.set_minor_formatter(NullFormatter())
 
 
 def plot_layer_fits(
