@@ -54,8 +54,9 @@ _EM_COEF = np.array([1 / 6 / 2, -1 / 30 / 24, 1 / 42 / 720, -1 / 30 / 40320, 5 /
                      -691 / 2730 / 479001600])
 _TOL = 1e-11
 _PRUNE_POINTS = (9, 33, 129, 513)  # points of the successive lower bounds of D
-_CHUNK_POINTS = 1 << 17
+_CHUNK_POINTS = 1 << 15
 _BLOCK_PAIRS = 1 << 14
+_SEED_PAIRS = 256  # pairs of the sub-grid that seeds the pruning threshold
 
 
 class FitError(NN2GraphError, ValueError):
@@ -176,17 +177,26 @@ def _upper_sums(alpha: ArrayLike, loga: ArrayLike, x: ArrayLike, rmax: int) -> n
             phi = _phi((1.0 - al) * ell, 1)[0]
             vals = (w * (0.5 - deriv) - np.exp(la) * ell * phi)[None, :]
         else:
+            # P_n(ell) = p + q ell + r ell^2 / 2 for log^2: p_n = prod (-alpha - i), q_n and r_n follow
+            # q' = f q + p, r' = f r + 2 q (log^1 uses q + ell p, log^0 uses p alone)
             deriv = np.zeros((nr, xf.size))
-            c0, c1, c2 = np.zeros((nr, xf.size)), np.zeros((nr, xf.size)), np.zeros((nr, xf.size))
-            c0[0], c1[1], c2[2] = 1.0, 1.0, 1.0
+            pn, qn, rn = np.ones_like(al), np.zeros_like(al), np.zeros_like(al)
+            damp = 1.0 + ell * ell
             for n in range(2 * _EM_COEF.size):
                 f = neg - n
-                c0, c1, c2 = f * c0 + c1, f * c1 + 2.0 * c2, f * c2
+                if nr > 2:
+                    rn = f * rn + 2.0 * qn
+                qn = f * qn + pn
+                pn = f * pn
                 xpow = xpow * xinv
                 if n % 2 == 0:
-                    term = (_EM_COEF[n // 2] * xpow) * (c0 + ell * (c1 + ell * c2))
-                    deriv += term
-                    if n and np.max(np.abs(term) / (1.0 + ell * ell)) < 1e-17:  # the rest is smaller
+                    scale = _EM_COEF[n // 2] * xpow
+                    terms = [scale * pn, scale * (qn + ell * pn)]
+                    if nr > 2:
+                        terms.append(scale * (rn + ell * (2.0 * qn + ell * pn)))
+                    for r, term in enumerate(terms):
+                        deriv[r] += term
+                    if n and max(np.max(np.abs(t) / damp) for t in terms) < 1e-17:  # the rest is smaller
                         break
             phi = _phi((1.0 - al) * ell, nr)
             powers = ell ** np.arange(nr)[:, None]  # ell^r
@@ -409,10 +419,11 @@ class _Best:
     alpha: float = math.nan
     edge: bool = False
     cand: int = 0
+    cap: float = math.inf  # D of a window met before (a seed), plus slack
 
     def threshold(self) -> float:
         """Windows whose lower bound of D exceeds this cannot win (with float slack)."""
-        return self.d * (1 + 1e-12) + 1e-15
+        return min(self.d * (1 + 1e-12) + 1e-15, self.cap)
 
     def offer(self, d: np.ndarray, p: _Pairs) -> None:
         """Keep the smallest (D, xmin, xmax) of the current best and the windows p."""
@@ -486,10 +497,43 @@ def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _
     first_b = np.searchsorted(jb, ia + 1, side="left")
     per_a = b_cands.size - first_b
     best.cand = int(per_a.sum())
+    best.cap = _seed(data, a_cands, b_cands, first_b, lower, upper, ks)
     for r, c in _blocks(first_b, b_cands.size):
         pairs = _fit_pairs(data, a_cands[r], b_cands[c], lower, upper)
         _refine(data, pairs, np.arange(pairs.i.size), None, 0, best, ks)
     return best
+
+
+def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,
+          upper: float, ks: str) -> float:
+    """A cap on the pruning threshold: the smallest D of a sub-grid of the pairs (every s-th
+    xmin and xmax candidate, about _SEED_PAIRS pairs), then of the pairs around its winner.
+
+    Only the cap is kept, never a winner: alpha (hence D) of a window may differ in the last
+    bits from the main pass, where its neighbours differ, so the cap adds 1e-9 of slack; the
+    main pass then finds the same window, alpha and D as without the seed, just sooner.
+    """
+    n_pairs = int((b_cands.size - first_b).sum())
+    step = int(math.isqrt(n_pairs // _SEED_PAIRS))
+    if step < 2:
+        return math.inf
+    seed = _Best()
+    rows = np.arange(0, a_cands.size, step)
+    cols = np.arange(0, b_cands.size, step)
+    for _ in range(2):
+        r = np.repeat(rows, cols.size)
+        c = np.tile(cols, rows.size)
+        ok = c >= first_b[r]
+        if ok.any():
+            pairs = _fit_pairs(data, a_cands[r[ok]], b_cands[c[ok]], lower, upper)
+            _refine(data, pairs, np.arange(pairs.i.size), None, 0, seed, ks)
+        if seed.a < 0:
+            return math.inf
+        # every pair within one step of the winner
+        ra, cb = int(np.searchsorted(a_cands, seed.a)), int(np.searchsorted(b_cands, seed.b))
+        rows = np.arange(max(0, ra - step + 1), min(a_cands.size, ra + step))
+        cols = np.arange(max(0, cb - step + 1), min(b_cands.size, cb + step))
+    return seed.d + 1e-9
 
 
 def _candidates(positive: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
