@@ -287,6 +287,9 @@ def _solve_alpha(loga, a, b, target, lower, upper, start=None):
         if can_low:
             to_lower = ~ok & (gap < 0) & (lo_i == lower) & (al > lower)
             new = np.where(to_lower, lower, new)
+        # a Newton step within rounding of al on the bracket's edge: al is the root (bisecting
+        # on would only creep through the noise of the sums)
+        new = np.where(~ok & (np.abs(newton - al) <= _TOL * np.maximum(1.0, np.abs(al))), al, new)
         lo[idx], hi[idx], alpha[idx] = lo_i, hi_i, new
         # Newton converges quadratically: after a step below 1e-7 the error is ~1e-14
         step = np.abs(new - al) / np.maximum(1.0, np.abs(al))
