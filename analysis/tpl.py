@@ -405,13 +405,28 @@ def _ks_exact(data: _Data, p: _Pairs, ks: str) -> np.ndarray:
     return np.maximum.reduceat(_ks_points(data, p, row, k, ks), offsets)
 
 
-def _ks_bound(data: _Data, p: _Pairs, ks: str, points: int) -> np.ndarray:
-    """max |S_data - S_model| over `points` evenly spaced data values of each window: a lower
-    bound of D, equal to D for windows of at most `points` distinct values."""
+def _ks_bound(data: _Data, p: _Pairs, ks: str, points: int, centre: np.ndarray | None = None,
+              spread: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """max |S_data - S_model| over `points` data values of each window, and the data index
+    where it is reached: a lower bound of D, equal to D for windows of at most `points` values.
+
+    Without `centre` the points are evenly spaced.  With it (the argmax of a coarser bound),
+    half are evenly spaced and half zoom in on centre +- spread (the coarser spacing), where
+    the maximum usually is; windows of at most `points` values still get all of theirs.
+    """
     q = np.linspace(0.0, 1.0, points)
-    k = np.rint(p.i[:, None] + q[None, :] * (p.j - p.i)[:, None]).astype(np.int64)
+    span = (p.j - p.i)[:, None]
+    k = np.rint(p.i[:, None] + q[None, :] * span).astype(np.int64)
+    if centre is not None:
+        n_even = (points + 1) // 2
+        even = np.rint(p.i[:, None] + np.linspace(0.0, 1.0, n_even)[None, :] * span)
+        zoom = np.rint(centre[:, None] + np.linspace(-1.0, 1.0, points - n_even)[None, :] * spread[:, None])
+        mixed = np.clip(np.concatenate([even, zoom], axis=1), p.i[:, None], p.j[:, None]).astype(np.int64)
+        k = np.where(span + 1 <= points, k, mixed)
     row = np.repeat(np.arange(p.i.size), points)
-    return _ks_points(data, p, row, k.ravel(), ks).reshape(k.shape).max(axis=1)
+    diff = _ks_points(data, p, row, k.ravel(), ks).reshape(k.shape)
+    at = diff.argmax(axis=1)
+    return diff[np.arange(at.size), at], k[np.arange(at.size), at]
 
 
 @dataclass
@@ -454,20 +469,21 @@ def _blocks(first_b: np.ndarray, n_b: int):
 
 
 def _refine(data: _Data, pairs: _Pairs, sel: np.ndarray, lb: np.ndarray | None, stage: int, best: "_Best",
-            ks: str) -> None:
+            ks: str, centre: np.ndarray | None = None) -> None:
     """Offer the windows pairs[sel] to best, discarding those whose lower bound of D cannot win.
 
     Stage s bounds D by its maximum over _PRUNE_POINTS[s] points of each window (exact for
-    windows with no more data values); after the last stage the survivors get their exact D.
-    Windows are processed in chunks, the most promising (smallest bound) first, so that the
-    best D found so far prunes the rest.
+    windows with no more data values), zooming in on where the previous stage's maximum
+    (`centre`) was; after the last stage the survivors get their exact D.  Windows are
+    processed in chunks, the most promising (smallest bound) first, so that the best D found
+    so far prunes the rest.
     """
     last = stage == len(_PRUNE_POINTS)
     points = 0 if last else _PRUNE_POINTS[stage]
     while sel.size:
         if lb is not None:
             keep = lb <= best.threshold()  # the others cannot win
-            sel, lb = sel[keep], lb[keep]
+            sel, lb, centre = sel[keep], lb[keep], centre[keep]
             if not sel.size:
                 return
         if last:
@@ -475,18 +491,23 @@ def _refine(data: _Data, pairs: _Pairs, sel: np.ndarray, lb: np.ndarray | None, 
         else:
             take = max(1, _CHUNK_POINTS // points)
         chunk, sel = sel[:take], sel[take:]
-        lb = lb[take:] if lb is not None else None
         sub = pairs.take(chunk)
+        if lb is not None:
+            sub_centre, lb, centre = centre[:take], lb[take:], centre[take:]
         if last:
             best.offer(_ks_exact(data, sub, ks), sub)
             continue
-        bound = _ks_bound(data, sub, ks, points)
+        if lb is None:
+            bound, at = _ks_bound(data, sub, ks, points)
+        else:
+            spread = (sub.j - sub.i) / (_PRUNE_POINTS[stage - 1] - 1)
+            bound, at = _ks_bound(data, sub, ks, points, sub_centre, spread)
         exact = sub.j - sub.i + 1 <= points  # the bound is D there
         if exact.any():
             best.offer(bound[exact], sub.take(exact))
         rest = np.flatnonzero(~exact)
-        order = np.argsort(bound[rest], kind="stable")
-        _refine(data, pairs, chunk[rest[order]], bound[rest[order]], stage + 1, best, ks)
+        order = rest[np.argsort(bound[rest], kind="stable")]
+        _refine(data, pairs, chunk[order], bound[order], stage + 1, best, ks, at[order])
 
 
 def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _Best:
