@@ -372,8 +372,9 @@ def test_seeded_search_equals_unseeded(monkeypatch):
     import analysis.tpl as tpl
 
     rng = np.random.default_rng(13)
-    x = np.concatenate([_draw_tpl(1.4, 2, 2000, 700, seed=6), rng.integers(1, 2000, 80)])
+    x = np.concatenate([_draw_tpl(0.9, 2, 20000, 700, seed=6), rng.integers(1, 20000, 80)])
     seeded = fit_tpl(x)
+    assert seeded.n_candidates >= 4 * tpl._SEED_PAIRS  # a sub-grid with a step of 2 or more
     monkeypatch.setattr(tpl, "_SEED_PAIRS", 10**9)  # no sub-grid: no seed
     plain = fit_tpl(x)
     assert (seeded.xmin, seeded.xmax, seeded.alpha, seeded.ks_distance) == \
