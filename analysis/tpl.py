@@ -24,9 +24,12 @@ How the numbers are computed
   a window must hold at least two distinct data values.  The pair with the smallest ``D``
   wins, ties going to the smaller xmin, then the smaller xmax.  The search is exact: ``alpha``
   is solved for blocks of up to 16,384 pairs at once; successively finer lower bounds of ``D``
-  (its maximum over 9, 33, 129, then 513 evenly spaced data values of the window) discard
-  pairs that cannot beat the best ``D`` found so far, most promising pairs first; the
-  remaining pairs get their exact ``D``.  Memory is bounded by the block and chunk sizes, whatever the number of pairs.
+  (its maximum over 9, 33, 129, then 513 data values of the window: evenly spaced at first,
+  then half of them zooming in on where the coarser bound peaked) discard pairs that cannot
+  beat the best ``D`` found so far, most promising pairs first; the remaining pairs get their
+  exact ``D``.  A sub-grid of the pairs (every s-th xmin and xmax candidate, then the pairs
+  around its winner) is searched first, so that a good ``D`` prunes from the start.  Memory is
+  bounded by the block and chunk sizes, whatever the number of pairs.
 """
 
 from __future__ import annotations
