@@ -534,15 +534,18 @@ def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _
 def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,
           upper: float, ks: str) -> float:
     """A cap on the pruning threshold: the smallest D of a sub-grid of the pairs (every s-th
-    xmin and xmax candidate, about _SEED_PAIRS pairs), then of the pairs around its winner.
+    xmin and xmax candidate, about _SEED_PAIRS pairs), then of the pairs around its winner;
+    none (inf) when all the pairs fit in one block.
 
     Only the cap is kept, never a winner: alpha (hence D) of a window may differ in the last
     bits from the main pass, where its neighbours differ, so the cap adds 1e-9 of slack; the
     main pass then finds the same window, alpha and D as without the seed, just sooner.
     """
     n_pairs = int((b_cands.size - first_b).sum())
+    if n_pairs < _BLOCK_PAIRS:  # one block: its own ordering does as well, the seed's fixed cost would show
+        return math.inf
     step = int(math.isqrt(n_pairs // _SEED_PAIRS))
-    if step < 2:
+    if step < 2:  # the sub-grid would be the whole search
         return math.inf
     seed = _Best()
     rows = np.arange(0, a_cands.size, step)

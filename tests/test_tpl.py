@@ -374,7 +374,7 @@ def test_seeded_search_equals_unseeded(monkeypatch):
     rng = np.random.default_rng(13)
     x = np.concatenate([_draw_tpl(0.9, 2, 20000, 700, seed=6), rng.integers(1, 20000, 80)])
     seeded = fit_tpl(x)
-    assert seeded.n_candidates >= 4 * tpl._SEED_PAIRS  # a sub-grid with a step of 2 or more
+    assert seeded.n_candidates >= tpl._BLOCK_PAIRS  # the seed is used
     monkeypatch.setattr(tpl, "_SEED_PAIRS", 10**9)  # no sub-grid: no seed
     plain = fit_tpl(x)
     assert (seeded.xmin, seeded.xmax, seeded.alpha, seeded.ks_distance) == \
