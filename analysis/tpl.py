@@ -120,9 +120,14 @@ def _phi(z: np.ndarray, nr: int) -> np.ndarray:
             e = em1 + 1.0
             out[1] = (e * (z - 1.0) + 1.0) / z**2
             out[2] = (e * (z * z - 2.0 * z + 2.0) - 2.0) / z**3
-    if nr > 1:  # the closed forms of phi_1, phi_2 cancel near 0: power series there
-        small = np.flatnonzero(np.abs(z) < 1.0)
-        if small.size:
+    if nr > 1:  # the closed forms of phi_1, phi_2 cancel near 0: power series there, in groups
+        # of |z| (smaller |z|, fewer terms); a group stops when its terms fall below 1e-17, so
+        # each series gets every term that can change its float value, as one group would
+        az = np.abs(z)
+        for lo_z, hi_z in ((0.0, 1 / 16), (1 / 16, 1 / 4), (1 / 4, 1.0)):
+            small = np.flatnonzero((az >= lo_z) & (az < hi_z))
+            if not small.size:
+                continue
             zs = z[small]
             term = np.ones_like(zs)
             totals = [term / (r + 1) for r in range(1, nr)]
