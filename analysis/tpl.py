@@ -27,8 +27,8 @@ How the numbers are computed
   (its maximum over 9, 33, 129, then 513 data values of the window: evenly spaced at first,
   then half of them zooming in on where the coarser bound peaked) discard pairs that cannot
   beat the best ``D`` found so far, most promising pairs first; the remaining pairs get their
-  exact ``D``.  A sub-grid of the pairs (every s-th xmin and xmax candidate, then the pairs
-  around its winner) is searched first, so that a good ``D`` prunes from the start.  Memory is
+  exact ``D``.  Sub-grids of the pairs (every s-th xmin and xmax candidate, then finer ones
+  around the winner) are searched first, so that a good ``D`` prunes from the start.  Memory is
   bounded by the block and chunk sizes, whatever the number of pairs.
 """
 
@@ -539,8 +539,9 @@ def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _
 def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,
           upper: float, ks: str) -> float:
     """A cap on the pruning threshold: the smallest D of a sub-grid of the pairs (every s-th
-    xmin and xmax candidate, about _SEED_PAIRS pairs), then of the pairs around its winner;
-    none (inf) when all the pairs fit in one block.
+    xmin and xmax candidate, about _SEED_PAIRS pairs), then of ever finer sub-grids (s / 8,
+    s / 64, ... down to 1) within s of the winner so far; none (inf) when all the pairs fit in
+    one block.  Each sub-grid has a few hundred pairs, whatever the number of pairs.
 
     Only the cap is kept, never a winner: alpha (hence D) of a window may differ in the last
     bits from the main pass, where its neighbours differ, so the cap adds 1e-9 of slack; the
@@ -555,7 +556,7 @@ def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.nda
     seed = _Best()
     rows = np.arange(0, a_cands.size, step)
     cols = np.arange(0, b_cands.size, step)
-    for _ in range(2):
+    while True:
         r = np.repeat(rows, cols.size)
         c = np.tile(cols, rows.size)
         ok = c >= first_b[r]
@@ -564,11 +565,14 @@ def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.nda
             _refine(data, pairs, np.arange(pairs.i.size), None, 0, seed, ks)
         if seed.a < 0:
             return math.inf
-        # every pair within one step of the winner
+        if step == 1:
+            return seed.d + 1e-9
+        # a finer sub-grid within one step of the winner
         ra, cb = int(np.searchsorted(a_cands, seed.a)), int(np.searchsorted(b_cands, seed.b))
-        rows = np.arange(max(0, ra - step + 1), min(a_cands.size, ra + step))
-        cols = np.arange(max(0, cb - step + 1), min(b_cands.size, cb + step))
-    return seed.d + 1e-9
+        finer = max(1, step // 8)
+        rows = np.arange(max(0, ra - step + finer), min(a_cands.size, ra + step), finer)
+        cols = np.arange(max(0, cb - step + finer), min(b_cands.size, cb + step), finer)
+        step = finer
 
 
 def _candidates(positive: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
