@@ -24,9 +24,12 @@ How the numbers are computed
   a window must hold at least two distinct data values.  The pair with the smallest ``D``
   wins, ties going to the smaller xmin, then the smaller xmax.  The search is exact: ``alpha``
   is solved for blocks of up to 16,384 pairs at once; successively finer lower bounds of ``D``
-  (its maximum over 9, 33, 129, then 513 evenly spaced data values of the window) discard
-  pairs that cannot beat the best ``D`` found so far, most promising pairs first; the
-  remaining pairs get their exact ``D``.  Memory is bounded by the block and chunk sizes, whatever the number of pairs.
+  (its maximum over 9, 33, 129, then 513 data values of the window: evenly spaced at first,
+  then half of them zooming in on where the coarser bound peaked) discard pairs that cannot
+  beat the best ``D`` found so far, most promising pairs first; the remaining pairs get their
+  exact ``D``.  Sub-grids of the pairs (every s-th xmin and xmax candidate, then finer ones
+  around the winner) are searched first, so that a good ``D`` prunes from the start.  Memory is
+  bounded by the block and chunk sizes, whatever the number of pairs.
 """
 
 from __future__ import annotations
@@ -54,8 +57,9 @@ _EM_COEF = np.array([1 / 6 / 2, -1 / 30 / 24, 1 / 42 / 720, -1 / 30 / 40320, 5 /
                      -691 / 2730 / 479001600])
 _TOL = 1e-11
 _PRUNE_POINTS = (9, 33, 129, 513)  # points of the successive lower bounds of D
-_CHUNK_POINTS = 1 << 17
+_CHUNK_POINTS = 1 << 15
 _BLOCK_PAIRS = 1 << 14
+_SEED_PAIRS = 256  # pairs of the sub-grid that seeds the pruning threshold
 
 
 class FitError(NN2GraphError, ValueError):
@@ -116,9 +120,14 @@ def _phi(z: np.ndarray, nr: int) -> np.ndarray:
             e = em1 + 1.0
             out[1] = (e * (z - 1.0) + 1.0) / z**2
             out[2] = (e * (z * z - 2.0 * z + 2.0) - 2.0) / z**3
-    if nr > 1:  # the closed forms of phi_1, phi_2 cancel near 0: power series there
-        small = np.flatnonzero(np.abs(z) < 1.0)
-        if small.size:
+    if nr > 1:  # the closed forms of phi_1, phi_2 cancel near 0: power series there, in groups
+        # of |z| (smaller |z|, fewer terms); a group stops when its terms fall below 1e-17, so
+        # each series gets every term that can change its float value, as one group would
+        az = np.abs(z)
+        for lo_z, hi_z in ((0.0, 1 / 16), (1 / 16, 1 / 4), (1 / 4, 1.0)):
+            small = np.flatnonzero((az >= lo_z) & (az < hi_z))
+            if not small.size:
+                continue
             zs = z[small]
             term = np.ones_like(zs)
             totals = [term / (r + 1) for r in range(1, nr)]
@@ -176,17 +185,26 @@ def _upper_sums(alpha: ArrayLike, loga: ArrayLike, x: ArrayLike, rmax: int) -> n
             phi = _phi((1.0 - al) * ell, 1)[0]
             vals = (w * (0.5 - deriv) - np.exp(la) * ell * phi)[None, :]
         else:
+            # P_n(ell) = p + q ell + r ell^2 / 2 for log^2: p_n = prod (-alpha - i), q_n and r_n follow
+            # q' = f q + p, r' = f r + 2 q (log^1 uses q + ell p, log^0 uses p alone)
             deriv = np.zeros((nr, xf.size))
-            c0, c1, c2 = np.zeros((nr, xf.size)), np.zeros((nr, xf.size)), np.zeros((nr, xf.size))
-            c0[0], c1[1], c2[2] = 1.0, 1.0, 1.0
+            pn, qn, rn = np.ones_like(al), np.zeros_like(al), np.zeros_like(al)
+            damp = 1.0 + ell * ell
             for n in range(2 * _EM_COEF.size):
                 f = neg - n
-                c0, c1, c2 = f * c0 + c1, f * c1 + 2.0 * c2, f * c2
+                if nr > 2:
+                    rn = f * rn + 2.0 * qn
+                qn = f * qn + pn
+                pn = f * pn
                 xpow = xpow * xinv
                 if n % 2 == 0:
-                    term = (_EM_COEF[n // 2] * xpow) * (c0 + ell * (c1 + ell * c2))
-                    deriv += term
-                    if n and np.max(np.abs(term) / (1.0 + ell * ell)) < 1e-17:  # the rest is smaller
+                    scale = _EM_COEF[n // 2] * xpow
+                    terms = [scale * pn, scale * (qn + ell * pn)]
+                    if nr > 2:
+                        terms.append(scale * (rn + ell * (2.0 * qn + ell * pn)))
+                    for r, term in enumerate(terms):
+                        deriv[r] += term
+                    if n and max(np.max(np.abs(t) / damp) for t in terms) < 1e-17:  # the rest is smaller
                         break
             phi = _phi((1.0 - al) * ell, nr)
             powers = ell ** np.arange(nr)[:, None]  # ell^r
@@ -277,6 +295,9 @@ def _solve_alpha(loga, a, b, target, lower, upper, start=None):
         if can_low:
             to_lower = ~ok & (gap < 0) & (lo_i == lower) & (al > lower)
             new = np.where(to_lower, lower, new)
+        # a Newton step within rounding of al on the bracket's edge: al is the root (bisecting
+        # on would only creep through the noise of the sums)
+        new = np.where(~ok & (np.abs(newton - al) <= _TOL * np.maximum(1.0, np.abs(al))), al, new)
         lo[idx], hi[idx], alpha[idx] = lo_i, hi_i, new
         # Newton converges quadratically: after a step below 1e-7 the error is ~1e-14
         step = np.abs(new - al) / np.maximum(1.0, np.abs(al))
@@ -392,13 +413,28 @@ def _ks_exact(data: _Data, p: _Pairs, ks: str) -> np.ndarray:
     return np.maximum.reduceat(_ks_points(data, p, row, k, ks), offsets)
 
 
-def _ks_bound(data: _Data, p: _Pairs, ks: str, points: int) -> np.ndarray:
-    """max |S_data - S_model| over `points` evenly spaced data values of each window: a lower
-    bound of D, equal to D for windows of at most `points` distinct values."""
+def _ks_bound(data: _Data, p: _Pairs, ks: str, points: int, centre: np.ndarray | None = None,
+              spread: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """max |S_data - S_model| over `points` data values of each window, and the data index
+    where it is reached: a lower bound of D, equal to D for windows of at most `points` values.
+
+    Without `centre` the points are evenly spaced.  With it (the argmax of a coarser bound),
+    half are evenly spaced and half zoom in on centre +- spread (the coarser spacing), where
+    the maximum usually is; windows of at most `points` values still get all of theirs.
+    """
     q = np.linspace(0.0, 1.0, points)
-    k = np.rint(p.i[:, None] + q[None, :] * (p.j - p.i)[:, None]).astype(np.int64)
+    span = (p.j - p.i)[:, None]
+    k = np.rint(p.i[:, None] + q[None, :] * span).astype(np.int64)
+    if centre is not None:
+        n_even = (points + 1) // 2
+        even = np.rint(p.i[:, None] + np.linspace(0.0, 1.0, n_even)[None, :] * span)
+        zoom = np.rint(centre[:, None] + np.linspace(-1.0, 1.0, points - n_even)[None, :] * spread[:, None])
+        mixed = np.clip(np.concatenate([even, zoom], axis=1), p.i[:, None], p.j[:, None]).astype(np.int64)
+        k = np.where(span + 1 <= points, k, mixed)
     row = np.repeat(np.arange(p.i.size), points)
-    return _ks_points(data, p, row, k.ravel(), ks).reshape(k.shape).max(axis=1)
+    diff = _ks_points(data, p, row, k.ravel(), ks).reshape(k.shape)
+    at = diff.argmax(axis=1)
+    return diff[np.arange(at.size), at], k[np.arange(at.size), at]
 
 
 @dataclass
@@ -409,10 +445,11 @@ class _Best:
     alpha: float = math.nan
     edge: bool = False
     cand: int = 0
+    cap: float = math.inf  # D of a window met before (a seed), plus slack
 
     def threshold(self) -> float:
         """Windows whose lower bound of D exceeds this cannot win (with float slack)."""
-        return self.d * (1 + 1e-12) + 1e-15
+        return min(self.d * (1 + 1e-12) + 1e-15, self.cap)
 
     def offer(self, d: np.ndarray, p: _Pairs) -> None:
         """Keep the smallest (D, xmin, xmax) of the current best and the windows p."""
@@ -440,20 +477,21 @@ def _blocks(first_b: np.ndarray, n_b: int):
 
 
 def _refine(data: _Data, pairs: _Pairs, sel: np.ndarray, lb: np.ndarray | None, stage: int, best: "_Best",
-            ks: str) -> None:
+            ks: str, centre: np.ndarray | None = None) -> None:
     """Offer the windows pairs[sel] to best, discarding those whose lower bound of D cannot win.
 
     Stage s bounds D by its maximum over _PRUNE_POINTS[s] points of each window (exact for
-    windows with no more data values); after the last stage the survivors get their exact D.
-    Windows are processed in chunks, the most promising (smallest bound) first, so that the
-    best D found so far prunes the rest.
+    windows with no more data values), zooming in on where the previous stage's maximum
+    (`centre`) was; after the last stage the survivors get their exact D.  Windows are
+    processed in chunks, the most promising (smallest bound) first, so that the best D found
+    so far prunes the rest.
     """
     last = stage == len(_PRUNE_POINTS)
     points = 0 if last else _PRUNE_POINTS[stage]
     while sel.size:
         if lb is not None:
             keep = lb <= best.threshold()  # the others cannot win
-            sel, lb = sel[keep], lb[keep]
+            sel, lb, centre = sel[keep], lb[keep], centre[keep]
             if not sel.size:
                 return
         if last:
@@ -461,18 +499,23 @@ def _refine(data: _Data, pairs: _Pairs, sel: np.ndarray, lb: np.ndarray | None, 
         else:
             take = max(1, _CHUNK_POINTS // points)
         chunk, sel = sel[:take], sel[take:]
-        lb = lb[take:] if lb is not None else None
         sub = pairs.take(chunk)
+        if lb is not None:
+            sub_centre, lb, centre = centre[:take], lb[take:], centre[take:]
         if last:
             best.offer(_ks_exact(data, sub, ks), sub)
             continue
-        bound = _ks_bound(data, sub, ks, points)
+        if lb is None:
+            bound, at = _ks_bound(data, sub, ks, points)
+        else:
+            spread = (sub.j - sub.i) / (_PRUNE_POINTS[stage - 1] - 1)
+            bound, at = _ks_bound(data, sub, ks, points, sub_centre, spread)
         exact = sub.j - sub.i + 1 <= points  # the bound is D there
         if exact.any():
             best.offer(bound[exact], sub.take(exact))
         rest = np.flatnonzero(~exact)
-        order = np.argsort(bound[rest], kind="stable")
-        _refine(data, pairs, chunk[rest[order]], bound[rest[order]], stage + 1, best, ks)
+        order = rest[np.argsort(bound[rest], kind="stable")]
+        _refine(data, pairs, chunk[order], bound[order], stage + 1, best, ks, at[order])
 
 
 def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _Best:
@@ -486,10 +529,50 @@ def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _
     first_b = np.searchsorted(jb, ia + 1, side="left")
     per_a = b_cands.size - first_b
     best.cand = int(per_a.sum())
+    best.cap = _seed(data, a_cands, b_cands, first_b, lower, upper, ks)
     for r, c in _blocks(first_b, b_cands.size):
         pairs = _fit_pairs(data, a_cands[r], b_cands[c], lower, upper)
         _refine(data, pairs, np.arange(pairs.i.size), None, 0, best, ks)
     return best
+
+
+def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,
+          upper: float, ks: str) -> float:
+    """A cap on the pruning threshold: the smallest D of a sub-grid of the pairs (every s-th
+    xmin and xmax candidate, about _SEED_PAIRS pairs), then of ever finer sub-grids (s / 8,
+    s / 64, ... down to 1) within s of the winner so far; none (inf) when all the pairs fit in
+    one block.  Each sub-grid has a few hundred pairs, whatever the number of pairs.
+
+    Only the cap is kept, never a winner: alpha (hence D) of a window may differ in the last
+    bits from the main pass, where its neighbours differ, so the cap adds 1e-9 of slack; the
+    main pass then finds the same window, alpha and D as without the seed, just sooner.
+    """
+    n_pairs = int((b_cands.size - first_b).sum())
+    if n_pairs < _BLOCK_PAIRS:  # one block: its own ordering does as well, the seed's fixed cost would show
+        return math.inf
+    step = int(math.isqrt(n_pairs // _SEED_PAIRS))
+    if step < 2:  # the sub-grid would be the whole search
+        return math.inf
+    seed = _Best()
+    rows = np.arange(0, a_cands.size, step)
+    cols = np.arange(0, b_cands.size, step)
+    while True:
+        r = np.repeat(rows, cols.size)
+        c = np.tile(cols, rows.size)
+        ok = c >= first_b[r]
+        if ok.any():
+            pairs = _fit_pairs(data, a_cands[r[ok]], b_cands[c[ok]], lower, upper)
+            _refine(data, pairs, np.arange(pairs.i.size), None, 0, seed, ks)
+        if seed.a < 0:
+            return math.inf
+        if step == 1:
+            return seed.d + 1e-9
+        # a finer sub-grid within one step of the winner
+        ra, cb = int(np.searchsorted(a_cands, seed.a)), int(np.searchsorted(b_cands, seed.b))
+        finer = max(1, step // 8)
+        rows = np.arange(max(0, ra - step + finer), min(a_cands.size, ra + step), finer)
+        cols = np.arange(max(0, cb - step + finer), min(b_cands.size, cb + step), finer)
+        step = finer
 
 
 def _candidates(positive: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:

@@ -344,3 +344,38 @@ def test_ks_data_equals_powerlaw_D_untruncated():
         warnings.simplefilter("ignore")
         dist.compute_distance_metrics()
     assert abs(fit.ks_distance - dist.D) < 1e-10
+
+
+def test_zoomed_bounds_are_lower_bounds_reached_where_they_say():
+    import analysis.tpl as tpl
+
+    rng = np.random.default_rng(12)
+    x = np.concatenate([_draw_tpl(0.8, 1, 4000, 900, seed=5), rng.integers(1, 4000, 100)])
+    data = _Data.from_sorted(np.sort(x))
+    a = np.array([1.0, 3.0, 40.0, 200.0, 3000.0])
+    b = np.array([3900.0, 2500.0, 800.0, 3990.0, 3100.0])
+    pairs = _fit_pairs(data, data.values[np.searchsorted(data.values, a)].astype(float), b, -40.0, 40.0)
+    d = _ks_exact(data, pairs, "integers")
+    coarse, at = tpl._ks_bound(data, pairs, "integers", 9)
+    zoom, at2 = tpl._ks_bound(data, pairs, "integers", 33, at, (pairs.j - pairs.i) / 8)
+    for s in range(a.size):
+        for bound, k in ((coarse[s], at[s]), (zoom[s], at2[s])):
+            assert bound <= d[s] + 1e-15
+            assert pairs.i[s] <= k <= pairs.j[s]
+            point = tpl._ks_points(data, pairs.take(np.array([s])), np.zeros(1, int), np.array([k]), "integers")
+            assert point[0] == bound
+        if pairs.j[s] - pairs.i[s] + 1 <= 33:  # few values: the bound is D
+            assert zoom[s] == d[s]
+
+
+def test_seeded_search_equals_unseeded(monkeypatch):
+    import analysis.tpl as tpl
+
+    rng = np.random.default_rng(13)
+    x = np.concatenate([_draw_tpl(0.9, 2, 20000, 700, seed=6), rng.integers(1, 20000, 80)])
+    seeded = fit_tpl(x)
+    assert seeded.n_candidates >= tpl._BLOCK_PAIRS  # the seed is used
+    monkeypatch.setattr(tpl, "_SEED_PAIRS", 10**9)  # no sub-grid: no seed
+    plain = fit_tpl(x)
+    assert (seeded.xmin, seeded.xmax, seeded.alpha, seeded.ks_distance) == \
+        (plain.xmin, plain.xmax, plain.alpha, plain.ks_distance)
