@@ -5,11 +5,38 @@ the number of real connections they stand for (convolutional weight reuse counte
 exactly), ready for degree distributions, power-law fits and Gephi.
 """
 
+from importlib import import_module
+from typing import Any
+
 from nn2graph.degrees import LayeredGraphError, graph_degrees, layer_order
 from nn2graph.exceptions import NN2GraphError
-from nn2graph.graph import LayeredGraph, layer_degrees, to_graph
-from nn2graph.handlers import ConnectionBlock, UnsupportedLayerError, register, supported_layers
-from nn2graph.tracing import InputShapeError, TracingError
+
+#: Names that need torch, imported on first use so that ``import analysis`` (and the
+#: bootstrap's worker processes) stay light.
+_TORCH_NAMES = {
+    "ConnectionBlock": "nn2graph.handlers",
+    "InputShapeError": "nn2graph.tracing",
+    "LayeredGraph": "nn2graph.graph",
+    "TracingError": "nn2graph.tracing",
+    "UnsupportedLayerError": "nn2graph.handlers",
+    "layer_degrees": "nn2graph.graph",
+    "register": "nn2graph.handlers",
+    "supported_layers": "nn2graph.handlers",
+    "to_graph": "nn2graph.graph",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_NAMES:
+        value = getattr(import_module(_TORCH_NAMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'nn2graph' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_TORCH_NAMES})
+
 
 __all__ = [
     "ConnectionBlock",
