@@ -792,6 +792,11 @@ def fit_tpl(
     if edges:
         warnings.warn(f"TPL fit on the edge of its search range ({', '.join(edges)}): alpha={fit.alpha:.4g}, "
                       f"window [{fit.xmin}, {fit.xmax}]; widen search_fraction or fix the bounds", stacklevel=2)
+    if fit.xmax == fit.xmin + 1 and (lo_b is None or hi_b is None):
+        warnings.warn(f"the searched window [{fit.xmin}, {fit.xmax}] holds only two degrees: a TPL reproduces the "
+                      "share of any two values exactly (D = 0), so this fit says nothing about a power law "
+                      "(METHOD.md's narrow-window trap); fix xmin or xmax, or search a smaller search_fraction",
+                      stacklevel=2)
     return fit
 
 

@@ -44,6 +44,7 @@ def tiny_network():
 
 
 @pytest.mark.filterwarnings("ignore:TPL fit on the edge of its search range")
+@pytest.mark.filterwarnings("ignore:the searched window .* holds only two degrees")
 def test_analysis_is_the_fits_modules_own_results():
     x = np.random.default_rng(4).zipf(2.2, 400)
     x = np.minimum(x, 500)

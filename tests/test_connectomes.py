@@ -214,10 +214,12 @@ def test_degrees_feed_fit_tpl():
 
     degrees = connectome_degrees(load_connectome("varshney2011"), kind="in")
     # The default search (30% of values at each end) ends on its edge for these small
-    # in-degrees, and says so; searching every value does not.
+    # in-degrees, and says so.
     with pytest.warns(UserWarning, match="edge of its search range"):
         fit_tpl(degrees)
-    fit = fit_tpl(degrees, search_fraction=1.0)
+    # Searching every value finds the degenerate two-degree window, and says so.
+    with pytest.warns(UserWarning, match=r"window \[1, 2\] holds only two degrees"):
+        fit = fit_tpl(degrees, search_fraction=1.0)
     assert fit.n_zero_dropped == int((degrees == 0).sum())
     assert fit.xmin >= 1 and fit.xmax <= degrees.max()
 

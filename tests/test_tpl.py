@@ -379,3 +379,18 @@ def test_seeded_search_equals_unseeded(monkeypatch):
     plain = fit_tpl(x)
     assert (seeded.xmin, seeded.xmax, seeded.alpha, seeded.ks_distance) == \
         (plain.xmin, plain.xmax, plain.alpha, plain.ks_distance)
+
+
+def test_a_searched_two_value_window_is_flagged():
+    # Any two values are fitted exactly, so the search may pick such a window (D ~ 0):
+    # the fit says so instead of passing it off as a power law.
+    x = np.random.default_rng(0).zipf(2.0, 2000)
+    with pytest.warns(UserWarning) as record:
+        fit = fit_tpl(x)
+    assert any("window [1, 2] holds only two degrees" in str(w.message) for w in record)
+    assert (fit.xmin, fit.xmax) == (1, 2)
+    assert fit.ks_distance < 1e-9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixed = fit_tpl(x, xmin=1, xmax=2)  # bounds chosen by the user: no warning
+    assert fixed.alpha == pytest.approx(fit.alpha)
