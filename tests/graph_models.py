@@ -67,3 +67,21 @@ def prune_all(model, amount, seed=0):
         if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             prune.random_unstructured(module, "weight", amount=amount)
     return model
+
+
+def script(model: nn.Module) -> torch.jit.ScriptModule:
+    """``torch.jit.script`` without its deprecation warning (torch 2.14)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.script(model)
+
+
+def scriptable_pruned_cnn() -> nn.Module:
+    """The MNIST CNN 70% pruned, masks folded into the weights (hooks cannot be scripted)."""
+    model = prune_all(mnist_cnn(), 0.7)
+    for module in model.modules():
+        if hasattr(module, "weight_mask"):
+            prune.remove(module, "weight")
+    return model

@@ -1,7 +1,6 @@
 """``nn2graph convert`` end to end (``nn2graph demo``: tests/test_reproduce.py)."""
 
 import csv
-import warnings
 
 import networkx as nx
 import pytest
@@ -9,27 +8,17 @@ import torch
 
 from nn2graph import to_graph
 from nn2graph.cli import main
-from tests.graph_models import mnist_cnn, prune_all
-
-
-def _script(model):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return torch.jit.script(model)
+from tests.graph_models import script, scriptable_pruned_cnn
 
 
 @pytest.fixture
 def cnn():
-    model = prune_all(mnist_cnn(), 0.7)
-    for module in model.modules():
-        if hasattr(module, "weight_mask"):
-            torch.nn.utils.prune.remove(module, "weight")  # hooks cannot be scripted
-    return model
+    return scriptable_pruned_cnn()
 
 
 def test_convert_torchscript_writes_everything(cnn, tmp_path, capsys):
     path = tmp_path / "cnn.pt"
-    _script(cnn).save(str(path))
+    script(cnn).save(str(path))
     files = [tmp_path / name for name in ("g.graphml", "g.gexf", "d.csv")]
     code = main(["convert", str(path), "--input-shape", "1,28,28", "--graphml", str(files[0]),
                  "--gexf", str(files[1]), "--degrees", str(files[2])])  # fmt: skip
@@ -67,6 +56,6 @@ def test_missing_file_and_bad_shape_are_reported(tmp_path, capsys):
 
 def test_wrong_input_shape_on_the_command_line(cnn, tmp_path, capsys):
     path = tmp_path / "cnn.pt"
-    _script(cnn).save(str(path))
+    script(cnn).save(str(path))
     assert main(["convert", str(path), "--input-shape", "1,32,32"]) == 2
     assert "layer '7' (Linear) got input of shape (1, 800)" in capsys.readouterr().err

@@ -1,7 +1,5 @@
 """The model-file front end: TorchScript archives rebuilt as eager modules, pickles."""
 
-import warnings
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,26 +7,16 @@ from torch import nn
 
 from nn2graph import to_graph
 from nn2graph.torchscript import ModelFileError, from_torchscript, load_model
-from tests.graph_models import mnist_cnn, prune_all
-
-
-def _script(model):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return torch.jit.script(model)
+from tests.graph_models import prune_all, script, scriptable_pruned_cnn
 
 
 @pytest.fixture
 def cnn():
-    model = prune_all(mnist_cnn(), 0.7)
-    for module in model.modules():
-        if hasattr(module, "weight_mask"):
-            torch.nn.utils.prune.remove(module, "weight")  # hooks cannot be scripted
-    return model
+    return scriptable_pruned_cnn()
 
 
 def test_rebuilt_torchscript_model_gives_the_same_graph(cnn):
-    rebuilt = from_torchscript(_script(cnn))
+    rebuilt = from_torchscript(script(cnn))
     a, b = to_graph(cnn, (1, 28, 28)), to_graph(rebuilt, (1, 28, 28))
     assert a.layers == b.layers
     assert a.graph.get_edgelist() == b.graph.get_edgelist()
@@ -55,7 +43,7 @@ def test_torchscript_chain_with_its_own_forward_is_rebuilt():
     for module in model.modules():
         if hasattr(module, "weight_mask"):
             torch.nn.utils.prune.remove(module, "weight")
-    rebuilt = from_torchscript(_script(model))
+    rebuilt = from_torchscript(script(model))
     x = torch.randn(3, 1, 14, 14)
     assert torch.allclose(rebuilt.eval()(x), model.eval()(x))
     a, b = to_graph(model, (1, 14, 14)), to_graph(rebuilt, (1, 14, 14))
@@ -74,7 +62,7 @@ def test_torchscript_with_a_residual_forward_is_refused_clearly():
             return self.fc(x) + x
 
     with pytest.raises(ModelFileError, match=r"the top module .*\('Net'\) uses the operation 'aten::add'.*--trust-pickle"):
-        from_torchscript(_script(Net()))
+        from_torchscript(script(Net()))
 
 
 def test_pickled_state_dict_is_refused(cnn, tmp_path):
