@@ -59,6 +59,7 @@ _TOL = 1e-11
 _PRUNE_POINTS = (9, 33, 129, 513)  # points of the successive lower bounds of D
 _CHUNK_POINTS = 1 << 15
 _BLOCK_PAIRS = 1 << 14
+_PROBE_PAIRS = 16  # most promising windows taken to their exact D first at each later stage
 _SEED_PAIRS = 256  # pairs of the sub-grid that seeds the pruning threshold
 
 
@@ -484,10 +485,13 @@ def _refine(data: _Data, pairs: _Pairs, sel: np.ndarray, lb: np.ndarray | None, 
     windows with no more data values), zooming in on where the previous stage's maximum
     (`centre`) was; after the last stage the survivors get their exact D.  Windows are
     processed in chunks, the most promising (smallest bound) first, so that the best D found
-    so far prunes the rest.
+    so far prunes the rest; at stages after the first, the first chunk is only the
+    _PROBE_PAIRS most promising windows, carried to their exact D before the others are
+    bounded further, so that a good D prunes from the start.
     """
     last = stage == len(_PRUNE_POINTS)
     points = 0 if last else _PRUNE_POINTS[stage]
+    probe = _PROBE_PAIRS if lb is not None else 0
     while sel.size:
         if lb is not None:
             keep = lb <= best.threshold()  # the others cannot win
@@ -498,6 +502,8 @@ def _refine(data: _Data, pairs: _Pairs, sel: np.ndarray, lb: np.ndarray | None, 
             take = max(1, int(np.searchsorted(np.cumsum(pairs.j[sel] - pairs.i[sel] + 1), _CHUNK_POINTS)))
         else:
             take = max(1, _CHUNK_POINTS // points)
+        if probe:
+            take, probe = min(take, probe), 0
         chunk, sel = sel[:take], sel[take:]
         sub = pairs.take(chunk)
         if lb is not None:
