@@ -384,8 +384,15 @@ def _fit_pairs(data: _Data, a: np.ndarray, b: np.ndarray, lower: float, upper: f
         cum_ell = np.cumsum(data.counts[i0:] * ell)
         target[rows] = cum_ell[j[rows] - i0] / m[rows]
     alpha, edge = _solve_alpha(loga, a, b, target, lower, upper, start=_continuous_start(a, b, target))
-    tb = np.where(b + 1.0 < _EM_START, np.nan, _upper_sums(alpha, loga, np.maximum(b + 1.0, _EM_START), 0)[0])
-    return _Pairs(a, loga, i, b, j, alpha, edge, _range_sums(alpha, loga, a, b, 0)[0], tb)
+    # T(a) and T(b + 1) in one call: z0 = T(a) - T(b + 1), except for windows ending below 63
+    # (summed term by term, tb NaN)
+    small = b + 1.0 < _EM_START
+    both = _upper_sums(np.r_[alpha, alpha], np.r_[loga, loga], np.r_[a, np.maximum(b + 1.0, _EM_START)], 0)[0]
+    tb = np.where(small, np.nan, both[a.size:])
+    z0 = both[: a.size] - tb
+    if small.any():
+        z0[small] = _range_sums(alpha[small], loga[small], a[small], b[small], 0)[0]
+    return _Pairs(a, loga, i, b, j, alpha, edge, z0, tb)
 
 
 def _ks_points(data: _Data, p: _Pairs, row: np.ndarray, k: np.ndarray, ks: str) -> np.ndarray:
