@@ -13,7 +13,8 @@ How the numbers are computed
   integral written relative to ``a`` so that nothing cancels) from 64 on.  The relative error
   is below 1e-11 for ``|alpha| <= 40``, the range of exponents searched (``ALPHA_RANGE``).
 * ``alpha`` at fixed bounds solves ``E_alpha[log k] = mean(log x)`` over the tail (the
-  likelihood is concave in ``alpha``) by Newton's method safeguarded by bisection, to ~1e-12.
+  likelihood is concave in ``alpha``) by Newton's method safeguarded by bisection, to ~1e-12,
+  starting from the MLE of the continuous power law on ``[a - 1/2, b + 1/2]`` (closed form).
 * ``ks="integers"`` (default): ``D = max |S_data(x) - S_model(x)|`` over every integer of
   the window; both are step functions, so it is evaluated at each data value ``u`` and at
   ``u + 1``.  ``ks="data"``: at the data values only, the convention of Clauset et al., the
@@ -26,7 +27,8 @@ How the numbers are computed
   is solved for blocks of up to 16,384 pairs at once; successively finer lower bounds of ``D``
   (its maximum over 9, 33, 129, then 513 data values of the window: evenly spaced at first,
   then half of them zooming in on where the coarser bound peaked) discard pairs that cannot
-  beat the best ``D`` found so far, most promising pairs first; the remaining pairs get their
+  beat the best ``D`` found so far, most promising pairs first (the 16 most promising are
+  carried to their exact ``D`` before the others are bounded further); the remaining pairs get their
   exact ``D``.  Sub-grids of the pairs (every s-th xmin and xmax candidate, then finer ones
   around the winner) are searched first, so that a good ``D`` prunes from the start.  Memory is
   bounded by the block and chunk sizes, whatever the number of pairs.
@@ -565,7 +567,8 @@ def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.nda
     one block.  Each sub-grid has a few hundred pairs, whatever the number of pairs.
 
     Only the cap is kept, never a winner: alpha (hence D) of a window may differ in the last
-    bits from the main pass, where its neighbours differ, so the cap adds 1e-9 of slack; the
+    bits from the main pass, where the other windows of its batch differ (a series stops when
+    the whole batch's terms are negligible), so the cap adds 1e-9 of slack; the
     main pass then finds the same window, alpha and D as without the seed, just sooner.
     """
     n_pairs = int((b_cands.size - first_b).sum())
