@@ -263,7 +263,7 @@ def _mean_log(alpha, loga, a, b):
     return mean, np.maximum(z2 / z0 - mean * mean, 0.0)
 
 
-def _solve_alpha(loga, a, b, target, lower, upper, start=None):
+def _solve_alpha(loga, a, b, target, lower, upper, start):
     """Vectorised MLE: solve E_alpha[log(k/a)] = target over [a, b]; returns (alpha, at_edge).
 
     E_alpha[log k] decreases in alpha, so the root is unique; it is clipped to [lower, upper].
@@ -273,8 +273,6 @@ def _solve_alpha(loga, a, b, target, lower, upper, start=None):
     """
     loga, a, b, target = (np.asarray(v, np.float64) for v in (loga, a, b, target))
     lower, upper = float(lower), float(upper)
-    if start is None:
-        start = 1.0 + 1.0 / np.maximum(target, 1e-300)  # the continuous untruncated estimate
     alpha = np.clip(np.asarray(start, np.float64), lower + 1e-6, upper - 1e-6) * np.ones(target.shape)
     lo = np.full(target.shape, lower)
     hi = np.full(target.shape, upper)
@@ -385,7 +383,7 @@ def _fit_pairs(data: _Data, a: np.ndarray, b: np.ndarray, lower: float, upper: f
         ell = np.log1p((data.values[i0:] - av) / av)
         cum_ell = np.cumsum(data.counts[i0:] * ell)
         target[rows] = cum_ell[j[rows] - i0] / m[rows]
-    alpha, edge = _solve_alpha(loga, a, b, target, lower, upper, start=_continuous_start(a, b, target))
+    alpha, edge = _solve_alpha(loga, a, b, target, lower, upper, _continuous_start(a, b, target))
     # T(a) and T(b + 1) in one call: z0 = T(a) - T(b + 1), except for windows ending below 63
     # (summed term by term, tb NaN)
     small = b + 1.0 < _EM_START
