@@ -79,15 +79,13 @@ def _readable_log_ticks(axis: Any, low: float, high: float) -> None:
     overlap; this labels a few round values instead (1, 2, 5 per decade, or evenly spaced
     values below one decade) and leaves the minor ticks unlabelled.
     """
-    from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
     if low <= 0 or high / low >= 1000:
         return
     locator = MaxNLocator(nbins=4) if high / low < 10 else LogLocator(subs=(1.0, 2.0, 5.0))
     axis.set_major_locator(locator)
-    formatter = ScalarFormatter()
-    formatter.set_scientific(False)
-    axis.set_major_formatter(formatter)
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axis.set_minor_formatter(NullFormatter())
 
 
