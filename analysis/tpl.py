@@ -224,7 +224,8 @@ def _upper_sums(alpha: ArrayLike, loga: ArrayLike, x: ArrayLike, rmax: int) -> n
             terms = np.where(inside, np.exp(-al[low][:, None] * np.where(inside, lk, 0.0)), 0.0)
             vals[0, low] += terms.sum(axis=1)
             for r in range(1, nr):
-                vals[r, low] += (terms * lk**r).sum(axis=1)
+                terms = terms * lk
+                vals[r, low] += terms.sum(axis=1)
         if all_fin:
             out = vals
         else:
@@ -363,8 +364,12 @@ def _continuous_start(a, b, target):
         for _ in range(4):  # enough: more steps save no exact Newton step on the benchmarks
             small = np.abs(z) < 1e-2
             zs = np.where(small, 1.0, z)
-            g = np.where(small, 0.5 + z / 12.0 - z**3 / 720.0, -1.0 / np.expm1(-zs) - 1.0 / zs)
-            dg = np.where(small, 1.0 / 12.0 - z * z / 240.0, 1.0 / zs**2 - 0.25 / np.sinh(0.5 * zs) ** 2)
+            # t = 1 / (1 - exp(-|z|)): 1 / (1 - exp(-z)) is t (z > 0) or 1 - t (z < 0), and
+            # 1 / (4 sinh(z / 2)^2) = t (t - 1)
+            t = -1.0 / np.expm1(-np.abs(zs))
+            zz = z * z
+            g = np.where(small, 0.5 + z / 12.0 - zz * z / 720.0, np.where(zs > 0.0, t, 1.0 - t) - 1.0 / zs)
+            dg = np.where(small, 1.0 / 12.0 - zz / 240.0, 1.0 / (zs * zs) - t * (t - 1.0))
             z = z - (g - q) / np.maximum(dg, 1e-300)
         start = np.where(np.isinf(b), 1.0 + 1.0 / (target - lo), 1.0 - z / w)
     return np.where(np.isfinite(start), start, 1.0 + 1.0 / np.maximum(target, 1e-300))
