@@ -220,7 +220,9 @@ def _upper_sums(alpha: ArrayLike, loga: ArrayLike, x: ArrayLike, rmax: int) -> n
             width = int(start[low].max()) - 1
             k = np.arange(1, width + 1, dtype=np.float64)
             lk = np.log(k)[None, :] - la[low][:, None]
-            inside = (k[None, :] >= xf[low][:, None]) & (k[None, :] < start[low][:, None])
+            inside = k[None, :] >= xf[low][:, None]
+            if start[low].min() <= width:  # mixed starts: rows starting at 16 stop there
+                inside &= k[None, :] < start[low][:, None]
             terms = np.where(inside, np.exp(-al[low][:, None] * np.where(inside, lk, 0.0)), 0.0)
             ones = np.ones(width)  # row sums as a matrix-vector product: faster for short rows
             vals[0, low] += terms @ ones
