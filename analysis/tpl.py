@@ -58,6 +58,10 @@ _EM_START_SMALL = 16
 _EM_COEF = np.array([1 / 6 / 2, -1 / 30 / 24, 1 / 42 / 720, -1 / 30 / 40320, 5 / 66 / 3628800,
                      -691 / 2730 / 479001600])
 _TOL = 1e-11
+# power series of phi_1, phi_2 (see _phi): groups of |z| and the last power each needs, and the
+# coefficients 1 / (k! (k + r + 1)) (rows r = 1, 2; columns k = 0..18)
+_PHI_GROUPS = ((0.0, 1 / 16, 10), (1 / 16, 1 / 4, 13), (1 / 4, 1.0, 18))
+_PHI_COEF = np.array([[1.0 / (math.factorial(k) * (k + r + 1)) for k in range(19)] for r in (1, 2)])
 _PRUNE_POINTS = (9, 33, 129, 513)  # points of the successive lower bounds of D
 _CHUNK_POINTS = 1 << 15
 _BLOCK_PAIRS = 1 << 14
@@ -121,26 +125,25 @@ def _phi(z: np.ndarray, nr: int) -> np.ndarray:
         out[0] = np.where(z == 0.0, 1.0, em1 / z)  # expm1 keeps phi_0 accurate near 0
         if nr > 1:
             e = em1 + 1.0
-            out[1] = (e * (z - 1.0) + 1.0) / z**2
-            out[2] = (e * (z * z - 2.0 * z + 2.0) - 2.0) / z**3
+            z2 = z * z
+            out[1] = (e * (z - 1.0) + 1.0) / z2
+            out[2] = (e * (z2 - 2.0 * z + 2.0) - 2.0) / (z2 * z)
     if nr > 1:  # the closed forms of phi_1, phi_2 cancel near 0: power series there, in groups
-        # of |z| (smaller |z|, fewer terms); a group stops when its terms fall below 1e-17, so
-        # each series gets every term that can change its float value, as one group would
+        # of |z| (smaller |z|, fewer terms), by Horner's rule; each group sums every term
+        # z^k / k! / (k + r + 1) with |z|^k / k! >= 1e-17 at its largest |z|, so each series
+        # gets every term that can change its float value
         az = np.abs(z)
-        for lo_z, hi_z in ((0.0, 1 / 16), (1 / 16, 1 / 4), (1 / 4, 1.0)):
+        for lo_z, hi_z, n_terms in _PHI_GROUPS:
             small = np.flatnonzero((az >= lo_z) & (az < hi_z))
             if not small.size:
                 continue
             zs = z[small]
-            term = np.ones_like(zs)
-            totals = [term / (r + 1) for r in range(1, nr)]
-            for k in range(1, 19):
-                term = term * zs / k
-                for r in range(1, nr):
-                    totals[r - 1] += term / (k + r + 1)
-                if np.max(np.abs(term)) < 1e-17:
-                    break
-            out[1:, small] = totals
+            coef = _PHI_COEF[: nr - 1, n_terms::-1]
+            total = np.repeat(coef[:, :1], small.size, axis=1)
+            for c in coef[:, 1:].T:
+                total *= zs
+                total += c[:, None]
+            out[1:, small] = total
     return out
 
 
@@ -217,11 +220,15 @@ def _upper_sums(alpha: ArrayLike, loga: ArrayLike, x: ArrayLike, rmax: int) -> n
             width = int(start[low].max()) - 1
             k = np.arange(1, width + 1, dtype=np.float64)
             lk = np.log(k)[None, :] - la[low][:, None]
-            inside = (k[None, :] >= xf[low][:, None]) & (k[None, :] < start[low][:, None])
+            inside = k[None, :] >= xf[low][:, None]
+            if start[low].min() <= width:  # mixed starts: rows starting at 16 stop there
+                inside &= k[None, :] < start[low][:, None]
             terms = np.where(inside, np.exp(-al[low][:, None] * np.where(inside, lk, 0.0)), 0.0)
-            vals[0, low] += terms.sum(axis=1)
+            ones = np.ones(width)  # row sums as a matrix-vector product: faster for short rows
+            vals[0, low] += terms @ ones
             for r in range(1, nr):
-                vals[r, low] += (terms * lk**r).sum(axis=1)
+                terms = terms * lk
+                vals[r, low] += terms @ ones
         if all_fin:
             out = vals
         else:
@@ -360,8 +367,12 @@ def _continuous_start(a, b, target):
         for _ in range(4):  # enough: more steps save no exact Newton step on the benchmarks
             small = np.abs(z) < 1e-2
             zs = np.where(small, 1.0, z)
-            g = np.where(small, 0.5 + z / 12.0 - z**3 / 720.0, -1.0 / np.expm1(-zs) - 1.0 / zs)
-            dg = np.where(small, 1.0 / 12.0 - z * z / 240.0, 1.0 / zs**2 - 0.25 / np.sinh(0.5 * zs) ** 2)
+            # t = 1 / (1 - exp(-|z|)): 1 / (1 - exp(-z)) is t (z > 0) or 1 - t (z < 0), and
+            # 1 / (4 sinh(z / 2)^2) = t (t - 1)
+            t = -1.0 / np.expm1(-np.abs(zs))
+            zz = z * z
+            g = np.where(small, 0.5 + z / 12.0 - zz * z / 720.0, np.where(zs > 0.0, t, 1.0 - t) - 1.0 / zs)
+            dg = np.where(small, 1.0 / 12.0 - zz / 240.0, 1.0 / (zs * zs) - t * (t - 1.0))
             z = z - (g - q) / np.maximum(dg, 1e-300)
         start = np.where(np.isinf(b), 1.0 + 1.0 / (target - lo), 1.0 - z / w)
     return np.where(np.isfinite(start), start, 1.0 + 1.0 / np.maximum(target, 1e-300))
