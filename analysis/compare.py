@@ -31,6 +31,7 @@ from analysis.bootstrap import PValueResult, tpl_pvalue
 from analysis.tpl import FitError, TPLFit, fit_tpl
 from nn2graph._rng import SeedLike, as_generator
 from nn2graph.exceptions import NN2GraphError
+from nn2graph.result_files import write_csv_rows
 
 __all__ = [
     "CompareError",
@@ -42,7 +43,6 @@ __all__ = [
     "compare_networks",
     "markdown_table",
     "plot_degree_ccdfs",
-    "write_rows_csv",
     "resolve_source",
 ]
 
@@ -388,16 +388,6 @@ _MD_COLUMNS = (("source", "source", "{}"), ("layer", "layer / kind", "{}"), ("n"
                ("tail_xmin", "tail xmin", "{}"), ("tail_n", "tail n", "{}"))
 
 
-def write_rows_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> None:
-    """Write dictionaries with the same keys as CSV (header from the first row)."""
-    if not rows:
-        raise CompareError(f"no rows to write to {os.fspath(path)}")
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of comparison rows (:meth:`ComparisonEntry.row`): the TPL window fit of
     METHOD.md, its p-value and best law, then the power-law tail.
@@ -437,7 +427,7 @@ class Comparison:
 
     def to_csv(self, path: str | os.PathLike) -> None:
         """Write :meth:`rows` as CSV."""
-        write_rows_csv(self.rows(), path)
+        write_csv_rows(path, self.rows())
 
     def to_markdown(self) -> str:
         """The table in markdown (:func:`markdown_table`)."""

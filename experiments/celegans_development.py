@@ -32,25 +32,15 @@ from analysis.compare import (
     analyse_degrees,
     markdown_table,
     plot_degree_ccdfs,
-    write_rows_csv,
 )
 from analysis.connectomes import connectome_degrees, load_connectome
 from analysis.development import WITVLIET_STAGES, DevelopmentResult, check_stages, development_attachment
+from nn2graph.result_files import write_csv_rows, write_json
 
 __all__ = ["UNITS", "reproduce_celegans_development"]
 
 #: How connections are counted: synapses (edge ``weight``) or connected pairs.
 UNITS: dict[str, bool] = {"synapses": True, "pairs": False}
-
-
-def _write_json(payload: Any, path: Path) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n", encoding="utf-8")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def _attachment_phase(dev: DevelopmentResult, unit: str, out: Path) -> list[dict[str, Any]]:
@@ -62,12 +52,12 @@ def _attachment_phase(dev: DevelopmentResult, unit: str, out: Path) -> list[dict
     dev.plot_summary(path=figures / f"summary_{unit}.png",
                      title=f"\u03a9(d) between consecutive datasets, {dev.synapses} connections counted as {unit}")
     rows = dev.summary_rows()
-    write_rows_csv(rows, out / f"transitions_{unit}.csv")
-    write_rows_csv([{"transition": t.label} | r for t in dev.transitions for r in t.result.delta_rows()],
-                   out / f"delta_{unit}.csv")
-    write_rows_csv([{"transition": t.label} | r for t in dev.transitions for r in t.result.omega_rows()],
-                   out / f"omega_{unit}.csv")
-    _write_json(dev.to_dict(), out / f"attachment_{unit}.json")
+    write_csv_rows(out / f"transitions_{unit}.csv", rows)
+    write_csv_rows(out / f"delta_{unit}.csv",
+                   [{"transition": t.label} | r for t in dev.transitions for r in t.result.delta_rows()])
+    write_csv_rows(out / f"omega_{unit}.csv",
+                   [{"transition": t.label} | r for t in dev.transitions for r in t.result.omega_rows()])
+    write_json(out / f"attachment_{unit}.json", dev.to_dict())
     return rows
 
 
@@ -90,7 +80,7 @@ def _stage_phase(stages: tuple[int, ...], synapses: str, n_boot: int, seed: int,
         analysis = analyse_degrees(degrees, n_boot=n_boot, seed=np.random.SeedSequence([seed, s]), n_jobs=n_jobs,
                                    progress=progress)
         row = ComparisonEntry(name, "total", analysis).row()
-        _write_json({"key": key, "row": row, "analysis": analysis.to_dict()}, path)
+        write_json(path, {"key": key, "row": row, "analysis": analysis.to_dict()})
         rows.append(row)
     return rows, sets
 
@@ -227,11 +217,11 @@ def reproduce_celegans_development(
         dev = development_attachment(values, synapses=synapses, weighted=weighted, bins=bins, n_bins=n_bins,
                                      degree=degree)
         metrics["attachment"][unit] = _attachment_phase(dev, unit, out)
-        _write_json(metrics, out / "metrics.json")
+        write_json(out / "metrics.json", metrics)
     stage_rows, sets = _stage_phase(values, synapses, n_boot, seed, n_jobs, progress, out)
     metrics["stage_degrees"] = stage_rows
-    _write_json(metrics, out / "metrics.json")
-    write_rows_csv(stage_rows, out / "stage_degrees.csv")
+    write_json(out / "metrics.json", metrics)
+    write_csv_rows(out / "stage_degrees.csv", stage_rows)
     (out / "stage_degrees.md").write_text(markdown_table(stage_rows) + "\n", encoding="utf-8")
     plot_degree_ccdfs(sets, path=out / "figures" / "stage_ccdf.png",
                       title=f"Witvliet datasets: total degree ({synapses}), divided by its mean")

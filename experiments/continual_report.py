@@ -26,7 +26,6 @@ and settings; ``metrics.json`` is rewritten after every stage.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import time
@@ -41,6 +40,7 @@ from experiments.continual import PHASES, ContinualResult, train_continual
 from experiments.tasks import load_continual_tasks
 from experiments.training import get_profile
 from nn2graph.exceptions import NN2GraphError
+from nn2graph.result_files import write_csv_rows, write_json
 
 if TYPE_CHECKING:
     from analysis import AttachmentResult
@@ -165,15 +165,6 @@ class ContinualReport:
         return self.continual.table1()
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        if not rows:
-            return
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def fmt(value: float | None, spec: str = ".3g") -> str:
     """Format a number for the report; ``None`` and NaN become ``"n/a"``.
 
@@ -183,12 +174,6 @@ def fmt(value: float | None, spec: str = ".3g") -> str:
     ('0.123', 'n/a', 'n/a', '2.00')
     """
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    tmp.replace(path)
 
 
 def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | None = None,
@@ -250,22 +235,22 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
     rows = [{"P": size, "source": "ours", **{k: round(v, 2) for k, v in table.items()}}]
     if paper is not None:
         rows.insert(0, {"P": size, "source": "paper", **paper})
-    _write_csv(out / "table1.csv", rows)
+    write_csv_rows(out / "table1.csv", rows)
     header = "| P | source | " + " | ".join(_COLUMNS.values()) + " |"
     md = [header, "|" + "---|" * (len(_COLUMNS) + 2)]
     md += ["| " + " | ".join(str(r[k]) if k in ("P", "source") else f"{r[k]:.2f}" for k in r) + " |" for r in rows]
     (out / "table1.md").write_text("\n".join(md) + "\n")
     metrics["continual"] = result.to_dict()
-    _write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
 
     # stage 2: snapshots and internal preferential attachment (Figures 7, 8)
     g0 = nn2graph.to_graph(result.snapshot(0), (784,))
     g1 = nn2graph.to_graph(result.snapshot(1), (784,))
     attachment = preferential_attachment(g0.graph, g1.graph, bins=bins, n_bins=n_bins, omega_bins=omega_bins)
     attachment.to_json(out / "attachment.json")
-    _write_csv(out / "delta.csv", attachment.delta_rows())
-    _write_csv(out / "omega.csv", attachment.omega_rows())
-    _write_csv(out / "omega-summary.csv", attachment.omega_summary())
+    write_csv_rows(out / "delta.csv", attachment.delta_rows())
+    write_csv_rows(out / "omega.csv", attachment.omega_rows())
+    write_csv_rows(out / "omega-summary.csv", attachment.omega_summary())
     plot_delta(attachment, path=out / "figure-7.png",
                title=f"Figure 7: new connections per node pair vs t = 0 degrees (P = {size})")
     plot_omega(attachment, path=out / "figure-8.png",
@@ -281,8 +266,8 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
                   "degree_t1": int(degrees_t1[layer][unit]),
                   "new_connections": int(attachment.new_connections[layer][unit])}
                  for layer in attachment.layers for unit in range(len(degrees_t1[layer]))]
-    _write_csv(out / "degrees.csv", node_rows)
-    _write_json(out / "metrics.json", metrics)
+    write_csv_rows(out / "degrees.csv", node_rows)
+    write_json(out / "metrics.json", metrics)
 
     # stage 3: TPL fits and p-values at t = 1 (Figure 9)
     fits, pvalues = {}, {}
@@ -303,16 +288,16 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
         p = tpl_pvalue(degrees, fit=fits[layer], n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
         pvalues[layer] = p.to_dict()
         cache[layer] = {"key": key, "result": pvalues[layer]}
-        _write_json(cache_path, cache)
+        write_json(cache_path, cache)
     plot_layer_fits(degrees_t1, fits, pvalues={k: v["p_value"] for k, v in pvalues.items() if "p_value" in v},
                     path=out / "figure-9.png",
                     title=f"Figure 9: degree CCDFs and TPL fits at t = 1 (P = {size}, {n_boot} bootstrap sets)")
     fit_rows = [{"layer": layer, **(fits[layer].to_dict() if fits[layer] is not None else {}),
                  **pvalues[layer]} for layer in degrees_t1]
-    _write_csv(out / "fits.csv", [{k: v for k, v in r.items() if not isinstance(v, (dict, list))} for r in fit_rows])
+    write_csv_rows(out / "fits.csv", [{k: v for k, v in r.items() if not isinstance(v, (dict, list))} for r in fit_rows])
     metrics["fits_t1"] = fit_rows
     metrics["seconds_total_this_run"] = time.perf_counter() - began
-    _write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
 
     report = ContinualReport(out, size, result, attachment, degrees_t1, fits, pvalues)
     (out / "report.md").write_text(_report_markdown(report, metrics, trends, n_boot))

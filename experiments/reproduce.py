@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 import warnings
@@ -63,6 +62,7 @@ from experiments.pruning import make_pruning_permanent, prune_layers, sparsity_r
 from experiments.training import get_profile
 from nn2graph import layer_degrees, to_graph
 from nn2graph.exceptions import NN2GraphError
+from nn2graph.result_files import write_json
 
 __all__ = ["LayerFit", "ReproduceError", "StaticResult", "StaticTarget", "STATIC_TARGETS", "reproduce_static"]
 
@@ -297,31 +297,6 @@ def _layer_json(layer: LayerFit, seed: int) -> dict[str, Any]:
 # the run
 
 
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_json_ready(data), indent=2, allow_nan=False, default=_json_default))
-    os.replace(tmp, path)
-
-
-def _json_ready(value: Any) -> Any:
-    """``value`` with non-finite floats as the strings "inf", "-inf", "nan" (strict JSON)."""
-    if isinstance(value, Mapping):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
-        return str(float(value))
-    return value
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def _history_seconds(training: Mapping[str, Any]) -> float:
     return float(sum(r["seconds"] for r in training.get("history", [])))
 
@@ -418,7 +393,7 @@ def reproduce_static(
                                epochs=epochs, retrain_epochs=retrain_epochs, limit_train=limit_train,
                                resume=resume, device=device, progress=progress)
     metrics["phase"] = "trained"
-    _write_json(metrics_path, metrics)
+    write_json(metrics_path, metrics)
 
     # graph and degrees (paper's conventions: input counts upper edges, the last pruned layer its
     # lower ones; AlexNet's output layer fc8 is pruned too, so it is the last pruned layer)
@@ -460,7 +435,7 @@ def reproduce_static(
                           previous=previous.get(label), progress=progress)
         layers.append(layer)
         metrics["layers"][label] = _layer_json(layer, seed)
-        _write_json(metrics_path, metrics)
+        write_json(metrics_path, metrics)
     metrics["seconds"]["fits"] = time.perf_counter() - t0
 
     figure = out / f"figure-{target.figure}.png"
@@ -477,7 +452,7 @@ def reproduce_static(
     report.write_text(_report(target, metrics, layers))
     files.append(report)
     metrics["files"] = [f.name for f in files]
-    _write_json(metrics_path, metrics)
+    write_json(metrics_path, metrics)
     return StaticResult(target, out, metrics, tuple(layers), tuple(files), graph)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 
@@ -36,19 +35,12 @@ def add_parser(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        if rows:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the analysis and write its files; returns the exit code."""
     from analysis.attachment import attachment_general, preferential_attachment
     from analysis.attachment_plots import plot_delta, plot_omega
     from analysis.graph_files import read_graph_file
+    from nn2graph.result_files import write_csv_rows
 
     g0, g1 = read_graph_file(args.g0), read_graph_file(args.g1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -62,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
                f"{row['origin_slope']}, origin r2 {row['origin_r2']}, eq. 10 slope {row['predicted_slope']}"
                for row in result.omega_summary()]
     result.to_json(args.out / "attachment.json")
-    _write_csv(args.out / "delta.csv", result.delta_rows())
-    _write_csv(args.out / "omega.csv", result.omega_rows())
-    _write_csv(args.out / "omega_summary.csv", result.omega_summary())
+    write_csv_rows(args.out / "delta.csv", result.delta_rows())
+    write_csv_rows(args.out / "omega.csv", result.omega_rows())
+    write_csv_rows(args.out / "omega_summary.csv", result.omega_summary())
     plot_delta(result, path=args.out / "delta.png")
     plot_omega(result, path=args.out / "omega.png")
     print("\n".join(["Omega(d) fits:"] + summary + [f"wrote {args.out}/attachment.json, delta.csv, omega.csv, "

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import sys
 import warnings
 from pathlib import Path
 
 from nn2graph.exceptions import NN2GraphError
+from nn2graph.result_files import write_json
 
 
 def add_parser(subparsers) -> None:
@@ -107,9 +107,7 @@ def run(args: argparse.Namespace) -> int:
         results[layer] = entry
     _print_table(results, args.pvalue)
     if args.json is not None:
-        args.json.write_text(json.dumps({"file": str(args.csv), "column": args.column, "options": {
-            k: ("inf" if isinstance(v, float) and math.isinf(v) else v) for k, v in options.items()},
-            "layers": results}, indent=2))
+        write_json(args.json, {"file": str(args.csv), "column": args.column, "options": options, "layers": results})
     if args.plot is not None:
         plot_layer_fits(degrees, fits, pvalues=pvalues or None, path=args.plot, title=args.csv.name)
     return 1 if failed else 0

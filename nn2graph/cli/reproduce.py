@@ -7,7 +7,6 @@ module to :data:`TARGET_MODULES`.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 
 #: Modules that contribute a reproduction target, in the order ``--help`` lists them.

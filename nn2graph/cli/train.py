@@ -45,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nn2graph train``."""
-    import json
+    from nn2graph.result_files import write_json
     import time
     from dataclasses import asdict
     from pathlib import Path
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                "data": {"source": splits.source, "note": splits.note, **splits.sizes()},
                "seed": args.seed, **result.to_dict(),
                "seconds_total": time.perf_counter() - began}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_json(out / "metrics.json", metrics)
     print(result.summary())
     print(f"wrote {out / 'metrics.json'}")
     return 0
