@@ -17,6 +17,7 @@ refused with a :class:`ResultFileError` naming the file.
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 import csv
 import json
 import math
@@ -257,7 +258,7 @@ def check_plain(obj: Any, where: str = "the object") -> None:
             for i, item in enumerate(value):
                 walk(item, f"{at}[{i}]")
             return
-        if type(value) is dict:
+        if type(value) in (dict, OrderedDict):
             for key, item in value.items():
                 if type(key) not in (str, int):
                     raise ResultFileError(f"{where} has a key of type {type(key).__name__} at {at or 'the top'}: "

@@ -64,7 +64,8 @@ from nn2graph.result_files import (
     write_text,
 )
 
-__all__ = ["IDENTITY_FILE", "LockHolder", "RunFolder", "RunFolderError", "content_key", "open_run", "use_run"]
+__all__ = ["IDENTITY_FILE", "LockHolder", "RunFolder", "RunFolderError", "content_key", "differences", "open_run",
+           "use_run"]
 
 #: The file holding a folder's run identity.
 IDENTITY_FILE = "run.json"
@@ -166,8 +167,15 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix or "identity": value}
 
 
-def _differences(old: Any, new: Any) -> list[str]:
-    a, b = _flat(old), _flat(new)
+def differences(old: Any, new: Any) -> list[str]:
+    """Phrases naming the (dotted) keys whose values differ between two nested dicts.
+
+    Examples
+    --------
+    >>> differences({"seed": 0, "profile": {"lr": 0.1}}, {"seed": 1, "profile": {"lr": 0.1}})
+    ['seed is 0 there, 1 here']
+    """
+    a, b = _flat(json_ready(old)), _flat(json_ready(new))
     parts = []
     for key in [*b, *(k for k in a if k not in b)]:
         if key not in a:
@@ -399,7 +407,7 @@ def open_run(path: str | os.PathLike, identity: Mapping[str, Any], *, command: s
                                      f"nn2graph; {run._fix()}")
             if saved["identity"] != identity:
                 raise RunFolderError(
-                    f"{path} holds a run with other settings: {'; '.join(_differences(saved['identity'], identity))}. "
+                    f"{path} holds a run with other settings: {'; '.join(differences(saved['identity'], identity))}. "
                     "Use another output folder (--out), or pass --restart to delete that run's files and start "
                     "this one")
             if not resume:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
@@ -18,6 +20,7 @@ from experiments.continual import (
 from experiments.data import DataSplits
 from experiments.tasks import central_permutation, permuted_task
 from experiments.training import TrainingProfile, evaluate
+from nn2graph.run_folder import RunFolderError
 
 PROFILE = TrainingProfile("tiny", "adam", lr=2e-3, retrain_lr=1e-3, batch_size=16, epochs=2, retrain_epochs=1)
 
@@ -70,7 +73,7 @@ def test_exact_counts_and_disjoint_tasks(run):
 
 def test_task_a_weights_bit_identical_after_task_b(run):
     out, a, _, result, _ = run
-    after_a = torch.load(out / "a-sparse.pt", weights_only=False)["state"]
+    after_a = torch.load(out / "a-sparse.pt", weights_only=True)["state"]
     final = result.model.state_dict()
     for name in HIDDEN_LAYERS:
         mask = result.masks_a[name]
@@ -106,11 +109,19 @@ def test_rerun_reuses_phases_and_refuses_other_settings(run):
     assert again.table1() == result.table1()
     for name in HIDDEN_LAYERS:
         assert torch.equal(again.model.state_dict()[f"{name}.weight"], result.model.state_dict()[f"{name}.weight"])
-    with pytest.raises(ContinualError, match=r"b-dense\.pt comes from another run"):
+    with pytest.raises(RunFolderError, match=r"holds a run with other settings: s2 is 0.8 there, 0.5 here"):
         train_continual(a, b, PROFILE, out=out, seed=1, s2=0.5, device="cpu", progress=False)
     other_b = permuted_task(a, central_permutation(26, seed=0))
-    with pytest.raises(ContinualError, match="another output folder"):
+    with pytest.raises(RunFolderError, match=r"task_b is .* there, .* here\. Use another output folder"):
         train_continual(a, other_b, PROFILE, out=out, seed=1, device="cpu", progress=False)
+    # a phase file of another run copied into a folder is refused too, naming what differs
+    copy = out.parent / "copy"
+    copy.mkdir()
+    shutil.copy(out / "b-dense.pt", copy / "b-dense.pt")
+    shutil.copy(out / "a-sparse.pt", copy / "a-sparse.pt")
+    shutil.copy(out / "a-dense.pt", copy / "a-dense.pt")
+    with pytest.raises(ContinualError, match=r"b-dense\.pt comes from another run \(s2 is 0.8 there, 0.5 here\)"):
+        train_continual(a, b, PROFILE, out=copy, seed=1, s2=0.5, device="cpu", progress=False)
 
 
 def test_snapshots_hold_each_tasks_connections(run):
