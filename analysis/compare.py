@@ -31,7 +31,7 @@ from analysis.bootstrap import PValueResult, tpl_pvalue
 from analysis.tpl import FitError, TPLFit, fit_tpl
 from nn2graph._rng import SeedLike, as_generator
 from nn2graph.exceptions import NN2GraphError
-from nn2graph.result_files import write_csv_rows
+from nn2graph.result_files import save_figure, write_csv_rows, write_text
 
 __all__ = [
     "CompareError",
@@ -442,7 +442,7 @@ class Comparison:
         """:meth:`to_dict` as JSON text, also written to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=2)
         if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
+            write_text(path, text + "\n")
         return text
 
     def plot(self, *, path: str | os.PathLike | None = None, title: str | None = None):
@@ -507,7 +507,7 @@ def plot_degree_ccdfs(degree_sets, *, path: str | os.PathLike | None = None, tit
     if title:
         ax.set_title(title)
     if path is not None:
-        fig.savefig(os.fspath(path), dpi=110)
+        save_figure(fig, path, dpi=110)
     return fig
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from nn2graph.degrees import layer_order
 from nn2graph.exceptions import NN2GraphError
+from nn2graph.result_files import atomic_open
 
 #: Colours given to layers in order (Tableau 10), as (r, g, b) in 0..255.
 PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -258,7 +259,7 @@ def write_graphml(graph: ig.Graph, path: str | Path) -> Path:
     graph_attrs = [(name, _value_type([graph[name]]), [graph[name]]) for name in graph.attributes()]
     vertex_attrs = _attribute_table(graph.vs)
     edge_attrs = _attribute_table(graph.es)
-    with path.open("w", encoding="utf-8") as out:
+    with atomic_open(path) as out:
         out.write(
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
@@ -360,7 +361,7 @@ def write_gexf(graph: ig.Graph, path: str | Path) -> Path:
     edge_formats = [_formatter(kind) for _, kind, _ in edge_attrs]
     n = graph.vcount()
     labels = graph.vs[label_key] if label_key else [str(v) for v in range(n)]
-    with path.open("w", encoding="utf-8") as out:
+    with atomic_open(path) as out:
         out.write(
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<gexf xmlns="http://www.gexf.net/1.2draft" xmlns:viz="http://www.gexf.net/1.2draft/viz" '

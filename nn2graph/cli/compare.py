@@ -40,6 +40,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Analyse the sources and write the table and figure; returns the exit code."""
     from analysis.compare import compare_networks
+    from nn2graph.result_files import write_text
 
     comparison = compare_networks(args.sources, n_boot=args.n_boot, seed=args.seed, n_jobs=args.jobs,
                                   synapses=args.synapses, weighted=args.weighted,
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     comparison.to_csv(args.out / "compare.csv")
     comparison.to_json(args.out / "compare.json")
     markdown = comparison.to_markdown()
-    (args.out / "compare.md").write_text(markdown + "\n", encoding="utf-8")
+    write_text(args.out / "compare.md", markdown + "\n")
     comparison.plot(path=args.out / "ccdf.png", title=args.title)
     print(markdown)
     print(f"wrote {args.out}/compare.csv, compare.md, compare.json, ccdf.png")

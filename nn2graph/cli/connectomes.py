@@ -31,6 +31,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """List, summarise or export a connectome."""
     from analysis.connectomes import connectome_degrees, list_connectomes, load_connectome
+    from nn2graph.result_files import atomic_open
 
     if args.name is None:
         for row in list_connectomes():
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             for suffix, weighted in (("", False), ("_weighted", True))
             for kind in ("in", "out", "total")
         }
-        with args.degrees.open("w", newline="") as handle:
+        with atomic_open(args.degrees, newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["name", *columns])
             for v, name in enumerate(graph.vs["name"]):

@@ -52,8 +52,10 @@ def write_degrees_csv(degrees: dict, path: str) -> None:
     """Write ``{layer: degrees}`` as CSV rows ``layer,unit,degree``."""
     import csv
 
+    from nn2graph.result_files import atomic_open
+
     try:
-        with open(path, "w", newline="") as handle:
+        with atomic_open(path, newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["layer", "unit", "degree"])
             for layer, values in degrees.items():

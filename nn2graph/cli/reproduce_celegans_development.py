@@ -39,6 +39,7 @@ def add_target(subparsers) -> None:
     p.add_argument("--n-boot", type=int, default=2500, help="bootstrap sets per stage p-value (default 2500)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--jobs", type=int, default=1, help="bootstrap worker processes (default 1)")
+    p.add_argument("--restart", action="store_true", help="delete the files of the run in --out and start over")
     p.set_defaults(run=run)
 
 
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
     metrics = reproduce_celegans_development(args.out, stages=args.stages, synapses=args.synapses, bins=args.bins,
                                              n_bins=args.n_bins, degree=args.degree, n_boot=args.n_boot,
-                                             seed=args.seed, n_jobs=args.jobs, progress=True)
+                                             seed=args.seed, n_jobs=args.jobs, restart=args.restart,
+                                             progress=True)
     for row in metrics["attachment"]["synapses"]:
         print(f"{row['transition']}: gained {row['gained']:.0f}, lost {row['lost']:.0f} synapses; Omega gains slope "
               f"{row['gains_origin_slope']:.3g} (eq. 5: {row['gains_predicted_slope']:.3g}), r2 {row['gains_origin_r2']:.3f}")

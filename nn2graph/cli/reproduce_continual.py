@@ -40,24 +40,24 @@ def add_target(subparsers: argparse._SubParsersAction) -> None:
                         help="worker processes for the bootstrap (default 1)")
     parser.add_argument("--device", default="auto", help="'auto' (CUDA if present), 'cpu', 'cuda'")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--restart", action="store_true",
+                        help="delete the files of the run in --out and start over")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nn2graph reproduce continual``."""
-    import torch
-
     from experiments.continual_report import fmt, reproduce_continual
+    from experiments.training import set_threads
 
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     out = args.out if args.out is not None else f"runs/continual-P{args.size}"
     report = reproduce_continual(out, size=args.size, data_dir=args.data_dir, profile=args.profile,
                                  epochs=args.epochs, retrain_epochs=args.retrain_epochs,
                                  limit_train=args.limit_train, n_boot=args.n_boot, seed=args.seed,
                                  bins=args.bins, n_bins=args.n_bins, n_jobs=args.jobs, device=args.device,
-                                 progress=not args.quiet)
+                                 restart=args.restart, progress=not args.quiet)
     row = report.table1()
     print(f"P = {args.size}: task A dense {row['a_dense']:.2f} sparse {row['a_sparse']:.2f}; "
           f"task B dense {row['b_dense']:.2f} sparse {row['b_sparse']:.2f} (test %)")

@@ -58,12 +58,10 @@ def add_target(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run one static target and print where its files are."""
-    import torch
-
     from experiments.reproduce import reproduce_static
+    from experiments.training import set_threads
 
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     options = {"weights": args.weights, "random_weights": args.random_weights} if args.target_name in IMAGENET \
         else {"profile": args.profile, "data_dir": args.data_dir, "epochs": args.epochs,
               "retrain_epochs": args.retrain_epochs, "limit_train": args.limit_train, "device": args.device}
