@@ -142,3 +142,29 @@ def test_bad_settings():
         train_continual(a, b, PROFILE, s1=1.0, device="cpu", progress=False)
     with pytest.raises(ContinualError, match="task must be one of a, b, not 'c'"):
         PackNetMLP().task = "c"
+
+
+def test_initial_weights_follow_the_seed_and_task_b_draws_fresh_ones(tmp_path):
+    """With a learning rate of 0 the phase files hold the initial weights: task A's are those of
+    the seed (whatever torch's generator held before), task B's new connections are fresh draws
+    (seed + 1), not task A's stream again."""
+    still = TrainingProfile("still", "adam", lr=0.0, retrain_lr=0.0, batch_size=16, epochs=1, retrain_epochs=1)
+    a, b = _tasks()
+    torch.manual_seed(12345)  # a global state the run must not depend on
+    train_continual(a, b, still, out=tmp_path, seed=3, device="cpu", progress=False)
+    a_dense = torch.load(tmp_path / "a-dense.pt", weights_only=True)["state"]
+    torch.manual_seed(3)
+    expected = PackNetMLP().state_dict()
+    for key, value in expected.items():
+        assert torch.equal(a_dense[key], value), key
+    b_dense = torch.load(tmp_path / "b-dense.pt", weights_only=True)
+    free = ~b_dense["masks"]["a"]["fc1"]
+    fresh = b_dense["state"]["fc1.weight"][free]
+
+    def first_draw(seed):
+        torch.manual_seed(seed)
+        return torch.nn.init.xavier_uniform_(torch.empty(1024, 784))[free]
+
+    assert torch.equal(fresh, first_draw(4))
+    assert (fresh == first_draw(3)).sum() < 10  # not task A's stream again
+    assert (fresh == a_dense["fc1.weight"][free]).sum() < 10
