@@ -205,8 +205,21 @@ class RunFolder:
         self.identity = identity
         self.resumed = resumed
         self._lock_fd: int | None = lock_fd
-        log = path / _FILES_LOG
-        self._files = set(log.read_text(encoding="utf-8").split("\n")[:-1]) if log.is_file() else set()
+        self._files = self._read_files_log()
+
+    def _read_files_log(self) -> set[str]:
+        log = self.path / _FILES_LOG
+        if not log.exists():
+            return set()
+        try:
+            names = log.read_bytes().decode("utf-8").split("\n")[:-1]
+        except (OSError, UnicodeDecodeError):
+            names = None
+        if names is None or not all(name and not name.startswith("/") and ".." not in name.split("/")
+                                    and "\x00" not in name for name in names):
+            raise RunFolderError(f"refused {log}: it is not the list of artefacts nn2graph keeps; delete it (a "
+                                 "restart then leaves the files of the previous run in place)")
+        return set(names)
 
     # ---------------------------------------------------------------- life cycle
 
