@@ -293,7 +293,7 @@ def _optimizer_state(optimizer: torch.optim.Optimizer, model: nn.Module) -> dict
     order = [names[id(p)] for group in optimizer.param_groups for p in group["params"]]
     state = optimizer.state_dict()
     return {"state": {order[i]: value for i, value in state["state"].items()},
-            "param_groups": [{**group, "params": [order[i] for i in group["params"]]}
+            "param_groups": [{**group, "params": sorted(order[i] for i in group["params"])}
                              for group in state["param_groups"]]}
 
 
