@@ -46,14 +46,7 @@ from analysis import (
     plot_layer_fits,
 )
 from experiments.data import load_dataset
-from experiments.models import (
-    ALEXNET_CAFFE_NAMES,
-    build_model,
-    model_dataset,
-    model_input_shape,
-    pruning_fractions,
-    weighted_layers,
-)
+from experiments.models import ModelSpec, model_spec
 from experiments.pipeline import train_prune_retrain
 from experiments.pruning import make_pruning_permanent, prune_layers, sparsity_report
 from experiments.training import get_profile
@@ -84,7 +77,7 @@ class StaticTarget:
     @property
     def imagenet(self) -> bool:
         """True for AlexNet and VGG-16 (no training here: ImageNet weights from a file)."""
-        return model_dataset(self.model) == "imagenet"
+        return model_spec(self.model).dataset == "imagenet"
 
 
 #: The five experiments, by target name (the paper's Figures 1-5; METHOD.md §1's accuracies).
@@ -163,50 +156,6 @@ class StaticResult:
     def fits_table(self) -> str:
         """The per-layer fits as aligned text (one row per layer)."""
         return _fits_table(self.layers, markdown=False)
-
-
-# --------------------------------------------------------------------------------------------
-# layer names
-
-
-def layer_labels(model_name: str, model: torch.nn.Module) -> dict[str, str]:
-    """Module path -> the paper's layer name (Caffe's for AlexNet and VGG-16), input included.
-
-    Examples
-    --------
-    >>> layer_labels("cnn-mnist", build_model("cnn-mnist"))
-    {'input': 'input', 'conv1': 'conv1', 'conv2': 'conv2', 'fc3': 'fc3', 'out': 'out'}
-    >>> import torchvision
-    >>> with torch.device("meta"):
-    ...     labels = layer_labels("vgg16", torchvision.models.vgg16())
-    >>> labels["features.0"], labels["features.28"], labels["classifier.3"]
-    ('conv1_1', 'conv5_3', 'fc7')
-    """
-    layers = weighted_layers(model)
-    paths = list(layers)
-    labels = {"input": "input"}
-    if model_name == "alexnet":
-        caffe = {path: name for name, path in ALEXNET_CAFFE_NAMES.items()}
-        return labels | {p: caffe[p] for p in paths}
-    if model_name == "vgg16":
-        block, index = 1, 0
-        previous = None
-        for p in paths:
-            if isinstance(layers[p], torch.nn.Conv2d):
-                if previous is not None and _pool_between(model, previous, p):
-                    block, index = block + 1, 0
-                index += 1
-                labels[p] = f"conv{block}_{index}"
-                previous = p
-        fcs = [p for p in paths if isinstance(layers[p], torch.nn.Linear)]
-        return labels | {p: f"fc{6 + i}" for i, p in enumerate(fcs)}
-    return labels | {p: p for p in paths}
-
-
-def _pool_between(model: torch.nn.Module, first: str, second: str) -> bool:
-    """True when a max-pooling module sits between two modules of ``model.features``."""
-    i, j = int(first.split(".")[1]), int(second.split(".")[1])
-    return any(isinstance(model.features[k], torch.nn.MaxPool2d) for k in range(i + 1, j))
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,12 +270,13 @@ def reproduce_static(
     if isinstance(old_metrics, dict) and "seconds" in old_metrics:
         # times of the runs this one resumes (each run's "seconds" cover that run only)
         metrics["seconds_earlier_runs"] = [*old_metrics.get("seconds_earlier_runs", []), old_metrics["seconds"]]
+    spec = model_spec(target.model)
     if target.imagenet:
-        model = _imagenet_model(target, weights, random_weights, seed, metrics)
+        model = _imagenet_model(target, spec, weights, random_weights, seed, metrics)
     else:
         if weights is not None or random_weights:
             raise ReproduceError(f"{name} is trained here: --weights/--random-weights are for alexnet and vgg16")
-        model = _trained_model(target, out, metrics, profile=profile, data_dir=data_dir, seed=seed,
+        model = _trained_model(spec, out, metrics, profile=profile, data_dir=data_dir, seed=seed,
                                epochs=epochs, retrain_epochs=retrain_epochs, limit_train=limit_train,
                                resume=resume, device=device, progress=progress)
     metrics["phase"] = "trained"
@@ -336,8 +286,8 @@ def reproduce_static(
     # lower ones; AlexNet's output layer fc8 is pruned too, so it is the last pruned layer)
     t0 = time.perf_counter()
     model = model.cpu().eval()
-    shape = model_input_shape(target.model)
-    with_output = target.model == "alexnet"
+    shape = spec.input_shape
+    with_output = spec.output_layer in spec.pruning_fractions()
     files: list[Path] = [metrics_path]
     graph = None
     if target.imagenet:
@@ -351,7 +301,7 @@ def reproduce_static(
         files.append(out / "sparse.graphml")
         metrics["graphml"] = {"file": "sparse.graphml", "nodes": graph.graph.vcount(),
                               "edges": graph.graph.ecount()}
-    labels = layer_labels(target.model, model)
+    labels = spec.layer_labels(model)
     metrics["layer_names"] = labels
     for path, deg in degrees.items():
         files.append(write_degree_csv(out / f"degrees-{labels[path]}.csv", {labels[path]: deg}))
@@ -390,17 +340,17 @@ def reproduce_static(
     return StaticResult(target, out, metrics, tuple(layers), tuple(files), graph)
 
 
-def _trained_model(target: StaticTarget, out: Path, metrics: dict[str, Any], *, profile: str, data_dir,
+def _trained_model(spec: ModelSpec, out: Path, metrics: dict[str, Any], *, profile: str, data_dir,
                    seed: int, epochs, retrain_epochs, limit_train, resume: bool, device: str,
                    progress: bool) -> torch.nn.Module:
-    dataset = model_dataset(target.model)
+    dataset = spec.dataset
     train_profile = get_profile(profile, dataset).with_epochs(epochs, retrain_epochs)
     splits = load_dataset(dataset, data_dir, seed=seed)
     if limit_train is not None:
         splits = splits.limit_train(limit_train)
     t0 = time.perf_counter()
-    result = train_prune_retrain(lambda: build_model(target.model), splits, train_profile,
-                                 pruning_fractions(target.model), out=out, seed=seed, resume=resume,
+    result = train_prune_retrain(spec.build, splits, train_profile,
+                                 spec.pruning_fractions(), out=out, seed=seed, resume=resume,
                                  device=device, progress=progress)
     numbers = result.to_dict()
     metrics.update({
@@ -417,7 +367,7 @@ def _trained_model(target: StaticTarget, out: Path, metrics: dict[str, Any], *, 
     return result.sparse_model
 
 
-def _imagenet_model(target: StaticTarget, weights, random_weights: bool, seed: int,
+def _imagenet_model(target: StaticTarget, spec: ModelSpec, weights, random_weights: bool, seed: int,
                     metrics: dict[str, Any]) -> torch.nn.Module:
     if weights is None and not random_weights:
         raise ReproduceError(
@@ -428,8 +378,8 @@ def _imagenet_model(target: StaticTarget, weights, random_weights: bool, seed: i
     if weights is not None and random_weights:
         raise ReproduceError("give either --weights FILE or --random-weights, not both")
     torch.manual_seed(seed)
-    model = build_model(target.model, weights=weights)
-    fractions = pruning_fractions(target.model)
+    model = spec.build(weights=weights)
+    fractions = spec.pruning_fractions()
     prune_layers(model, fractions)
     make_pruning_permanent(model)
     metrics.update({
