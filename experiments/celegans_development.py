@@ -1,16 +1,17 @@
 """``nn2graph reproduce celegans-development``: internal preferential attachment in a real
-developing brain (issue 6, item 4).
+developing brain.
 
 :func:`reproduce_celegans_development` measures Delta and Omega (the paper's eqs. 5-10 in the
 general form of :func:`analysis.attachment_general`) between consecutive Witvliet stages,
-counting connections both as synapses and as connected pairs, fits every stage's degree
-distribution with :func:`analysis.compare.analyse_degrees`, and writes into the output folder:
+counting connections both as synapses and as connected pairs, analyses every stage's degree
+distribution with :func:`analysis.analyse_degrees` (the analysis of every command), and writes
+into the output folder:
 
 - ``metrics.json`` (rewritten after every phase), ``report.md``;
 - ``transitions_{unit}.csv`` (one row per transition), ``delta_{unit}.csv``, ``omega_{unit}.csv``,
   ``attachment_{unit}.json`` with ``unit`` = ``synapses`` or ``pairs``;
-- ``stage_degrees.csv`` / ``.md`` and ``stages/stage-K.json`` (reused when rerun with the same
-  options: the bootstraps are the slow part);
+- ``stage_degrees.csv`` / ``.md``, and ``analyses/`` (the finished bootstraps, keyed by the
+  degrees and options: reused when rerun, they are the slow part);
 - ``figures/delta_{unit}_{a}-{b}.png``, ``figures/omega_{unit}_{a}-{b}.png``,
   ``figures/summary_{unit}.png``, ``figures/stage_ccdf.png``.
 """
@@ -22,19 +23,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from analysis.attachment_plots import plot_delta, plot_omega
-from analysis.compare import (
-    ComparisonEntry,
-    DegreeSet,
-    analyse_degrees,
-    markdown_table,
-    plot_degree_ccdfs,
-)
+from analysis.compare import ComparisonEntry, DegreeSet, markdown_table, plot_degree_ccdfs
 from analysis.connectomes import connectome_degrees, load_connectome
+from analysis.degree_analysis import analyse_degrees
 from analysis.development import WITVLIET_STAGES, DevelopmentResult, check_stages, development_attachment
-from nn2graph.result_files import write_json
 from nn2graph.run_folder import RunFolder, open_run
 
 __all__ = ["UNITS", "reproduce_celegans_development"]
@@ -67,18 +60,9 @@ def _stage_phase(stages: tuple[int, ...], synapses: str, n_boot: int, seed: int,
         name = f"witvliet2020-{s}"
         degrees = connectome_degrees(load_connectome(name, synapses=synapses), kind="total")
         sets.append(DegreeSet(f"{s} ({WITVLIET_STAGES[s]})", "total", degrees))
-        path = run.file(f"stages/stage-{s}.json")
-        key = {"stage": s, "synapses": synapses, "n_boot": n_boot, "seed": seed}
-        saved = run.read_json(f"stages/stage-{s}.json", what="stage fit")
-        if saved is not None:
-            if isinstance(saved, dict) and saved.get("key") == key:
-                rows.append(saved["row"])
-                continue
-        analysis = analyse_degrees(degrees, n_boot=n_boot, seed=np.random.SeedSequence([seed, s]), n_jobs=n_jobs,
+        analysis = analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=run.path / "analyses",
                                    progress=progress)
-        row = ComparisonEntry(name, "total", analysis).row()
-        write_json(path, {"key": key, "row": row, "analysis": analysis.to_dict()})
-        rows.append(row)
+        rows.append(ComparisonEntry(name, "total", analysis).row())
     return rows, sets
 
 
@@ -148,7 +132,7 @@ def _report(metrics: dict[str, Any], stage_rows: list[dict[str, Any]]) -> str:
                   f"Figures: `figures/summary_{unit}.png`, `figures/delta_{unit}_A-B.png`, "
                   f"`figures/omega_{unit}_A-B.png`.", ""]
     parts += ["## Degree distributions of the stages (total degree, connected partners)", "",
-              f"TPL window of METHOD.md with its bootstrap p ({o['n_boot']} sets), best law on that window, and the "
+              f"TPL window fit (minimum KS distance) with its bootstrap p ({o['n_boot']} sets), best law on that window, and the "
               "untruncated power-law tail (xmin over all values). Figure: `figures/stage_ccdf.png`.", "",
               markdown_table(stage_rows), ""]
     return "\n".join(parts)
@@ -164,7 +148,7 @@ def reproduce_celegans_development(
     degree: str = "total",
     n_boot: int = 2500,
     seed: int = 0,
-    n_jobs: int | None = 1,
+    n_jobs: int | None = None,
     restart: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -173,7 +157,8 @@ def reproduce_celegans_development(
     Parameters
     ----------
     out : path
-        Output folder (created).  Stage fits in ``out/stages`` are reused when the options match.
+        Output folder (created).  Finished bootstraps in ``out/analyses`` are reused for the same
+        degrees and options.
     stages : iterable of int, default 1..8
         Witvliet datasets in developmental order.
     synapses, bins, n_bins, degree
@@ -181,9 +166,10 @@ def reproduce_celegans_development(
     n_boot : int, default 2500
         Bootstrap sets of each stage's p-value (0: none).
     seed : int, default 0
-        Seed of the bootstraps (stage s uses the stream ``SeedSequence([seed, s])``).
-    n_jobs : int or None, default 1
-        Bootstrap worker processes.
+        Seed of every stage's bootstrap (as in every command: the same degrees and seed give the
+        same p-value).
+    n_jobs : int or None, default None
+        Bootstrap worker processes (None: every core).
     restart : bool, default False
         Delete the files of the run in ``out`` first.  ``out`` is locked while the run lives,
         and a folder holding a run with other options (``run.json``) is refused, naming them.
