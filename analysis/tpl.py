@@ -67,6 +67,11 @@ _CHUNK_POINTS = 1 << 15
 _BLOCK_PAIRS = 1 << 14
 _PROBE_PAIRS = 16  # most promising windows taken to their exact D first at each later stage
 _SEED_PAIRS = 256  # pairs of the sub-grid that seeds the pruning threshold
+_TILE = 256  # xmin and xmax candidates a side of a tile of the certified filter
+_HOT_POINTS = 2  # split points of the certified filter
+_HOT_GRID = 5  # its sub-grid (a side) of windows whose exact D locates the split points
+_ALPHA_GRID = 6  # exponents per tile at which the certified filter evaluates every window
+_CERT_TOL = 1e-8  # slack of its sign tests of the likelihood equation and of its bounds of D
 
 
 class FitError(NN2GraphError, ValueError):
@@ -127,7 +132,8 @@ def _phi(z: np.ndarray, nr: int) -> np.ndarray:
             e = em1 + 1.0
             z2 = z * z
             out[1] = (e * (z - 1.0) + 1.0) / z2
-            out[2] = (e * (z2 - 2.0 * z + 2.0) - 2.0) / (z2 * z)
+            if nr > 2:
+                out[2] = (e * (z2 - 2.0 * z + 2.0) - 2.0) / (z2 * z)
     if nr > 1:  # the closed forms of phi_1, phi_2 cancel near 0: power series there, in groups
         # of |z| (smaller |z|, fewer terms), by Horner's rule; each group sums every term
         # z^k / k! / (k + r + 1) with |z|^k / k! >= 1e-17 at its largest |z|, so each series
@@ -431,13 +437,19 @@ def _ks_points(data: _Data, p: _Pairs, row: np.ndarray, k: np.ndarray, ks: str) 
     return diff
 
 
-def _ks_exact(data: _Data, p: _Pairs, ks: str) -> np.ndarray:
-    """Exact D of every window of p (all data values of each window, ragged)."""
+def _ks_exact(data: _Data, p: _Pairs, ks: str, argmax: bool = False):
+    """Exact D of every window of p (all data values of each window, ragged), and with
+    `argmax` the data index where each is reached (the first such)."""
     lengths = p.j - p.i + 1
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     row = np.repeat(np.arange(lengths.size), lengths)
     k = p.i[row] + np.arange(lengths.sum()) - offsets[row]
-    return np.maximum.reduceat(_ks_points(data, p, row, k, ks), offsets)
+    diff = _ks_points(data, p, row, k, ks)
+    d = np.maximum.reduceat(diff, offsets)
+    if not argmax:
+        return d
+    first = np.flatnonzero(diff == d[row])
+    return d, k[first[np.searchsorted(row[first], np.arange(lengths.size))]]
 
 
 def _ks_bound(data: _Data, p: _Pairs, ks: str, points: int, centre: np.ndarray | None = None,
@@ -562,10 +574,123 @@ def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _
     per_a = b_cands.size - first_b
     best.cand = int(per_a.sum())
     best.cap = _seed(data, a_cands, b_cands, first_b, lower, upper, ks)
-    for r, c in _blocks(first_b, b_cands.size):
+    hot = np.zeros(0)
+    if math.isfinite(best.cap) and not np.isinf(b_cands).any():
+        hot = _hot_points(data, a_cands, b_cands, first_b, lower, upper, ks)
+    if hot.size:
+        batches = _certified(data, a_cands, b_cands, first_b, hot, lower, upper, best)
+    else:
+        batches = _blocks(first_b, b_cands.size)
+    for r, c in batches:
         pairs = _fit_pairs(data, a_cands[r], b_cands[c], lower, upper)
         _refine(data, pairs, np.arange(pairs.i.size), None, 0, best, ks)
     return best
+
+
+def _hot_points(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,
+                upper: float, ks: str) -> np.ndarray:
+    """Data values where the exact D of a sub-grid of windows (_HOT_GRID a side) is reached,
+    the most frequent first (at most _HOT_POINTS): the maximum of |S_data - S_model| sits at
+    the same few values for most windows of a data set, so these points bound D tightly."""
+    rows = np.unique(np.linspace(0, a_cands.size - 1, _HOT_GRID).astype(np.int64))
+    cols = np.unique(np.linspace(0, b_cands.size - 1, _HOT_GRID).astype(np.int64))
+    r, c = np.repeat(rows, cols.size), np.tile(cols, rows.size)
+    ok = c >= first_b[r]
+    if not ok.any():
+        return np.zeros(0)
+    pairs = _fit_pairs(data, a_cands[r[ok]], b_cands[c[ok]], lower, upper)
+    _, at = _ks_exact(data, pairs, ks, argmax=True)
+    where, freq = np.unique(at, return_counts=True)
+    return data.values[where[np.argsort(-freq, kind="stable")][:_HOT_POINTS]].astype(np.float64)
+
+
+def _tiles(first_b: np.ndarray, n_b: int):
+    """Yield (a indices, b indices, valid) of each tile of at most _TILE x _TILE candidates
+    holding a valid pair, in row-major order; valid[p, q] says whether (rows[p], cols[q]) is."""
+    for r0 in range(0, first_b.size, _TILE):
+        rows = np.arange(r0, min(first_b.size, r0 + _TILE))
+        for c0 in range(int(first_b[rows[0]]) // _TILE * _TILE, n_b, _TILE):
+            cols = np.arange(c0, min(n_b, c0 + _TILE))
+            valid = cols[None, :] >= first_b[rows][:, None]
+            if valid.any():
+                yield rows, cols, valid
+
+
+def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, hot: np.ndarray,
+               lower: float, upper: float, best: _Best):
+    """Yield the (a index, b index) arrays of the pairs of each tile that a certified lower
+    bound of D (_tile_bound) cannot discard, in blocks of at most _BLOCK_PAIRS pairs."""
+    splits = []
+    for x in hot:  # the data sums of each split point, shared by every tile
+        kx = int(np.searchsorted(data.values, x))
+        splits.append((x, kx, np.concatenate([[0.0], np.cumsum(data.counts * np.log(data.values / x))])))
+    for rows, cols, valid in _tiles(first_b, b_cands.size):
+        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, splits, lower, upper)
+        keep = np.flatnonzero(valid & (bound <= best.threshold()))
+        bound = bound.ravel()
+        for start in range(0, keep.size, _BLOCK_PAIRS):
+            sel = keep[start: start + _BLOCK_PAIRS]
+            sel = sel[bound[sel] <= best.threshold()]  # the threshold may have fallen meanwhile
+            if sel.size:
+                yield rows[sel // cols.size], cols[sel % cols.size]
+
+
+def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, splits: list, lower: float,
+                upper: float) -> np.ndarray:
+    """A lower bound of D for each window (a[p], b[q]) (finite b) of a tile, without its alpha.
+
+    Split each window at a data value x inside it: the data and the model below x depend on
+    xmin alone, those from x on on xmax alone, so at a fixed exponent every window's
+    S_data(x), S_model(x) and likelihood equation cost a few operations on per-xmin and
+    per-xmax sums.  The likelihood equation g(alpha) = E_alpha[log k] - mean(log x) falls with
+    alpha and vanishes at the window's alpha, and S_model(x) falls with alpha, so at the
+    exponents beta of a small grid: g(beta) > 0 gives D >= S_data(x) - S_model(x; beta), and
+    g(beta) < 0 gives D >= S_model(x; beta) - S_data(x).  The grid spans the exact alpha of
+    the tile's valid corners and centre, widened; a window it does not bracket keeps a weaker
+    bound, or -inf.  Both tests have a slack of _CERT_TOL, far above the rounding of the sums.
+    Windows that are not valid get arbitrary values.
+    """
+    nr, nc = valid.shape
+    probe_r = np.array([0, 0, nr - 1, nr - 1, nr // 2])
+    probe_c = np.array([0, nc - 1, 0, nc - 1, nc // 2])
+    ok = valid[probe_r, probe_c]
+    bound = np.full(valid.shape, -np.inf)
+    if not ok.any():
+        return bound
+    al = _fit_pairs(data, a[probe_r[ok]], b[probe_c[ok]], lower, upper).alpha
+    lo, hi = float(al.min()), float(al.max())
+    pad = 0.5 * (hi - lo) + 1e-3 * (1.0 + abs(lo) + abs(hi))
+    beta = np.linspace(max(lower + 1e-9, lo - pad), min(upper - 1e-9, hi + pad), _ALPHA_GRID)[:, None]
+    ia = np.searchsorted(data.values, a)
+    jb = np.searchsorted(data.values, b, side="right") - 1
+    for x, kx, cl in splits:
+        rows, cols = a <= x, b >= x
+        if not (rows.any() and cols.any()):
+            continue
+        ra, cb = ia[rows], jb[cols] + 1
+        n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)[:, None]
+        n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)[None, :]
+        m = n_low + n_up
+        s_data = n_up / m
+        mean = ((cl[kx] - cl[ra])[:, None] + (cl[cb] - cl[kx])[None, :]) / m
+        logx = math.log(x)
+        with np.errstate(all="ignore"):
+            if x >= _EM_START:  # both parts as differences of T(a), T(x), T(b + 1)
+                t = _upper_sums(beta, logx, np.r_[a[rows], x, b[cols] + 1.0][None, :], 1)
+                na = int(rows.sum())
+                low = t[:, :, :na] - t[:, :, na: na + 1]
+                up = t[:, :, na: na + 1] - t[:, :, na + 1:]
+            else:
+                low = _range_sums(beta, logx, a[rows][None, :], x - 1.0, 1)  # k in [a, x - 1]
+                up = _range_sums(beta, logx, x, b[cols][None, :], 1)  # k in [x, b]
+            sub = np.full(m.shape, -np.inf)
+            for g in range(beta.shape[0]):
+                z = low[0, g][:, None] + up[0, g][None, :]
+                gap = (low[1, g][:, None] + up[1, g][None, :]) / z - mean
+                diff = s_data - up[0, g][None, :] / z
+                sub = np.fmax(sub, np.where(gap > _CERT_TOL, diff, np.where(gap < -_CERT_TOL, -diff, -np.inf)))
+        bound[np.ix_(rows, cols)] = np.fmax(bound[np.ix_(rows, cols)], sub)
+    return bound - _CERT_TOL
 
 
 def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,
