@@ -625,7 +625,7 @@ def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: n
         kx = int(np.searchsorted(data.values, x))
         splits.append((x, kx, np.concatenate([[0.0], np.cumsum(data.counts * np.log(data.values / x))])))
     for rows, cols, valid in _tiles(first_b, b_cands.size):
-        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, splits, lower, upper)
+        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, splits, lower, upper, best.threshold())
         keep = np.flatnonzero(valid & (bound <= best.threshold()))
         bound = bound.ravel()
         for start in range(0, keep.size, _BLOCK_PAIRS):
@@ -636,7 +636,7 @@ def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: n
 
 
 def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, splits: list, lower: float,
-                upper: float) -> np.ndarray:
+                upper: float, thr: float = math.inf) -> np.ndarray:
     """A lower bound of D for each window (a[p], b[q]) (finite b) of a tile, without its alpha.
 
     Split each window at a data value x inside it: the data and the model below x depend on
@@ -654,42 +654,51 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
     probe_r = np.array([0, 0, nr - 1, nr - 1, nr // 2])
     probe_c = np.array([0, nc - 1, 0, nc - 1, nc // 2])
     ok = valid[probe_r, probe_c]
-    bound = np.full(valid.shape, -np.inf)
     if not ok.any():
-        return bound
+        return np.full(valid.shape, -np.inf)
     al = _fit_pairs(data, a[probe_r[ok]], b[probe_c[ok]], lower, upper).alpha
     lo, hi = float(al.min()), float(al.max())
     pad = 0.5 * (hi - lo) + 1e-3 * (1.0 + abs(lo) + abs(hi))
     beta = np.linspace(max(lower + 1e-9, lo - pad), min(upper - 1e-9, hi + pad), _ALPHA_GRID)[:, None]
     ia = np.searchsorted(data.values, a)
     jb = np.searchsorted(data.values, b, side="right") - 1
+    bound = np.zeros(valid.shape)  # D >= 0
     for x, kx, cl in splits:
-        rows, cols = a <= x, b >= x
-        if not (rows.any() and cols.any()):
+        na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
+        open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)  # windows this split may still discard
+        if not open_.any():
             continue
-        ra, cb = ia[rows], jb[cols] + 1
-        n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)[:, None]
-        n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)[None, :]
-        m = n_low + n_up
-        s_data = n_up / m
-        mean = ((cl[kx] - cl[ra])[:, None] + (cl[cb] - cl[kx])[None, :]) / m
+        ra, cb = ia[:na], jb[c0:] + 1
+        n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)
+        n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)
+        l_low, l_up = cl[kx] - cl[ra], cl[cb] - cl[kx]
         logx = math.log(x)
         with np.errstate(all="ignore"):
             if x >= _EM_START:  # both parts as differences of T(a), T(x), T(b + 1)
-                t = _upper_sums(beta, logx, np.r_[a[rows], x, b[cols] + 1.0][None, :], 1)
-                na = int(rows.sum())
+                t = _upper_sums(beta, logx, np.r_[a[:na], x, b[c0:] + 1.0][None, :], 1)
                 low = t[:, :, :na] - t[:, :, na: na + 1]
                 up = t[:, :, na: na + 1] - t[:, :, na + 1:]
             else:
-                low = _range_sums(beta, logx, a[rows][None, :], x - 1.0, 1)  # k in [a, x - 1]
-                up = _range_sums(beta, logx, x, b[cols][None, :], 1)  # k in [x, b]
-            sub = np.full(m.shape, -np.inf)
+                low = _range_sums(beta, logx, a[:na][None, :], x - 1.0, 1)  # k in [a, x - 1]
+                up = _range_sums(beta, logx, x, b[c0:][None, :], 1)  # k in [x, b]
+            if open_.mean() > 0.25:  # most windows: the whole rectangle, by broadcasting
+                pa, pb, out = (slice(None), None), (None, slice(None)), bound[:na, c0:]
+            else:  # the few left open: one by one
+                p, q = np.nonzero(open_)
+                pa, pb, out = p, q, bound[:na, c0:][p, q]
+            m = n_low[pa] + n_up[pb]
+            s_data = n_up[pb] / m
+            mean = (l_low[pa] + l_up[pb]) / m
+            hi_mean, lo_mean = mean + _CERT_TOL, mean - _CERT_TOL
             for g in range(beta.shape[0]):
-                z = low[0, g][:, None] + up[0, g][None, :]
-                gap = (low[1, g][:, None] + up[1, g][None, :]) / z - mean
-                diff = s_data - up[0, g][None, :] / z
-                sub = np.fmax(sub, np.where(gap > _CERT_TOL, diff, np.where(gap < -_CERT_TOL, -diff, -np.inf)))
-        bound[np.ix_(rows, cols)] = np.fmax(bound[np.ix_(rows, cols)], sub)
+                z = low[0, g][pa] + up[0, g][pb]
+                e = (low[1, g][pa] + up[1, g][pb]) / z  # E_beta[log(k / x)]
+                sign = (e > hi_mean).astype(np.float64) - (e < lo_mean)  # +1: beta < alpha, -1: beta > alpha
+                out = np.fmax(out, sign * (s_data - up[0, g][pb] / z))
+            if isinstance(pa, tuple):
+                bound[:na, c0:] = out
+            else:
+                bound[:na, c0:][p, q] = out
     return bound - _CERT_TOL
 
 
