@@ -453,13 +453,14 @@ def _ks_exact(data: _Data, p: _Pairs, ks: str, argmax: bool = False):
 
 
 def _ks_bound(data: _Data, p: _Pairs, ks: str, points: int, centre: np.ndarray | None = None,
-              spread: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+              spread: np.ndarray | None = None, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """max |S_data - S_model| over `points` data values of each window, and the data index
     where it is reached: a lower bound of D, equal to D for windows of at most `points` values.
 
     Without `centre` the points are evenly spaced.  With it (the argmax of a coarser bound),
     half are evenly spaced and half zoom in on centre +- spread (the coarser spacing), where
     the maximum usually is; windows of at most `points` values still get all of theirs.
+    The data indices `extra` (clipped to each window) are added to every window's points.
     """
     q = np.linspace(0.0, 1.0, points)
     span = (p.j - p.i)[:, None]
@@ -470,7 +471,9 @@ def _ks_bound(data: _Data, p: _Pairs, ks: str, points: int, centre: np.ndarray |
         zoom = np.rint(centre[:, None] + np.linspace(-1.0, 1.0, points - n_even)[None, :] * spread[:, None])
         mixed = np.clip(np.concatenate([even, zoom], axis=1), p.i[:, None], p.j[:, None]).astype(np.int64)
         k = np.where(span + 1 <= points, k, mixed)
-    row = np.repeat(np.arange(p.i.size), points)
+    if extra is not None and extra.size:  # data indices where D usually peaks, clipped to each window
+        k = np.concatenate([k, np.clip(extra[None, :], p.i[:, None], p.j[:, None])], axis=1)
+    row = np.repeat(np.arange(p.i.size), k.shape[1])
     diff = _ks_points(data, p, row, k.ravel(), ks).reshape(k.shape)
     at = diff.argmax(axis=1)
     return diff[np.arange(at.size), at], k[np.arange(at.size), at]
@@ -485,6 +488,7 @@ class _Best:
     edge: bool = False
     cand: int = 0
     cap: float = math.inf  # D of a window met before (a seed), plus slack
+    hot: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # data indices where D peaks
 
     def threshold(self) -> float:
         """Windows whose lower bound of D exceeds this cannot win (with float slack)."""
@@ -550,7 +554,7 @@ def _refine(data: _Data, pairs: _Pairs, sel: np.ndarray, lb: np.ndarray | None, 
             best.offer(_ks_exact(data, sub, ks), sub)
             continue
         if lb is None:
-            bound, at = _ks_bound(data, sub, ks, points)
+            bound, at = _ks_bound(data, sub, ks, points, extra=best.hot)
         else:
             spread = (sub.j - sub.i) / (_PRUNE_POINTS[stage - 1] - 1)
             bound, at = _ks_bound(data, sub, ks, points, sub_centre, spread)
@@ -573,11 +577,11 @@ def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _
     first_b = np.searchsorted(jb, ia + 1, side="left")
     per_a = b_cands.size - first_b
     best.cand = int(per_a.sum())
-    best.cap = _seed(data, a_cands, b_cands, first_b, lower, upper, ks)
-    hot = np.zeros(0)
-    if math.isfinite(best.cap) and not np.isinf(b_cands).any():
-        hot = _hot_points(data, a_cands, b_cands, first_b, lower, upper, ks)
-    if hot.size:
+    big = best.cand >= _BLOCK_PAIRS and not np.isinf(b_cands).any()
+    hot = _hot_points(data, a_cands, b_cands, first_b, lower, upper, ks) if big else np.zeros(0)
+    best.hot = np.searchsorted(data.values, hot)
+    best.cap = _seed(data, a_cands, b_cands, first_b, lower, upper, ks, best.hot)
+    if hot.size and math.isfinite(best.cap):
         batches = _certified(data, a_cands, b_cands, first_b, hot, lower, upper, best)
     else:
         batches = _blocks(first_b, b_cands.size)
@@ -658,7 +662,7 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
         return np.full(valid.shape, -np.inf)
     al = _fit_pairs(data, a[probe_r[ok]], b[probe_c[ok]], lower, upper).alpha
     lo, hi = float(al.min()), float(al.max())
-    pad = 0.5 * (hi - lo) + 1e-3 * (1.0 + abs(lo) + abs(hi))
+    pad = 0.25 * (hi - lo) + 1e-5 * (1.0 + abs(lo) + abs(hi))
     beta = np.linspace(max(lower + 1e-9, lo - pad), min(upper - 1e-9, hi + pad), _ALPHA_GRID)[:, None]
     ia = np.searchsorted(data.values, a)
     jb = np.searchsorted(data.values, b, side="right") - 1
@@ -703,7 +707,7 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
 
 
 def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,
-          upper: float, ks: str) -> float:
+          upper: float, ks: str, hot: np.ndarray) -> float:
     """A cap on the pruning threshold: the smallest D of a sub-grid of the pairs (every s-th
     xmin and xmax candidate, about _SEED_PAIRS pairs), then of ever finer sub-grids (s / 8,
     s / 64, ... down to 1) within s of the winner so far; none (inf) when all the pairs fit in
@@ -720,7 +724,7 @@ def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.nda
     step = int(math.isqrt(n_pairs // _SEED_PAIRS))
     if step < 2:  # the sub-grid would be the whole search
         return math.inf
-    seed = _Best()
+    seed = _Best(hot=hot)
     rows = np.arange(0, a_cands.size, step)
     cols = np.arange(0, b_cands.size, step)
     while True:
