@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             if args.pvalue:
                 res = tpl_pvalue(deg, fit=fit, n_boot=args.n_boot, seed=args.seed, n_jobs=args.n_jobs,
                                  xmin=args.xmin, xmax=args.xmax, search_fraction=args.search_fraction,
-                                 ks=args.ks, progress=sys.stderr.isatty())
+                                 ks=args.ks, progress=True)
                 pvalues[layer] = res.p_value
                 entry["pvalue"] = res.to_dict()
         except FitError as error:
