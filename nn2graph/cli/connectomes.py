@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-from pathlib import Path
 
+from nn2graph.cli.options import output_file
 from nn2graph.exceptions import NN2GraphError
 
 
@@ -21,9 +21,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--synapses", choices=("chemical", "electrical", "both"), default="chemical")
     parser.add_argument("--all-cells", action="store_true", help="keep muscles and other cells, not only neurons")
     parser.add_argument("--self-loops", action="store_true", help="keep a cell's connections onto itself")
-    parser.add_argument("--out", type=Path, help="write the graph here (.graphml or .gexf)")
+    parser.add_argument("--out", type=output_file("varshney2011.graphml"), metavar="FILE", help="write the graph here (.graphml or .gexf)")
     parser.add_argument(
-        "--degrees", type=Path, help="write name,in,out,total and their weighted forms as CSV here"
+        "--degrees", type=output_file("degrees.csv"), metavar="FILE.csv", help="write name,in,out,total and their weighted forms as CSV here"
     )
     parser.set_defaults(run=run)
 

@@ -15,6 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from nn2graph.cli.options import input_file, output_file
 from nn2graph.exceptions import NN2GraphError
 from nn2graph.result_files import write_json
 
@@ -23,7 +24,7 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "fit", help="fit discrete truncated power laws to degrees in a CSV file",
         description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("csv", type=Path, metavar="DEGREES.csv", help="CSV file with a header")
+    p.add_argument("csv", type=input_file, metavar="DEGREES.csv", help="CSV file with a header")
     p.add_argument("--column", default="degree", help="column holding the degrees (default: degree)")
     p.add_argument("--layer-column", default="layer",
                    help="column naming each row's layer; fit layers separately when present (default: layer)")
@@ -36,8 +37,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--n-boot", type=int, default=2500, help="synthetic sets for --pvalue (default: 2500)")
     p.add_argument("--n-jobs", type=int, default=None, help="processes for --pvalue (default: every core)")
     p.add_argument("--seed", type=int, default=None, help="random seed for --pvalue")
-    p.add_argument("--json", type=Path, default=None, metavar="F", help="write the results as JSON")
-    p.add_argument("--plot", type=Path, default=None, metavar="F", help="write the CCDF panels (e.g. fits.png)")
+    p.add_argument("--json", type=output_file("fits.json"), default=None, metavar="F", help="write the results as JSON")
+    p.add_argument("--plot", type=output_file("fits.png"), default=None, metavar="F", help="write the CCDF panels (e.g. fits.png)")
     p.set_defaults(run=run)
 
 
