@@ -102,46 +102,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     prefix = f"nn2graph {args.command}"
+    formatwarning = warnings.formatwarning
     if not debug:
         warnings.formatwarning = _one_line_warning
     try:
+        return _run(args, prefix, debug)
+    finally:
+        warnings.formatwarning = formatwarning
+
+
+def _bad_input(error: Exception) -> str | None:
+    """The one-line message for an error that the input caused, or None for a bug."""
+    if isinstance(error, NN2GraphError):
+        return str(error)
+    if isinstance(error, UnicodeDecodeError):
+        name = _file_being_read(error)
+        return (f"{repr(name) if name else 'a file given'} is not a text file (byte "
+                f"{error.object[error.start:error.start + 1]!r} at position {error.start} is not "
+                f"{error.encoding}); expected a CSV or GraphML text file")
+    if isinstance(error, csv.Error):
+        name = _file_being_read(error)
+        return f"{repr(name) if name else 'a file given'} is not a readable CSV file ({error})"
+    if isinstance(error, OSError) and error.filename is not None and not isinstance(error, BrokenPipeError):
+        # a file the user named that cannot be read or written
+        what = f"'{error.filename}'" + (f" -> '{error.filename2}'" if error.filename2 else "")
+        return f"{what}: {error.strerror or error}; check the path and its permissions"
+    return None
+
+
+def _run(args: argparse.Namespace, prefix: str, debug: bool) -> int:
+    try:
         return int(args.run(args) or 0)
-    except NN2GraphError as error:
-        print(f"{prefix}: error: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
+        if debug:
+            raise
         print(f"{prefix}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `nn2graph ... | head` closed the pipe: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except UnicodeDecodeError as error:
-        if debug:
-            raise
-        name = _file_being_read(error)
-        what = f"'{name}' is" if name else "a file given is"
-        print(f"{prefix}: error: {what} not a text file (byte {error.object[error.start:error.start + 1]!r} "
-              f"at position {error.start} is not {error.encoding}); expected a CSV or GraphML text file",
-              file=sys.stderr)
-        return 2
-    except csv.Error as error:
-        if debug:
-            raise
-        name = _file_being_read(error)
-        print(f"{prefix}: error: {repr(name) if name else 'a file given'} is not a readable CSV file ({error})",
-              file=sys.stderr)
-        return 2
-    except OSError as error:
-        if debug or error.filename is None:
-            raise
-        # a file the user named that cannot be read or written: bad input, not a bug
-        what = f"'{error.filename}'" + (f" -> '{error.filename2}'" if error.filename2 else "")
-        print(f"{prefix}: error: {what}: {error.strerror or error}; check the path and its permissions",
-              file=sys.stderr)
-        return 2
     except Exception as error:
         if debug:
             raise
+        message = _bad_input(error)
+        if message is not None:
+            print(f"{prefix}: error: {message}", file=sys.stderr)
+            return 2
         path = _write_traceback(args.command)
         print(f"{prefix}: internal error (a bug in nn2graph, please report it): {type(error).__name__}: "
               f"{error}\nThe traceback is in {path}; rerun with --debug to print it.", file=sys.stderr)

@@ -17,8 +17,9 @@ def add_parser(subparsers) -> None:
         description="Without NAME, list the connectomes and their sources. With NAME, load it "
         "(offline, from cect), print its size and optionally write it for Gephi and its degrees as CSV.",
     )
-    parser.add_argument("name", nargs="?", help="a connectome name, e.g. varshney2011")
-    parser.add_argument("--synapses", choices=("chemical", "electrical", "both"), default="chemical")
+    parser.add_argument("name", nargs="?", metavar="NAME", help="a connectome name, e.g. varshney2011")
+    parser.add_argument("--synapses", choices=("chemical", "electrical", "both"), default="chemical",
+                        help="chemical synapses (default), electrical gap junctions, or both")
     parser.add_argument("--all-cells", action="store_true", help="keep muscles and other cells, not only neurons")
     parser.add_argument("--self-loops", action="store_true", help="keep a cell's connections onto itself")
     parser.add_argument("--out", type=output_file("varshney2011.graphml"), metavar="FILE", help="write the graph here (.graphml or .gexf)")

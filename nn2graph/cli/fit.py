@@ -23,22 +23,22 @@ from nn2graph.result_files import write_json
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "fit", help="fit discrete truncated power laws to degrees in a CSV file",
-        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__.split("\n\n", 1)[1].replace("``", "'"), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("csv", type=input_file, metavar="DEGREES.csv", help="CSV file with a header")
-    p.add_argument("--column", default="degree", help="column holding the degrees (default: degree)")
-    p.add_argument("--layer-column", default="layer",
+    p.add_argument("--column", default="degree", metavar="NAME", help="column holding the degrees (default: degree)")
+    p.add_argument("--layer-column", default="layer", metavar="NAME",
                    help="column naming each row's layer; fit layers separately when present (default: layer)")
-    p.add_argument("--xmin", type=int, default=None, help="fix xmin (default: searched)")
-    p.add_argument("--xmax", type=_xmax, default=None, help="fix xmax, or 'inf' for the untruncated law")
-    p.add_argument("--search-fraction", type=float, default=0.3,
+    p.add_argument("--xmin", type=int, default=None, metavar="N", help="fix xmin (default: searched)")
+    p.add_argument("--xmax", type=_xmax, default=None, metavar="N|inf", help="fix xmax, or 'inf' for the untruncated law")
+    p.add_argument("--search-fraction", type=float, default=0.3, metavar="F",
                    help="share of smallest/largest degrees giving xmin/xmax candidates (default: 0.3)")
     p.add_argument("--ks", choices=("integers", "data"), default="integers", help="KS convention (default: integers)")
     p.add_argument("--pvalue", action="store_true", help="bootstrap p-value of each fit")
-    p.add_argument("--n-boot", type=int, default=2500, help="synthetic sets for --pvalue (default: 2500)")
+    p.add_argument("--n-boot", type=int, default=2500, metavar="N", help="synthetic sets for --pvalue (default: 2500)")
     p.add_argument("--n-jobs", type=int, default=None, help="processes for --pvalue (default: every core)")
-    p.add_argument("--seed", type=int, default=None, help="random seed for --pvalue")
-    p.add_argument("--json", type=output_file("fits.json"), default=None, metavar="F", help="write the results as JSON")
-    p.add_argument("--plot", type=output_file("fits.png"), default=None, metavar="F", help="write the CCDF panels (e.g. fits.png)")
+    p.add_argument("--seed", type=int, default=None, metavar="S", help="random seed for --pvalue")
+    p.add_argument("--json", type=output_file("fits.json"), default=None, metavar="FILE", help="write the results as JSON")
+    p.add_argument("--plot", type=output_file("fits.png"), default=None, metavar="FILE", help="write the CCDF panels (e.g. fits.png)")
     p.set_defaults(run=run)
 
 
