@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nn2graph.cli.options import positive_int
+
 
 def add_parser(subparsers) -> None:
     """Register the ``attachment`` command."""
@@ -23,7 +25,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("g1", type=Path, metavar="G1", help="the later snapshot (t = 1)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if missing)")
     p.add_argument("--bins", default="log", choices=["exact", "log", "quantile"], help="degree bins (default log)")
-    p.add_argument("--n-bins", type=int, default=10, metavar="N", help="number of log or quantile bins (default 10)")
+    p.add_argument("--n-bins", type=positive_int, default=10, metavar="N", help="number of log or quantile bins (default 10)")
     p.add_argument("--omega-bins", choices=["exact", "log", "quantile"], help="degree bins for Omega (default --bins)")
     p.add_argument("--output-edges", action="store_true",
                    help="layered: analyse the output layer and its edges too (the paper does not)")

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["input_file", "output_file"]
+__all__ = ["input_file", "output_file", "positive_int"]
 
 
 def input_file(text: str) -> Path:
@@ -64,3 +64,24 @@ def output_file(example: str) -> Callable[[str], Path]:
 
     check.__name__ = "output file"
     return check
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1 (a number of bins, epochs, ...).
+
+    Examples
+    --------
+    >>> positive_int("10")
+    10
+    >>> positive_int("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a positive integer, got '0'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nn2graph.cli.options import positive_int
+
 
 def _stages(text: str) -> tuple[int, ...]:
     """Parse ``1-8`` or ``1,2,5`` into dataset numbers."""
     try:
         if "-" in text:
             first, last = (int(v) for v in text.split("-", 1))
+            if last < first:
+                raise argparse.ArgumentTypeError(f"{text!r}: the range runs backwards; give e.g. {last}-{first}")
             return tuple(range(first, last + 1))
         return tuple(int(v) for v in text.split(","))
     except ValueError:
@@ -33,7 +37,7 @@ def add_target(subparsers) -> None:
     p.add_argument("--synapses", default="chemical", choices=["chemical", "electrical"],
                    help="connections analysed (default chemical)")
     p.add_argument("--bins", default="log", choices=["exact", "log", "quantile"], help="degree bins (default log)")
-    p.add_argument("--n-bins", type=int, default=8, metavar="N", help="number of log or quantile bins (default 8)")
+    p.add_argument("--n-bins", type=positive_int, default=8, metavar="N", help="number of log or quantile bins (default 8)")
     p.add_argument("--degree", default="total", choices=["total", "out-in"],
                    help="pair degrees of Delta (default total)")
     p.add_argument("--n-boot", type=int, default=2500, metavar="N", help="bootstrap sets per stage p-value (default 2500)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from nn2graph.cli.options import positive_int
+
 
 def add_target(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``continual`` target of ``nn2graph reproduce``."""
@@ -35,7 +37,7 @@ def add_target(subparsers: argparse._SubParsersAction) -> None:
                         help="train on the first N training examples only")
     parser.add_argument("--bins", choices=("log", "quantile", "exact"), default="log",
                         help="degree bins of Delta and Omega (default log)")
-    parser.add_argument("--n-bins", type=int, default=10, metavar="N", help="number of log/quantile bins (default 10)")
+    parser.add_argument("--n-bins", type=positive_int, default=10, metavar="N", help="number of log/quantile bins (default 10)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="worker processes for the bootstrap (default 1)")
     parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda", help="'auto' (CUDA if present), 'cpu', 'cuda'")
