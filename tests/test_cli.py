@@ -29,7 +29,7 @@ def test_a_binary_csv_is_bad_input_naming_the_file(tmp_path, capsys, argv):
     code = main([a.format(bin=binary, tmp=tmp_path) for a in argv])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert f"error: '{binary}' is not a text file" in err and "Traceback" not in err
+    assert str(binary) in err and "not a text" in err and "Traceback" not in err
 
 
 def test_a_csv_with_nul_bytes_is_bad_input(tmp_path, capsys):

@@ -43,15 +43,15 @@ NOT_RUN = {
 _TRAINING = {"--epochs": "1", "--retrain-epochs": "1", "--limit-train": "100"}
 #: Documented options set on each command to keep the suite fast: (command words) -> options.
 TINY = {
-    ("demo",): {**_TRAINING, "--n-boot": "2", "--n-jobs": "1"},
+    ("demo",): {**_TRAINING, "--n-boot": "2", "--jobs": "1"},
     ("train",): _TRAINING,
-    ("reproduce", "mlp-mnist"): {**_TRAINING, "--n-boot": "2", "--n-jobs": "1"},
-    ("reproduce", "cnn-mnist"): {**_TRAINING, "--n-boot": "2", "--n-jobs": "1"},
-    ("reproduce", "cnn-cifar10"): {**_TRAINING, "--limit-train": "20", "--n-boot": "2", "--n-jobs": "1"},
+    ("reproduce", "mlp-mnist"): {**_TRAINING, "--n-boot": "2", "--jobs": "1"},
+    ("reproduce", "cnn-mnist"): {**_TRAINING, "--n-boot": "2", "--jobs": "1"},
+    ("reproduce", "cnn-cifar10"): {**_TRAINING, "--limit-train": "20", "--n-boot": "2", "--jobs": "1"},
     ("reproduce", "continual"): {**_TRAINING, "--n-boot": "2"},
     ("reproduce", "celegans-development"): {"--n-boot": "2", "--stages": "1-2"},
     ("compare",): {"--n-boot": "2"},
-    ("fit",): {"--n-boot": "2", "--n-jobs": "1"},
+    ("fit",): {"--n-boot": "2", "--jobs": "1"},
 }
 
 
@@ -89,7 +89,7 @@ def _inputs(folder: Path) -> None:
     from experiments.models import build_model, pruning_fractions
     from experiments.pruning import make_pruning_permanent, prune_layers
     from nn2graph import to_graph
-    from nn2graph.cli.convert import write_degrees_csv
+    from nn2graph.degree_csv import write_degree_csv
     from tests.test_data import write_cifar, write_mnist
 
     write_mnist(folder / "mnist", n_train=130, n_test=20)  # --data-dir mnist/: the four IDX files
@@ -101,8 +101,8 @@ def _inputs(folder: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         torch.jit.script(mlp.eval()).save(str(folder / "model.pt"))  # a TorchScript file
-    write_degrees_csv(to_graph(mlp, (784,)).degrees(), folder / "mlp-sparse-degrees.csv")
-    write_degrees_csv(to_graph(mlp, (784,)).degrees(), folder / "degrees.csv")
+    write_degree_csv(folder / "mlp-sparse-degrees.csv", to_graph(mlp, (784,)).degrees())
+    write_degree_csv(folder / "degrees.csv", to_graph(mlp, (784,)).degrees())
     g0 = random_layered_graph([60, 40, 30, 5], n_edges=[400, 300, 100], seed=0)
     g0.write_graphml(str(folder / "t0.graphml"))
     simulate_growth(g0, n_new=[300, 200], seed=1).write_graphml(str(folder / "t1.graphml"))

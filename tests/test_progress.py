@@ -90,7 +90,7 @@ def test_fit_pvalue_says_something_at_once_when_stderr_is_a_log(tmp_path):
     log = tmp_path / "log"
     with log.open("w") as err:
         done = subprocess.run([sys.executable, "-m", "nn2graph", "fit", str(csv), "--pvalue", "--n-boot", "20",
-                               "--n-jobs", "1", "--seed", "0"], cwd=ROOT, stderr=err, stdout=subprocess.PIPE,
+                               "--jobs", "1", "--seed", "0"], cwd=ROOT, stderr=err, stdout=subprocess.PIPE,
                               text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert done.returncode == 0, log.read_text()
     text = log.read_text()

@@ -63,30 +63,16 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def write_degrees_csv(degrees: dict, path: str) -> None:
-    """Write ``{layer: degrees}`` as CSV rows ``layer,unit,degree``."""
-    import csv
-
-    try:
-        with open(path, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["layer", "unit", "degree"])
-            for layer, values in degrees.items():
-                writer.writerows((layer, unit, int(d)) for unit, d in enumerate(values))
-    except OSError as error:
-        raise NN2GraphError(f"cannot write the degree CSV '{path}': {error.strerror}") from error
-
-
 def load(args: argparse.Namespace):
     """The model and the input shape that ``args`` name."""
     from nn2graph.torchscript import load_model, load_state_dict
 
     if args.model_name is not None:
-        from experiments.models import build_model, model_input_shape
+        from experiments.models import build_model, model_spec
 
         if args.trust_pickle:
             raise NN2GraphError("--model reads a state dict, which needs no --trust-pickle: drop one of them")
-        shape = args.input_shape or model_input_shape(args.model_name)  # an unknown name lists the known ones
+        shape = args.input_shape or model_spec(args.model_name).input_shape  # an unknown name lists the known ones
         return build_model(args.model_name, weights=load_state_dict(args.model)).eval(), shape
     if args.input_shape is None:
         raise NN2GraphError("--input-shape is required (e.g. --input-shape 1,28,28), unless MODEL is the state "
@@ -108,5 +94,7 @@ def run(args: argparse.Namespace) -> int:
         if path:
             write(path, **part)
     if args.degrees:
-        write_degrees_csv(layered.degrees(), args.degrees)
+        from nn2graph.degree_csv import write_degree_csv
+
+        write_degree_csv(args.degrees, layered.degrees())
     return 0

@@ -1,4 +1,6 @@
-"""Argument types shared by the commands: files to read and write, checked when parsed.
+"""Options and argument types shared by the commands, defined once so that they read and default the same.
+
+Files to read and write are checked when parsed.
 
 A bad path is reported by argparse at once (``error: argument --json: ...``, exit status 2),
 before any work, instead of after minutes of fitting.
@@ -11,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["input_file", "output_file", "positive_int"]
+__all__ = ["add_jobs_argument", "input_file", "output_file", "positive_int"]
 
 
 def input_file(text: str) -> Path:
@@ -66,17 +68,14 @@ def output_file(example: str) -> Callable[[str], Path]:
     return check
 
 
+
 def positive_int(text: str) -> int:
-    """An integer of at least 1 (a number of bins, epochs, ...).
+    """Parse a positive integer option value.
 
     Examples
     --------
-    >>> positive_int("10")
-    10
-    >>> positive_int("0")
-    Traceback (most recent call last):
-    ...
-    argparse.ArgumentTypeError: expected a positive integer, got '0'
+    >>> positive_int("4")
+    4
     """
     try:
         value = int(text)
@@ -85,3 +84,20 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--jobs N``: bootstrap worker processes, default every core (``args.jobs`` is None).
+
+    The bootstrap's numbers do not depend on it.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_jobs_argument(p)
+    >>> p.parse_args([]).jobs, p.parse_args(["--jobs", "2"]).jobs
+    (None, 2)
+    """
+    parser.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+                        help="worker processes for the bootstraps (default: every core; the numbers do not "
+                        "depend on it)")
