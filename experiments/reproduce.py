@@ -241,7 +241,7 @@ def reproduce_static(
     device : str
         ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
     progress : bool
-        tqdm bars for training and the bootstrap.
+        Progress of training and the bootstrap (bars on a terminal, plain lines in a log).
 
     Returns
     -------

