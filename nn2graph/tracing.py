@@ -53,6 +53,10 @@ class InputShapeError(NN2GraphError, ValueError):
     """The input shape does not fit the model."""
 
 
+class _Restart(Exception):
+    """The input's nodes are not its channels: trace again with other input nodes."""
+
+
 @dataclass
 class LayerCall:
     """One weighted layer: its module, nodes, and the inputs of all its calls.
@@ -176,7 +180,7 @@ class _Trace(TorchFunctionMode):
     def __init__(self, model: nn.Module, mode: str, n_input: int):
         super().__init__()
         self.model = model
-        self.mode = mode  # "channels", "elements" or "tokens"
+        self.mode = mode  # "channels", "elements", "features" or "tokens"
         self.n_input = n_input
         self.next_node = n_input
         self.layers: dict[str, LayerCall] = {}
@@ -191,7 +195,7 @@ class _Trace(TorchFunctionMode):
             self.paths.setdefault(module, path)
         for module, path in self.paths.items():
             self._map_weights(module, path)
-        self.first_kinds: set[bool] = set()
+        self.first_kinds: set[str] = set()
         self.failure: tuple | None = None
 
     # environment ---------------------------------------------------------------------------
@@ -256,6 +260,9 @@ class _Trace(TorchFunctionMode):
         path, _, _ = self.stack.pop()
         if not self.leaf:
             return None
+        if output is None:  # the forward raised (hooks registered with always_call run anyway)
+            self.leaf -= 1
+            return None
         self.leaf -= 1
         if self.leaf or not isinstance(output, torch.Tensor):
             if not self.leaf and not isinstance(output, torch.Tensor):
@@ -305,6 +312,10 @@ class _Trace(TorchFunctionMode):
                 raise self.refuse_layer(f"{what} reads the integer token ids",
                                   "token ids are read by an embedding (nn.Embedding)")
             axis = 1 if handler.spatial else len(in_shape) - 1
+            if self.mode != "tokens" and (tracked.sources.node < self.n_input).any():
+                self.first_kinds.add("convolution" if handler.spatial else "linear" if len(in_shape) == 2 else "positions")
+                if self.mode == "channels" and "positions" in self.first_kinds:
+                    raise _Restart  # a linear layer reads the input per position: its nodes are the last dimension
             codes = tracked.aligned(len(in_shape))
             spread = [d for d in range(len(in_shape)) if d != axis and codes.shape[d] > 1]
             if spread or len(in_shape) < 2:
@@ -316,8 +327,6 @@ class _Trace(TorchFunctionMode):
                 )
             line = np.broadcast_to(codes.reshape(-1) if codes.shape[axis] > 1 else codes.reshape(1), (in_shape[axis],))
             sources = tracked.sources.take(line - 1)
-            if self.n_input and sources.length and (sources.node < self.n_input).any():
-                self.first_kinds.add(handler.spatial)
             axis_out = 1 if handler.spatial else -1
         call = self.layers.get(path)
         if call is None:
@@ -344,7 +353,7 @@ class _Trace(TorchFunctionMode):
         kwargs = kwargs or {}
         try:
             result = func(*args, **kwargs)
-        except NN2GraphError:
+        except (NN2GraphError, _Restart):
             raise
         except Exception:
             if self.failure is None:
@@ -712,6 +721,9 @@ def _run(model: nn.Module, x: torch.Tensor, mode: str) -> _Trace:
         n_input = x.shape[1]
         codes = np.arange(1, n_input + 1).reshape((1, -1) + (1,) * (x.ndim - 2))
         tracked = Tracked(codes, Sources.identity(np.arange(n_input)))
+    elif mode == "features":
+        n_input = x.shape[-1]
+        tracked = Tracked(np.arange(1, n_input + 1).reshape((1,) * (x.ndim - 1) + (-1,)), Sources.identity(np.arange(n_input)))
     else:
         n_input = x[0].numel()
         tracked = Tracked(compact(np.arange(1, n_input + 1).reshape(x.shape)), Sources.identity(np.arange(n_input)))
@@ -721,7 +733,7 @@ def _run(model: nn.Module, x: torch.Tensor, mode: str) -> _Trace:
         try:
             with trace:
                 model(x)
-        except NN2GraphError:
+        except (NN2GraphError, _Restart):
             raise
         except TypeError as error:
             if trace.failure is None:
@@ -793,14 +805,24 @@ def trace_layers(model: nn.Module, input_shape: tuple[int, ...], *, dtype: torch
     if not x.is_floating_point():
         trace = _run(model, x, "tokens")
     else:
-        trace = _run(model, x, "channels")
-        if len(trace.first_kinds) > 1:
+        try:
+            trace = _run(model, x, "channels")
+        except _Restart:
+            trace = _run(model, x, "features")
+        if "convolution" in trace.first_kinds and len(trace.first_kinds) > 1:
             raise TracingError(
                 f"the input of {type(model).__name__} feeds both linear and convolutional layers, so its nodes "
                 "would be both pixels and channels; give the model one kind of first layer"
             )
-        if trace.first_kinds == {False} and len(input_shape) > 1:
-            trace = _run(model, x, "elements")
+        if len(input_shape) > 1 and trace.first_kinds == {"linear"}:
+            trace = _run(model, x, "elements")  # flattened into a linear layer: every element is a node
+        elif trace.mode == "features" and len(trace.first_kinds) > 1:
+            if "linear" in trace.first_kinds:
+                raise TracingError(
+                    f"the input of {type(model).__name__} feeds linear layers both flattened and per position, so "
+                    "its nodes would be both its elements and its last dimension's features; give the model one "
+                    "kind of first layer"
+                )
     if not trace.layers or not trace.n_input:
         raise NN2GraphError(
             f"{type(model).__name__} has no weighted layer reachable from its input; "
