@@ -386,16 +386,23 @@ def conv_connections(
     per_tap = torch.from_numpy(functools.reduce(np.multiply.outer, counts).reshape(-1).astype(np.float64))
     n_out_channels, per_group = weight.shape[:2]
     flat = weight.detach().to(torch.float64).reshape(n_out_channels, per_group, -1)
-    mult = (flat != 0).to(torch.float64) @ per_tap  # (out channel, channel within group)
-    wsum = flat.abs() @ per_tap
-    # Input channel read by (o, i): the i-th channel of o's group.
+    mult = ((flat != 0).to(torch.float64) @ per_tap).numpy().round().astype(np.int64)  # (out channel, channel in group)
+    wsum = (flat.abs() @ per_tap).numpy()
+    # Input channel read by (o, i): the i-th channel of o's group; its source group:
     out_per_group = n_out_channels // module.groups
-    channel = (torch.arange(n_out_channels) // out_per_group)[:, None] * per_group + torch.arange(per_group)[None, :]
-    source = torch.from_numpy(np.ascontiguousarray(groups, dtype=np.int64))[channel]
-    dense_mult = torch.zeros(n_out_channels, n_groups, dtype=torch.float64).scatter_add_(1, source, mult)
-    dense_w = torch.zeros(n_out_channels, n_groups, dtype=torch.float64).scatter_add_(1, source, wsum)
+    channel = (np.arange(n_out_channels) // out_per_group)[:, None] * per_group + np.arange(per_group)[None, :]
+    source = np.asarray(groups, dtype=np.int64)[channel]
+    key = (np.arange(n_out_channels, dtype=np.int64)[:, None] * n_groups + source).ravel()
+    real = mult.ravel() > 0
+    key, mult, wsum = key[real], mult.ravel()[real], wsum.ravel()[real]
+    if len(key) > 1 and not np.all(key[1:] > key[:-1]):  # two channels of one group: sum them
+        key, inverse = np.unique(key, return_inverse=True)
+        mult = np.bincount(inverse, weights=mult).round().astype(np.int64)
+        wsum = np.bincount(inverse, weights=wsum)
     # A batch dimension above 1 holds positions folded into it (the trace runs one sample).
-    yield _entries(dense_mult.round().to(torch.int64).numpy(), dense_w.numpy(), 0, int(in_shape[0]))
+    positions = int(in_shape[0])
+    yield ConnectionBlock(source=key % n_groups, target=key // n_groups, multiplicity=mult * positions,
+                          weight=wsum * positions)
 
 
 register(nn.Conv1d, spatial=True, n_units=lambda m: m.out_channels)(conv_connections)
