@@ -18,7 +18,6 @@ training flags restored, whether the trace succeeds or not.
 from __future__ import annotations
 
 import contextlib
-import math
 import operator
 import re
 import weakref
@@ -102,13 +101,12 @@ def _functions(names: str, *, inplace: bool = True) -> set:
 
 _UNARY = _functions(
     "relu relu6 leaky_relu elu selu celu gelu silu mish hardtanh hardswish hardsigmoid sigmoid tanh softplus "
-    "softsign logsigmoid tanhshrink softshrink hardshrink threshold prelu rrelu glu_never "
+    "softsign logsigmoid tanhshrink softshrink hardshrink threshold prelu rrelu "
     "dropout dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout "
     "softmax log_softmax softmin neg negative abs exp exp2 expm1 log log2 log1p sqrt rsqrt square pow "
     "sin cos tan erf erfc reciprocal clamp clip clamp_min clamp_max sign nan_to_num "
     "float double half bfloat16 to type type_as contiguous clone detach cpu cuda requires_grad"
 )  # fmt: skip
-_UNARY |= {F.threshold, torch.nn.functional.dropout}
 _BINARY = _functions("add sub subtract rsub mul multiply div divide true_divide maximum minimum fmax fmin") | {
     torch.Tensor.__add__, torch.Tensor.__radd__, torch.Tensor.__iadd__, torch.Tensor.__sub__,
     torch.Tensor.__rsub__, torch.Tensor.__isub__, torch.Tensor.__mul__, torch.Tensor.__rmul__,
@@ -197,6 +195,7 @@ class _Trace(TorchFunctionMode):
             self._map_weights(module, path)
         self.first_kinds: set[str] = set()
         self.failure: tuple | None = None
+        self.refusal: NN2GraphError | None = None
 
     # environment ---------------------------------------------------------------------------
     def get(self, tensor) -> Tracked | None:
@@ -368,7 +367,11 @@ class _Trace(TorchFunctionMode):
         outputs = [t for t in tree_flatten(result)[0] if isinstance(t, torch.Tensor)]
         if not outputs and func is not torch.Tensor.__setitem__:
             return result
-        self.dispatch(func, args, kwargs, result)
+        try:
+            self.dispatch(func, args, kwargs, result)
+        except NN2GraphError as refusal:  # torch turns a TypeError of an operator into NotImplemented
+            self.refusal = refusal
+            raise
         return result
 
     def dispatch(self, func, args, kwargs, result):
@@ -413,6 +416,8 @@ class _Trace(TorchFunctionMode):
             if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
                 operands = operands[0]
             return self.put(result, self.contract(equation, list(operands), result, "einsum"))
+        if func is F.glu:
+            return self.glu(args, kwargs, result)
         if func is F.scaled_dot_product_attention:
             return self.sdpa(args, kwargs, result)
         if func is F.multi_head_attention_forward:
@@ -592,6 +597,17 @@ class _Trace(TorchFunctionMode):
             tracked.append(Tracked(codes.reshape(shape), reduced.sources))
         return combine(tracked, result.ndim)
 
+    def glu(self, args, kwargs, result):
+        """F.glu: the two halves of the feature axis multiplied, feature by feature."""
+        x = args[0]
+        dim = (args[1] if len(args) > 1 else kwargs.get("dim", -1)) % x.ndim
+        codes = self.get(x).aligned(x.ndim)
+        if codes.shape[dim] == 1:
+            return self.put(result, combine([self.get(x)], result.ndim))
+        first, second = np.split(codes, 2, axis=dim)
+        sources = self.get(x).sources
+        self.put(result, combine([Tracked(first, sources), Tracked(second, sources)], result.ndim))
+
     def sdpa(self, args, kwargs, result):
         names = ["query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa"]
         bound = dict(zip(names, args)) | kwargs
@@ -733,16 +749,20 @@ def _run(model: nn.Module, x: torch.Tensor, mode: str) -> _Trace:
         try:
             with trace:
                 model(x)
-        except (NN2GraphError, _Restart):
+        except _Restart:
             raise
-        except TypeError as error:
+        except Exception as error:
+            if trace.refusal is not None:
+                raise trace.refusal from None
+            if isinstance(error, NN2GraphError):
+                raise
+            if not isinstance(error, TypeError):
+                raise _shape_error(model, x, trace, error) from None
             if trace.failure is None:
                 raise TracingError(
                     f"nn2graph calls {type(model).__name__}.forward with one input tensor of shape {tuple(x.shape)} "
                     f"and it failed: {error}. Wrap the model so that forward takes one tensor"
                 ) from None
-            raise _shape_error(model, x, trace, error) from None
-        except Exception as error:
             raise _shape_error(model, x, trace, error) from None
     return trace
 

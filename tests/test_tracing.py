@@ -162,3 +162,104 @@ def test_mean_over_the_channels_merges_them():
     nonzero = (net.fc.weight != 0).sum(dim=1).tolist()
     edges = sorted(zip(layered.source.tolist(), layered.target.tolist(), layered.multiplicity.tolist()))
     assert [e for e in edges if e[1] >= 4] == [(c, 4 + j, nonzero[j]) for c in (1, 2, 3) for j in (0, 1)]
+
+
+class _MyLinear(nn.Linear):
+    """A subclass of a registered layer defined outside torch.nn, with a forward of its own."""
+
+    def forward(self, x):
+        return super().forward(x) * 2.0
+
+
+def test_subclass_of_a_registered_layer_uses_its_base_handler():
+    from torch.nn.utils import prune
+
+    torch.manual_seed(0)
+    layer = prune.random_unstructured(_MyLinear(5, 3), "weight", amount=0.4)
+    net = nn.Sequential(layer, nn.ReLU(), nn.Linear(3, 2))
+    layered = to_graph(net, (5,))
+    assert layered.types[1] == "_MyLinear"
+    assert layered.degrees()["input"].tolist() == (layer.weight != 0).sum(dim=0).tolist()
+
+
+def test_a_failed_call_leaves_the_model_as_it_was():
+    from torch.nn.utils import prune
+
+    class Bad(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = prune.l1_unstructured(_MyLinear(4, 4), "weight", amount=0.5)
+            self.out = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.out(torch.cumsum(self.fc(x), 1))
+
+    model = Bad().train()
+    model.out.eval()
+    hooks = [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in model.modules()]
+    with pytest.raises(UnsupportedLayerError, match=r"operation 'cumsum' in module '\(the model\)' \(Bad\)"):
+        to_graph(model, (4,))
+    assert isinstance(model.fc.weight, torch.Tensor) and type(model.fc.weight) is torch.Tensor
+    assert [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in model.modules()] == hooks
+    assert model.training and model.fc.training and not model.out.training
+    model(torch.zeros(1, 4))  # still runs
+
+
+def test_a_parameter_used_as_a_weight_matrix_is_refused_naming_it():
+    class Raw(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 3)
+            self.mix = nn.Parameter(torch.randn(3, 3))
+
+        def forward(self, x):
+            return self.fc(x) @ self.mix
+
+    with pytest.raises(UnsupportedLayerError, match=r"multiplying traced features by parameter 'mix' in module '\(the model\)' \(Raw\).*nn.Linear"):
+        to_graph(Raw(), (3,))
+
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 3)
+            self.w = nn.Parameter(torch.randn(2, 3))
+
+        def forward(self, x):
+            return F.linear(self.fc(x), self.w)
+
+    with pytest.raises(UnsupportedLayerError, match=r"operation 'linear' with parameter 'w' that belongs to no layer with a handler"):
+        to_graph(Functional(), (3,))
+
+
+def test_a_learned_zero_gate_removes_the_features_connections():
+    class Gated(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.out = nn.Linear(3, 4), nn.Linear(4, 2)
+            self.register_buffer("gate", torch.tensor([1.0, 0.0, 2.0, 0.5]))
+
+        def forward(self, x):
+            return self.out(self.fc(x) * self.gate)
+
+    layered = to_graph(Gated(), (3,))
+    fc_unit_1 = layered.starts[1] + 1
+    assert fc_unit_1 not in layered.source.tolist()
+    assert layered.degrees(output_edges=True)["fc"].tolist() == [3 + 2, 3, 3 + 2, 3 + 2]
+
+
+def test_glu_multiplies_the_two_halves():
+    net = nn.Sequential(nn.Linear(3, 4), nn.GLU(), nn.Linear(2, 1))
+    layered = to_graph(net, (3,))
+    edges = sorted(zip(layered.source.tolist(), layered.target.tolist()))
+    assert [e for e in edges if e[1] == 7] == [(3, 7), (4, 7), (5, 7), (6, 7)]
+
+
+def test_transformers_conv1d_has_a_handler():
+    pytest.importorskip("transformers")
+    from transformers.pytorch_utils import Conv1D
+
+    layer = Conv1D(3, 5)  # nf=3 outputs, nx=5 inputs; weight (5, 3)
+    with torch.no_grad():
+        layer.weight[1] = 0.0
+    layered = to_graph(nn.Sequential(layer, nn.ReLU(), nn.Linear(3, 2)), (4, 5))  # 4 tokens
+    assert layered.degrees()["input"].tolist() == [4 * 3, 0, 4 * 3, 4 * 3, 4 * 3]
