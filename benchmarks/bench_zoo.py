@@ -17,6 +17,7 @@ Run from the repository root::
     PYTHONPATH=. python benchmarks/bench_zoo.py --igraph resnet18  # also time building the igraph graph
     PYTHONPATH=OLD_TREE python benchmarks/bench_zoo.py --baseline resnet50  # another nn2graph version
 
+``BENCH_ZOO_TIMEOUT`` (seconds, default 1200) bounds each model's process.
 ``--baseline`` measures an nn2graph whose LayeredGraph has no edge arrays (an older
 version on PYTHONPATH): its edges are counted on the igraph graph.
 """
@@ -40,6 +41,10 @@ MODELS = {
     "swin_t": (3, 224, 224), "swin_v2_t": (3, 256, 256), "vit_b_16": (3, 224, 224), "maxvit_t": (3, 224, 224),
     "gpt2": (128,), "bert": (128,), "llama": (128,),
 }  # fmt: skip
+
+
+#: Seconds one model may take (both calls and the equality check).
+TIMEOUT_S = int(os.environ.get("BENCH_ZOO_TIMEOUT", "1200"))
 
 
 def _rss() -> int:
@@ -151,8 +156,12 @@ def main(argv: list[str]) -> None:
           "to_graph peak GiB | bytes/edge | degrees() s | equal | load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in names:
-        done = subprocess.run([sys.executable, __file__, "--worker", name, *flags], capture_output=True, text=True,
-                              env=os.environ)
+        try:
+            done = subprocess.run([sys.executable, __file__, "--worker", name, *flags], capture_output=True, text=True,
+                                  env=os.environ, timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            print(f"| {name} | not finished in {TIMEOUT_S} s |||||||||||| |", flush=True)
+            continue
         with open("/proc/loadavg") as load:
             loadavg = load.read().split()[0]
         if done.returncode != 0:

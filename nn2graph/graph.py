@@ -12,6 +12,7 @@ sum of |w| over those connections.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -242,6 +243,18 @@ def _by_layer(total, names, starts, include_input: bool, include_output: bool) -
     return result
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """Run torch on one thread (restored after): the work is many small operations, which
+    torch's thread pool slows down several times over on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _layer_names(traced: TracedModel) -> list[str]:
     return [INPUT_LAYER] + [call.path for call in traced.layers]
 
@@ -291,6 +304,11 @@ def to_graph(model: nn.Module, input_shape: tuple[int, ...], *, dtype: torch.dty
     >>> sorted(set(g.degrees(output_edges=True)["0"].tolist()))
     [65600]
     """
+    with _one_thread():
+        return _build(model, input_shape, dtype)
+
+
+def _build(model: nn.Module, input_shape: tuple[int, ...], dtype: torch.dtype | None) -> LayeredGraph:
     traced = trace_layers(model, input_shape, dtype=dtype)
     sizes = [traced.n_input] + [call.n_units for call in traced.layers]
     index = np.int32 if sum(sizes) < 2**31 else np.int64
@@ -342,11 +360,12 @@ def layer_degrees(
     >>> list(degrees), degrees["input"].tolist(), int(degrees["0"][0])
     (['input', '0', '2', '5'], [460800], 65600)
     """
-    traced = trace_layers(model, input_shape, dtype=dtype)
-    sizes = [traced.n_input] + [call.n_units for call in traced.layers]
-    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    total = np.zeros(starts[-1], dtype=np.int64)
-    for call in traced.layers:
-        for source, target, mult, _ in _edge_blocks(call):
-            _accumulate(total, source, target, mult, starts[-2], output_edges)
+    with _one_thread():
+        traced = trace_layers(model, input_shape, dtype=dtype)
+        sizes = [traced.n_input] + [call.n_units for call in traced.layers]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        total = np.zeros(starts[-1], dtype=np.int64)
+        for call in traced.layers:
+            for source, target, mult, _ in _edge_blocks(call):
+                _accumulate(total, source, target, mult, starts[-2], output_edges)
     return _by_layer(total, _layer_names(traced), starts, include_input, include_output)

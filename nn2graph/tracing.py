@@ -546,7 +546,7 @@ class _Trace(TorchFunctionMode):
             new_args[0] = [substitute(t, data=True) for t in args[0]]
             new_args[1:] = [substitute(a) for a in args[1:]]
         elif func is torch.Tensor.__setitem__:
-            new_args = [substitute(args[0]), args[1], substitute(args[2], data=True)]
+            new_args = [substitute(args[0], data=True), args[1], substitute(args[2], data=True)]
             if self.get(args[1]) is not None:
                 raise self.refuse("indexing with traced indices")
         else:

@@ -263,3 +263,19 @@ def test_transformers_conv1d_has_a_handler():
         layer.weight[1] = 0.0
     layered = to_graph(nn.Sequential(layer, nn.ReLU(), nn.Linear(3, 2)), (4, 5))  # 4 tokens
     assert layered.degrees()["input"].tolist() == [4 * 3, 0, 4 * 3, 4 * 3, 4 * 3]
+
+
+def test_writing_traced_features_into_a_constant_buffer():
+    class Writer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.out = nn.Linear(2, 3), nn.Linear(5, 1)
+
+        def forward(self, x):
+            canvas = torch.zeros(1, 5)
+            canvas[:, 1:4] = self.fc(x)
+            return self.out(canvas)
+
+    layered = to_graph(Writer(), (2,))
+    into_out = sorted(s for s, t in zip(layered.source.tolist(), layered.target.tolist()) if t == 5)
+    assert into_out == [2, 3, 4]  # fc's units sit at features 1-3 of the canvas
