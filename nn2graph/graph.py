@@ -50,7 +50,7 @@ class LayeredGraph:
     sizes : tuple of int
         Nodes of each layer.  Nodes are numbered layer by layer, input first.
     source, target : numpy.ndarray of int32 (int64 past 2**31 nodes)
-        Lower and upper node of each edge.
+        Lower and upper node of each edge; edges are stored by upper layer, in layer order.
     multiplicity : numpy.ndarray of int64
         Real connections each edge stands for.
     weight : numpy.ndarray of float64
@@ -103,10 +103,15 @@ class LayeredGraph:
         """
         starts = self.starts
         total = np.zeros(starts[-1], dtype=np.int64)
+        # Edges are stored layer by layer, so the edges into the output layer are the tail.
+        into_output = _first(self.target, starts[-2])
         step = 1 << 24  # bounded temporaries
         for lo in range(0, len(self.source), step):
-            _accumulate(total, self.source[lo : lo + step], self.target[lo : lo + step],
-                        self.multiplicity[lo : lo + step], starts[-2], output_edges)
+            hi = min(lo + step, len(self.source))
+            mult = self.multiplicity[lo:hi].astype(np.float64)
+            total += np.bincount(self.target[lo:hi], weights=mult, minlength=len(total)).round().astype(np.int64)
+            keep = hi if output_edges else min(hi, max(lo, into_output))
+            total += np.bincount(self.source[lo:keep], weights=mult[: keep - lo], minlength=len(total)).round().astype(np.int64)
         return _by_layer(total, self.layers, starts, include_input, include_output)
 
     def to_networkx(self):
@@ -222,6 +227,18 @@ def _edge_blocks(call: LayerCall) -> Iterator[tuple[np.ndarray, np.ndarray, np.n
                 mult = np.bincount(inverse, weights=mult).round().astype(np.int64)
                 wsum = np.bincount(inverse, weights=wsum)
             yield source, tgt + call.first_node, mult, wsum
+
+
+def _first(target: np.ndarray, bound: int) -> int:
+    """Index of the first edge whose target is at least ``bound``, for edges stored layer by layer."""
+    lo, hi = 0, len(target)
+    while lo < hi:  # bisection on the predicate target >= bound, false then true
+        mid = (lo + hi) // 2
+        if target[mid] >= bound:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _accumulate(total: np.ndarray, source, target, mult, out_first: int, output_edges: bool) -> None:
