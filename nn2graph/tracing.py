@@ -146,6 +146,9 @@ _NO_NODES = _functions(
     inplace=False,
 )  # fmt: skip
 _MASK_FILL = _functions("masked_fill where", inplace=True)
+#: torch's normalisation modules (and their subclasses, e.g. torchvision's LayerNorm2d) are traced into:
+#: their functional call says which axis their weight gates.
+_TORCH_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.RMSNorm, nn.LocalResponseNorm, nn.modules.batchnorm._NormBase)
 #: Module class names treated as normalisations (pass-through leaves), e.g. LlamaRMSNorm, T5LayerNorm.
 _NORM_MODULE_NAME = re.compile(r"(RMS|Layer|Group|Batch|Instance)Norm\w*$")
 
@@ -250,8 +253,8 @@ class _Trace(TorchFunctionMode):
         self._map_weights(module, path)  # a pruning hook has just recomputed module.weight
         if self.leaf:
             self.leaf += 1
-        elif handler_for(module) is not None or _NORM_MODULE_NAME.search(type(module).__name__) and not (
-            type(module).__module__.startswith("torch.nn")
+        elif handler_for(module) is not None or _NORM_MODULE_NAME.search(type(module).__name__) and not isinstance(
+            module, _TORCH_NORMS
         ):
             self.leaf = 1
 

@@ -279,3 +279,13 @@ def test_writing_traced_features_into_a_constant_buffer():
     layered = to_graph(Writer(), (2,))
     into_out = sorted(s for s, t in zip(layered.source.tolist(), layered.target.tolist()) if t == 5)
     assert into_out == [2, 3, 4]  # fc's units sit at features 1-3 of the canvas
+
+
+def test_a_zero_weight_of_a_channels_first_layer_norm_gates_its_channel():
+    from torchvision.models.convnext import LayerNorm2d
+
+    net = nn.Sequential(nn.Conv2d(1, 3, 1), LayerNorm2d(3), nn.Conv2d(3, 2, 1))
+    with torch.no_grad():
+        net[1].weight[1] = 0.0
+    layered = to_graph(net, (1, 2, 2))
+    assert sorted(set(layered.source[layered.target >= 4].tolist())) == [1, 3]  # channel 1 (node 2) is off
