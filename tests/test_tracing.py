@@ -289,3 +289,15 @@ def test_a_zero_weight_of_a_channels_first_layer_norm_gates_its_channel():
         net[1].weight[1] = 0.0
     layered = to_graph(net, (1, 2, 2))
     assert sorted(set(layered.source[layered.target >= 4].tolist())) == [1, 3]  # channel 1 (node 2) is off
+
+
+def test_convert_with_a_wrong_input_shape_prints_only_the_message(tmp_path, capsys):
+    from nn2graph.cli import main
+
+    path = tmp_path / "cnn.pt"
+    torch.save(mnist_cnn(), path)
+    code = main(["convert", str(path), "--input-shape", "1,32,32", "--trust-pickle"])
+    captured = capsys.readouterr()
+    assert code != 0
+    assert "Traceback" not in captured.err + captured.out
+    assert "layer '7' (Linear) got input of shape (1, 800)" in captured.err
