@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nn2graph.cli.reproduce",
     "nn2graph.cli.train",
     "nn2graph.cli.convert",
+    "nn2graph.cli.degrees",
     "nn2graph.cli.fit",
     "nn2graph.cli.attachment",
     "nn2graph.cli.compare",
