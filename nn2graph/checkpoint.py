@@ -28,6 +28,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
+import os
 import re
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -46,6 +47,7 @@ __all__ = ["CheckpointDegrees", "CheckpointError", "ConvInput", "MatrixDegrees",
 CHUNK_BYTES = 64 << 20
 #: A safetensors file is re-opened after this many chunks (releases the mapped pages).
 _CHUNKS_PER_OPEN = 4
+_READ_AHEAD_STEP = 1 << 20  # bytes per read-ahead request
 
 # integer view, magnitude mask (sign dropped: -0.0 is zero) and first non-finite magnitude
 _BITS = {
@@ -288,39 +290,76 @@ def _natural_key(name: str) -> list[Any]:
 
 
 class _SafetensorsReader:
-    """Rows of tensors of safetensors files through ``safe_open``/``get_slice``, re-opened every few chunks."""
+    """Rows of tensors of safetensors files through ``safe_open``/``get_slice``.
+
+    The file is re-opened every few chunks, which releases the pages of its memory map already
+    read, and the kernel is asked to read ahead (``posix_fadvise(WILLNEED)``) the bytes of the
+    chunk being read and of the next one, so that the disk works while the last chunk is counted
+    (a memory map alone reads a cold file a few pages at a time).
+    """
 
     def __init__(self) -> None:
         self._file: Path | None = None
         self._handle: Any = None
         self._context: Any = None
         self._reads = 0
+        self._fd: int | None = None
+        self._offsets: dict[str, tuple[int, int]] = {}
 
     def _open(self, file: Path) -> Any:
         safe_open = _safe_open()
         if self._file != file or self._reads >= _CHUNKS_PER_OPEN:
-            self.close()
+            new_file = self._file != file
+            self.close(keep_fd=not new_file)
             try:
                 self._context = safe_open(str(file), framework="pt")
                 self._handle = self._context.__enter__()
+                if new_file:
+                    self._fd, self._offsets = os.open(file, os.O_RDONLY), _data_offsets(file)
             except Exception as error:  # SafetensorError, OSError
                 raise CheckpointError(f"{file}: not a readable safetensors file: {error}") from None
             self._file, self._reads = file, 0
         self._reads += 1
         return self._handle
 
+    def _read_ahead(self, entry: _Entry, part: str, start: int, stop: int) -> None:
+        if part not in self._offsets or not hasattr(os, "posix_fadvise"):
+            return
+        begin, end = self._offsets[part]
+        row = (end - begin) // entry.shape[0]
+        first = begin + start * row
+        last = min(end, begin + (2 * stop - start) * row)
+        for offset in range(first, last, _READ_AHEAD_STEP):  # the kernel caps one call at its window
+            os.posix_fadvise(self._fd, offset, min(_READ_AHEAD_STEP, last - offset), os.POSIX_FADV_WILLNEED)
+
     def rows(self, entry: _Entry, part: str, start: int, stop: int) -> Any:
         try:
-            return self._open(entry.file).get_slice(part)[start:stop]
+            handle = self._open(entry.file)
+            self._read_ahead(entry, part, start, stop)
+            return handle.get_slice(part)[start:stop]
         except CheckpointError:
             raise
         except Exception as error:
             raise CheckpointError(f"{entry.file}: cannot read rows {start}:{stop} of tensor '{part}': {error}") from None
 
-    def close(self) -> None:
+    def close(self, keep_fd: bool = False) -> None:
         if self._context is not None:
             self._context.__exit__(None, None, None)
-        self._context = self._handle = self._file = None
+        self._context = self._handle = None
+        if not keep_fd:
+            if self._fd is not None:
+                os.close(self._fd)
+            self._fd, self._file, self._offsets = None, None, {}
+
+
+def _data_offsets(file: Path) -> dict[str, tuple[int, int]]:
+    """Absolute byte range of every tensor of a safetensors file (8-byte header size, JSON header)."""
+    with open(file, "rb") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(size))
+    base = 8 + size
+    return {name: (base + info["data_offsets"][0], base + info["data_offsets"][1])
+            for name, info in header.items() if name != "__metadata__"}
 
 
 class _TorchReader:

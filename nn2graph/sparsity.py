@@ -118,13 +118,21 @@ class GroupCounter:
     def add(self, mask: np.ndarray) -> None:
         """Take the boolean non-zero mask of whole rows (C-contiguous, rows x row_length)."""
         flat = np.ascontiguousarray(mask).reshape(-1).view(np.uint8)
-        cache: dict[int, np.ndarray] = {}
-        for m in sorted(self.largest):
-            if self.largest[m] >= m:  # a full group was seen: no m-pattern, nothing more to learn
-                continue
-            counts = _group_counts(flat, m, cache)
-            if counts.size:
-                self.largest[m] = max(self.largest[m], int(counts.max()))
+        # pieces of whole groups, small first: unstructured zeros rule out every M at once
+        piece, start = max((1 << 12, *self.largest)), 0  # powers of two: pieces hold whole groups
+        while start < flat.size and self.open:
+            stop = min(flat.size, start + piece)
+            cache: dict[int, np.ndarray] = {}
+            for m in self.open:
+                counts = _group_counts(flat[start:stop], m, cache)
+                if counts.size:
+                    self.largest[m] = max(self.largest[m], int(counts.max()))
+            start, piece = stop, min(piece * 4, 1 << 24)
+
+    @property
+    def open(self) -> list[int]:
+        """Group sizes still possible: no group of that size was full."""
+        return [m for m in sorted(self.largest) if self.largest[m] < m]
 
     def best(self, density: float) -> tuple[int, int] | None:
         """The N:M pattern of the smallest M that holds (see the module notes), or None."""
