@@ -515,21 +515,45 @@ def _select(tensors: list, pattern: str | None) -> tuple[list[_Entry], list[tupl
 # counting
 
 
-def _mask(entry: _Entry, reader: Any, start: int, stop: int) -> np.ndarray:
-    """Boolean non-zero mask of rows start:stop, flattened per row; NaN/inf are an error."""
+class _Scratch:
+    """Buffers reused from chunk to chunk (a fresh array per chunk costs its page faults every time)."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def array(self, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        size = math.prod(shape) * np.dtype(dtype).itemsize
+        buf = self._buffers.get(key)
+        if buf is None or buf.size < size:
+            buf = self._buffers[key] = np.empty(size, dtype=np.uint8)
+        return buf[:size].view(dtype).reshape(shape)
+
+
+def _mask(entry: _Entry, reader: Any, start: int, stop: int, scratch: _Scratch) -> np.ndarray:
+    """Boolean non-zero mask of rows start:stop, flattened per row; NaN/inf are an error.
+
+    The mask lives in ``scratch``: it is valid until the next call.
+    """
     import torch
 
     view, unsigned, magnitude, nonfinite = _BITS[entry.dtype]
     chunk = reader.rows(entry, entry.parts[0], start, stop)
     if len(entry.parts) == 2:  # torch.nn.utils.prune: weight_orig * weight_mask
         chunk = (chunk * reader.rows(entry, entry.parts[1], start, stop)).to(chunk.dtype)
-    bits = chunk.contiguous().view(getattr(torch, view)).numpy().view(unsigned).reshape(stop - start, -1)
-    bits = np.bitwise_and(bits, unsigned(magnitude))  # -0.0 is zero
+    raw = chunk.contiguous().view(getattr(torch, view)).numpy().view(unsigned).reshape(stop - start, -1)
+    bits = np.bitwise_and(raw, unsigned(magnitude), out=scratch.array("bits", raw.shape, unsigned))  # -0.0 is 0
     if bits.size and bits.max() >= nonfinite:
         bad = int(np.count_nonzero(bits >= nonfinite))
         raise CheckpointError(f"{entry.file}: tensor '{entry.parts[0]}' has {bad} NaN or infinite weight(s) in "
                               f"rows {start}:{stop}: degrees need finite weights (check the file)")
-    return np.not_equal(bits, 0, out=np.empty(bits.shape, dtype=bool))
+    return np.not_equal(bits, 0, out=scratch.array("mask", bits.shape, bool))
+
+
+def _row_counts(mask: np.ndarray) -> np.ndarray:
+    """Non-zeros of each row of a boolean mask (popcounts of 8 mask bytes at a time when rows allow)."""
+    if mask.shape[1] % 8 == 0:
+        return np.add.reduce(np.bitwise_count(mask.view(np.uint64)), axis=1, dtype=np.int64)
+    return np.add.reduce(mask.view(np.uint8), axis=1, dtype=np.int64)
 
 
 def _column_counts(mask: np.ndarray, out: np.ndarray) -> None:
@@ -547,15 +571,15 @@ def _chunks(n_rows: int, row_bytes: int, chunk_bytes: int, multiple: int = 1) ->
         yield start, min(n_rows, start + step)
 
 
-def _count_linear(entry: _Entry, reader: Any, chunk_bytes: int, bar: Any) -> MatrixDegrees:
+def _count_linear(entry: _Entry, reader: Any, chunk_bytes: int, bar: Any, scratch: _Scratch) -> MatrixDegrees:
     n_out, n_in = entry.shape
     row_bytes = n_in * np.dtype(_BITS[entry.dtype][1]).itemsize * len(entry.parts)
     rows = np.empty(n_out, dtype=np.int64)
     columns = np.zeros(n_in, dtype=np.int64)
     counter = GroupCounter(n_in)
     for start, stop in _chunks(n_out, row_bytes, chunk_bytes):
-        mask = _mask(entry, reader, start, stop)
-        rows[start:stop] = np.add.reduce(mask.view(np.uint8), axis=1, dtype=np.int64)
+        mask = _mask(entry, reader, start, stop, scratch)
+        rows[start:stop] = _row_counts(mask)
         _column_counts(mask, columns)
         counter.add(mask)
         if bar is not None:
@@ -593,7 +617,7 @@ def _conv_geometry(entry: _Entry, geometry: ConvInput) -> tuple[Any, tuple[int, 
 
 
 def _count_conv(entry: _Entry, reader: Any, geometry: ConvInput | None, chunk_bytes: int,
-                bar: Any) -> MatrixDegrees:
+                bar: Any, scratch: _Scratch) -> MatrixDegrees:
     import torch
 
     from nn2graph.handlers import conv_connections
@@ -613,8 +637,8 @@ def _count_conv(entry: _Entry, reader: Any, geometry: ConvInput | None, chunk_by
     out_degree = np.zeros(per_group * groups, dtype=np.int64)
     counter = GroupCounter(per_group)
     for start, stop in _chunks(n_out, row_bytes, chunk_bytes, 1 if groups == 1 else out_per_group):
-        mask = _mask(entry, reader, start, stop)
-        rows[start:stop] = np.add.reduce(mask.view(np.uint8), axis=1, dtype=np.int64)
+        mask = _mask(entry, reader, start, stop, scratch)
+        rows[start:stop] = _row_counts(mask)
         by_channel = np.add.reduce(mask.reshape(stop - start, per_group, taps).view(np.uint8), axis=2,
                                    dtype=np.int64)
         n_groups = (stop - start) // out_per_group if groups > 1 else 1  # groups of the chunk
@@ -728,13 +752,15 @@ def checkpoint_degrees(
 
     total = sum(math.prod(e.shape) * np.dtype(_BITS[e.dtype][1]).itemsize * len(e.parts) for e in entries)
     layers = []
+    scratch = _Scratch()
     try:
         with tqdm(total=total, unit="B", unit_scale=True, desc="degrees", disable=not progress, leave=False) as bar:
             for entry in entries:
                 if len(entry.shape) == 2:
-                    layers.append(_count_linear(entry, reader, int(chunk_bytes), bar))
+                    layers.append(_count_linear(entry, reader, int(chunk_bytes), bar, scratch))
                 else:
-                    layers.append(_count_conv(entry, reader, geometry.get(entry.layer), int(chunk_bytes), bar))
+                    layers.append(_count_conv(entry, reader, geometry.get(entry.layer), int(chunk_bytes), bar,
+                                              scratch))
     finally:
         reader.close()
     return CheckpointDegrees(source=str(path), format=fmt, layers=tuple(layers), skipped=tuple(skipped))
