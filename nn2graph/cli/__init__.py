@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nn2graph.cli.convert",
     "nn2graph.cli.degrees",
     "nn2graph.cli.fit",
+    "nn2graph.cli.sweep",
     "nn2graph.cli.attachment",
     "nn2graph.cli.compare",
     "nn2graph.cli.connectomes",
