@@ -190,17 +190,18 @@ def _row(label: str, ds: _DegreeSet, n_boot: int, entropy: int, p_threshold: flo
 
 
 class _Synchronous:
-    """Every task in this process, as it is submitted."""
+    """Every task in this process, one at a time, each result handed back before the next task runs."""
 
     def __init__(self) -> None:
-        self._done: list[tuple[Any, Any]] = []
+        self._queue: list[tuple[Any, Callable, tuple]] = []
 
     def submit(self, tag: Any, fn: Callable, *args: Any) -> None:
-        self._done.append((tag, fn(*args)))
+        self._queue.append((tag, fn, args))
 
     def results(self) -> Iterator[tuple[Any, Any]]:
-        while self._done:
-            yield self._done.pop(0)
+        while self._queue:
+            tag, fn, args = self._queue.pop(0)
+            yield tag, fn(*args)
 
     def close(self) -> None:
         pass

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +35,20 @@ def sources(tmp_path_factory):
     rng = np.random.default_rng(0)
     paths = []
     for k in range(2):
-        weights = {"fc1.weight": _heavy_tailed(120, 150, rng), "fc2.weight": _heavy_tailed(80, 120, rng)}
+        weights = {"fc1.weight": _heavy_tailed(70, 90, rng), "fc2.weight": _heavy_tailed(50, 70, rng)}
         if k == 1:  # a Wanda-style layer: 7 weights in every row
-            w = torch.randn(30, 80, generator=torch.Generator().manual_seed(1))
-            weights["fc3.weight"] = w.scatter(1, w.abs().topk(73, dim=1, largest=False).indices, 0.0)
+            w = torch.randn(20, 50, generator=torch.Generator().manual_seed(1))
+            weights["fc3.weight"] = w.scatter(1, w.abs().topk(43, dim=1, largest=False).indices, 0.0)
         save_file(weights, folder / f"run{k}.safetensors")
         paths.append(folder / f"run{k}.safetensors")
-    degrees = rng.zipf(2.0, 300)
+    degrees = rng.zipf(2.0, 150)
     lines = ["layer,unit,degree"] + [f"hidden,{i},{d}" for i, d in enumerate(degrees)]
     (folder / "net.csv").write_text("\n".join(lines) + "\n")
     return paths + [folder / "net.csv"]
 
 
 def _check_rows_independently(table, sources, n_boot, seed):
+    warnings.simplefilter("ignore", UserWarning)  # fits on the edge of their search range: said in the table
     w = {}
     from safetensors.torch import load_file
 
@@ -67,18 +69,15 @@ def _check_rows_independently(table, sources, n_boot, seed):
 def test_same_table_on_a_local_cluster_the_default_and_in_process(sources, tmp_path):
     from distributed import LocalCluster
 
-    options = {"n_boot": 12, "seed": 5, "progress": False}
-    inline = sweep(sources, scheduler="synchronous", **options)
-    assert len(inline) == 2 * 2 + 2 * 3 + 1
-    assert inline["source"].tolist()[-1] == "net"
-    _check_rows_independently(inline, sources, 12, 5)
+    options = {"n_boot": 8, "seed": 5, "progress": False}
+    default = sweep(sources, n_workers=2, **options)
+    assert len(default) == 2 * 2 + 2 * 3 + 1 and default["source"].tolist()[-1] == "net"
+    _check_rows_independently(default, sources, 8, 5)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         on_cluster = sweep(sources, scheduler=cluster.scheduler_address, out=tmp_path / "c", **options)
-    default = sweep(sources, n_workers=2, **options)
-    pd.testing.assert_frame_equal(inline, on_cluster, check_exact=True)
-    pd.testing.assert_frame_equal(inline, default, check_exact=True)
+    pd.testing.assert_frame_equal(default, on_cluster, check_exact=True)
     from_csv = pd.read_csv(tmp_path / "c" / "sweep.csv")
-    assert from_csv["alpha"].tolist()[:2] == inline["alpha"].tolist()[:2]  # floats written exactly
+    assert from_csv["alpha"].tolist()[:2] == default["alpha"].tolist()[:2]  # floats written exactly
     assert sorted(p.name for p in (tmp_path / "c" / "figures").iterdir()) == ["net.png", "run0.png", "run1.png"]
 
 
@@ -92,7 +91,7 @@ def test_structured_layer_is_reported_not_fitted(sources):
 
 def test_killed_sweep_resumes_without_recomputing(sources, tmp_path):
     out = tmp_path / "s"
-    cmd = [sys.executable, "-m", "nn2graph", "sweep", *map(str, sources), "--out", str(out), "--n-boot", "60",
+    cmd = [sys.executable, "-m", "nn2graph", "sweep", *map(str, sources), "--out", str(out), "--n-boot", "30",
            "--seed", "2", "--scheduler", "synchronous", "--no-figures"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -105,12 +104,12 @@ def test_killed_sweep_resumes_without_recomputing(sources, tmp_path):
         proc.wait()
     finished = {p: p.stat().st_mtime_ns for p in (out / "rows").glob("*.json")}
     assert 2 <= len(finished) < 11, "the sweep was not stopped half way"
-    resumed = sweep(sources, out=out, n_boot=60, seed=2, scheduler="synchronous", progress=False, figures=False)
+    resumed = sweep(sources, out=out, n_boot=30, seed=2, scheduler="synchronous", progress=False, figures=False)
     assert resumed.attrs == {"computed": 11 - len(finished), "reused": len(finished)}
     assert all(p.stat().st_mtime_ns == t for p, t in finished.items())  # finished rows untouched
-    fresh = sweep(sources, n_boot=60, seed=2, scheduler="synchronous", progress=False)
+    fresh = sweep(sources, n_boot=30, seed=2, scheduler="synchronous", progress=False)
     pd.testing.assert_frame_equal(resumed, fresh, check_exact=True)
-    again = sweep(sources, out=out, n_boot=60, seed=2, scheduler="synchronous", progress=False, figures=False)
+    again = sweep(sources, out=out, n_boot=30, seed=2, scheduler="synchronous", progress=False, figures=False)
     assert again.attrs == {"computed": 0, "reused": 11}
 
 
