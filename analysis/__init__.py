@@ -1,8 +1,8 @@
 """Graph analysis for nn2graph: degree distributions, discrete truncated power laws,
 preferential attachment and connectomes.  Works on plain integer arrays and igraph graphs.
 
-Power laws: :func:`fit_tpl`, :func:`tpl_pvalue`, :func:`compare_alternatives`,
-:func:`plot_layer_fits`.  Preferential attachment: :func:`preferential_attachment`,
+Power laws: :func:`assess_power_law` (a verdict with its reasons), :func:`fit_tpl`,
+:func:`tpl_pvalue`, :func:`compare_alternatives`, :func:`plot_layer_fits`.  Preferential attachment: :func:`preferential_attachment`,
 :func:`attachment_general`, :func:`simulate_growth`, :func:`development_attachment`.
 Side by side: :func:`analyse_degrees`, :func:`compare_networks`.  Connectomes and graph files:
 :func:`load_connectome`, :func:`list_connectomes`, :func:`connectome_degrees`,
@@ -40,6 +40,7 @@ from analysis.connectomes import (
     load_connectome,
 )
 from analysis.development import DevelopmentError, DevelopmentResult, development_attachment
+from analysis.evidence import Criterion, PowerLawEvidence, assess_power_law
 from analysis.graph_files import GraphFileError, read_graph_file
 from analysis.growth import GrowthError, empty_layered_graph, random_layered_graph, simulate_growth
 from analysis.plotting import plot_layer_fits
@@ -55,6 +56,7 @@ __all__ = [
     "ConnectomeDependencyError",
     "ConnectomeError",
     "ConnectomeSource",
+    "Criterion",
     "DegreeAnalysis",
     "DegreeBins",
     "DegreeSet",
@@ -67,8 +69,10 @@ __all__ = [
     "GrowthError",
     "OmegaFit",
     "PValueResult",
+    "PowerLawEvidence",
     "TPLFit",
     "analyse_degrees",
+    "assess_power_law",
     "attachment_general",
     "bin_degrees",
     "compare_alternatives",
