@@ -2,8 +2,8 @@
 
 ``sweep(sources)`` reads the degrees of every source (a checkpoint, through
 :func:`nn2graph.checkpoint_degrees`, or a degree CSV with columns layer, unit, degree), then
-fits a discrete truncated power law to every degree set, with its bootstrap p-value and a
-verdict, and returns one tidy table: one row per source and degree set (a checkpoint's layer
+judges every degree set with :func:`analysis.assess_power_law` (a discrete truncated power-law
+fit, its goodness-of-fit p-value, a verdict and its reasons) and returns one tidy table: one row per source and degree set (a checkpoint's layer
 gives two: ``<layer>:in_degree`` and ``<layer>:out_degree``).  Sets whose degrees are constant
 (a dense layer, per-row or N:M pruning) are reported with the reason and not fitted.
 
@@ -44,8 +44,8 @@ __all__ = ["SWEEP_COLUMNS", "SweepError", "sweep"]
 #: Columns of the sweep table, in order.
 SWEEP_COLUMNS: tuple[str, ...] = (
     "source", "layer", "n", "n_zero", "min_degree", "max_degree", "pattern", "fitted", "not_fitted",
-    "xmin", "xmax", "alpha", "ks_distance", "n_tail", "tail_fraction", "pvalue", "pvalue_std_error",
-    "n_boot", "verdict", "reasons",
+    "xmin", "xmax", "alpha", "ks_distance", "n_tail", "tail_fraction", "decades", "pvalue", "pvalue_std_error",
+    "n_boot", "verdict", "summary", "reasons",
 )
 _FORMAT = 1  # version of the folder layout
 
@@ -142,30 +142,22 @@ def _task_seed(entropy: int, label: str, layer: str) -> np.random.SeedSequence:
                                                            for i in range(0, 16, 4)))
 
 
-def _assess(degrees: np.ndarray, *, n_boot: int, seed: np.random.SeedSequence, p_threshold: float) -> dict[str, Any]:
-    """Fit, p-value and verdict of one degree set.
+def _assess(degrees: np.ndarray, *, method: str, n_boot: int, seed: np.random.SeedSequence,
+            p_threshold: float) -> dict[str, Any]:
+    """Fit, p-value and verdict of one degree set: :func:`analysis.assess_power_law` in one process."""
+    from analysis.evidence import assess_power_law
 
-    INTERIM: fit_tpl and tpl_pvalue with a verdict from the p-value alone, until the project's
-    one assessment of a power law (analysis.assess_power_law) is available; the table's columns
-    do not change when it replaces this function.
-    """
-    from analysis.bootstrap import tpl_pvalue
-    from analysis.tpl import fit_tpl
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fit = fit_tpl(degrees)
-        res = tpl_pvalue(degrees, fit=fit, n_boot=n_boot, seed=seed, n_jobs=1, progress=False)
-    reasons = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    verdict = "consistent" if res.p_value >= p_threshold else "rejected"
-    reasons.insert(0, f"bootstrap p = {res.p_value:.3f} {'>=' if verdict == 'consistent' else '<'} {p_threshold}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # edge-of-search notes: the reasons say what matters
+        ev = assess_power_law(degrees, method=method, n_boot=n_boot, seed=seed, n_jobs=1, p_threshold=p_threshold)
+    fit = ev.fit
     return {"xmin": fit.xmin, "xmax": fit.xmax, "alpha": fit.alpha, "ks_distance": fit.ks_distance,
-            "n_tail": fit.n_tail, "tail_fraction": fit.tail_fraction, "pvalue": res.p_value,
-            "pvalue_std_error": res.std_error, "n_boot": res.n_boot, "verdict": verdict,
-            "reasons": "; ".join(reasons)}
+            "n_tail": fit.n_tail, "tail_fraction": fit.tail_fraction, "decades": ev.decades,
+            "pvalue": ev.pvalue.p_value, "pvalue_std_error": ev.pvalue.std_error, "n_boot": ev.pvalue.n_boot,
+            "verdict": ev.verdict, "summary": ev.summary(), "reasons": " ".join(ev.reasons)}
 
 
-def _row(label: str, ds: _DegreeSet, n_boot: int, entropy: int, p_threshold: float) -> dict[str, Any]:
+def _row(label: str, ds: _DegreeSet, method: str, n_boot: int, entropy: int, p_threshold: float) -> dict[str, Any]:
     """One row of the table (see :data:`SWEEP_COLUMNS`)."""
     from analysis.tpl import FitError
 
@@ -175,13 +167,14 @@ def _row(label: str, ds: _DegreeSet, n_boot: int, entropy: int, p_threshold: flo
                min_degree=int(d.min()) if d.size else None, max_degree=int(d.max()) if d.size else None,
                pattern=ds.pattern, fitted=False, not_fitted=ds.not_fitted or "")
     if ds.not_fitted:
-        row.update(verdict="not fitted", reasons=ds.not_fitted)
+        row.update(verdict="not fitted", summary=f"not fitted: {ds.not_fitted}", reasons=ds.not_fitted)
         return row
     try:
-        row.update(_assess(d, n_boot=n_boot, seed=_task_seed(entropy, label, ds.layer), p_threshold=p_threshold))
+        row.update(_assess(d, method=method, n_boot=n_boot, seed=_task_seed(entropy, label, ds.layer),
+                           p_threshold=p_threshold))
         row["fitted"] = True
     except FitError as error:
-        row.update(not_fitted=str(error), verdict="not fitted", reasons=str(error))
+        row.update(not_fitted=str(error), verdict="not fitted", summary=f"not fitted: {error}", reasons=str(error))
     return row
 
 
@@ -318,7 +311,7 @@ class _Folder:
         path = self.row_path(label, layer)
         if not path.exists():
             return None
-        row = json.loads(path.read_text())
+        row = {k: float(v) if v in ("inf", "-inf", "nan") else v for k, v in json.loads(path.read_text()).items()}
         return row if (row.get("source"), row.get("layer")) == (label, layer) else None
 
     def write_row(self, row: dict[str, Any]) -> None:
@@ -433,6 +426,7 @@ def sweep(
     n_workers: int | None = None,
     pattern: str | None = None,
     conv: Mapping[str, Any] | None = None,
+    method: str = "widest",
     n_boot: int = 2500,
     seed: int | None = None,
     p_threshold: float = 0.1,
@@ -456,6 +450,8 @@ def sweep(
         Local worker processes (default: every core); ignored with an address.
     pattern, conv
         Passed to :func:`nn2graph.checkpoint_degrees` for checkpoint sources.
+    method : {"widest", "paper"}
+        How :func:`analysis.assess_power_law` chooses the window (docs/fits.md).
     n_boot : int
         Bootstrap sets per degree set.
     seed : int, optional
@@ -506,7 +502,9 @@ def sweep(
     items = [_Source(label, p, "degrees" if p.endswith(".csv") else "checkpoint")
              for label, p in zip(_labels(paths), paths)]
     entropy = int(seed) if seed is not None else None
-    options = {"n_boot": int(n_boot), "p_threshold": float(p_threshold), "pattern": pattern,
+    if method not in ("widest", "paper"):
+        raise SweepError(f"method={method!r}: expected 'widest' or 'paper'")
+    options = {"method": method, "n_boot": int(n_boot), "p_threshold": float(p_threshold), "pattern": pattern,
                "conv": {k: repr(v) for k, v in (conv or {}).items()}, "entropy": entropy}
     folder = _Folder(Path(out), options) if out is not None else None
     try:
@@ -515,7 +513,7 @@ def sweep(
             entropy = folder.entropy
         elif entropy is None:
             entropy = int(np.random.SeedSequence().entropy)
-        rows, computed, reused = _run(items, folder, scheduler, n_workers, pattern, conv, int(n_boot), entropy,
+        rows, computed, reused = _run(items, folder, scheduler, n_workers, pattern, conv, method, int(n_boot), entropy,
                                       float(p_threshold), progress, figures)
         table = pd.DataFrame([rows[(s.label, layer)] for s in items for layer in rows["order"][s.label]],
                              columns=list(SWEEP_COLUMNS))
@@ -531,7 +529,8 @@ def sweep(
 
 
 def _run(items: list[_Source], folder: _Folder | None, scheduler: str | None, n_workers: int | None,
-         pattern: str | None, conv: Mapping[str, Any] | None, n_boot: int, entropy: int, p_threshold: float,
+         pattern: str | None, conv: Mapping[str, Any] | None, method: str, n_boot: int, entropy: int,
+         p_threshold: float,
          progress: bool, figures: bool) -> tuple[dict, int, int]:
     rows: dict[Any, Any] = {"order": {}}
     sets_of: dict[str, list[_DegreeSet]] = {}
@@ -546,7 +545,7 @@ def _run(items: list[_Source], folder: _Folder | None, scheduler: str | None, n_
         done = [rows[(label, l)] for l in rows["order"][label]]
         fitted = sum(r["fitted"] for r in done)
         bar.say(f"sweep: {label}: {len(done)} degree sets, {fitted} fitted, "
-                f"{sum(r['verdict'] == 'consistent' for r in done)} consistent with a TPL")
+                f"{sum(r['verdict'] == 'supported' for r in done)} supported as power laws")
 
     def have_degrees(label: str, sets: list[_DegreeSet]) -> None:
         nonlocal reused
@@ -564,7 +563,7 @@ def _run(items: list[_Source], folder: _Folder | None, scheduler: str | None, n_
         bar.done(len(sets) - len(todo))
         waiting[label] = len(todo)
         for s in todo:
-            get_runner().submit(("row", label), _row, label, s, n_boot, entropy, p_threshold)
+            get_runner().submit(("row", label), _row, label, s, method, n_boot, entropy, p_threshold)
         if not todo:
             finish_source(label)
 

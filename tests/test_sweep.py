@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from analysis import fit_tpl, tpl_pvalue
+from analysis import assess_power_law
 from analysis.sweep import SweepError, _task_seed, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,26 +59,30 @@ def _check_rows_independently(table, sources, n_boot, seed):
         deg = torch.count_nonzero(w[(row["source"], layer)], dim=1 if side == "in_degree" else 0).numpy()
         assert row["n"] == deg.size and row["max_degree"] == deg.max()
         if row["fitted"]:
-            fit = fit_tpl(deg)
-            assert (row["alpha"], row["xmin"], row["xmax"]) == (fit.alpha, fit.xmin, fit.xmax)
-            p = tpl_pvalue(deg, fit=fit, n_boot=n_boot, n_jobs=1, progress=False,
-                           seed=_task_seed(seed, row["source"], row["layer"])).p_value
-            assert row["pvalue"] == p
+            ev = assess_power_law(deg, n_boot=n_boot, n_jobs=1, seed=_task_seed(seed, row["source"], row["layer"]))
+            assert (row["alpha"], row["xmin"], row["xmax"]) == (ev.fit.alpha, ev.fit.xmin, ev.fit.xmax)
+            assert (row["pvalue"], row["verdict"], row["summary"]) == (ev.pvalue.p_value, ev.verdict, ev.summary())
 
 
-def test_same_table_on_a_local_cluster_the_default_and_in_process(sources, tmp_path):
+def test_rows_equal_assess_power_law_on_the_same_degrees(sources):
+    table = sweep(sources, scheduler="synchronous", n_boot=8, seed=5, progress=False)
+    assert len(table) == 2 * 2 + 2 * 3 + 1 and table["source"].tolist()[-1] == "net"
+    _check_rows_independently(table, sources, 8, 5)
+
+
+def test_same_table_on_a_local_cluster_and_the_default(sources, tmp_path):
     from distributed import LocalCluster
 
+    few = [sources[1], sources[2]]  # a checkpoint (a Wanda layer in it) and a degree file
     options = {"n_boot": 8, "seed": 5, "progress": False}
-    default = sweep(sources, n_workers=2, **options)
-    assert len(default) == 2 * 2 + 2 * 3 + 1 and default["source"].tolist()[-1] == "net"
-    _check_rows_independently(default, sources, 8, 5)
+    default = sweep(few, n_workers=2, **options)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        on_cluster = sweep(sources, scheduler=cluster.scheduler_address, out=tmp_path / "c", **options)
+        on_cluster = sweep(few, scheduler=cluster.scheduler_address, out=tmp_path / "c", **options)
     pd.testing.assert_frame_equal(default, on_cluster, check_exact=True)
+    pd.testing.assert_frame_equal(default, sweep(few, scheduler="synchronous", **options), check_exact=True)
     from_csv = pd.read_csv(tmp_path / "c" / "sweep.csv")
     assert from_csv["alpha"].tolist()[:2] == default["alpha"].tolist()[:2]  # floats written exactly
-    assert sorted(p.name for p in (tmp_path / "c" / "figures").iterdir()) == ["net.png", "run0.png", "run1.png"]
+    assert sorted(p.name for p in (tmp_path / "c" / "figures").iterdir()) == ["net.png", "run1.png"]
 
 
 def test_structured_layer_is_reported_not_fitted(sources):

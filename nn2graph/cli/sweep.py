@@ -3,8 +3,8 @@
 SOURCES are checkpoints (a .safetensors file, a *.safetensors.index.json or its folder, a
 state-dict file) and degree CSV files (columns layer, unit, degree, as ``nn2graph degrees`` and
 ``nn2graph convert --degrees`` write).  For every degree set (a checkpoint layer's in- and
-out-degrees) the sweep fits a discrete truncated power law, draws its bootstrap p-value and gives
-a verdict; sets with constant degrees (dense, per-row or N:M pruned layers) are reported, not
+out-degrees) the sweep fits a discrete truncated power law, tests its goodness of fit and gives a
+verdict with its reasons (supported, inconclusive, rejected; as analysis.assess_power_law); sets with constant degrees (dense, per-row or N:M pruned layers) are reported, not
 fitted.  DIR gets sweep.csv (one row per source and degree set), figures/ (one CCDF figure per
 source) and the caches that make a second run with the same DIR resume where the first stopped.
 
@@ -28,6 +28,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of a Dask scheduler, or 'synchronous' (default: local worker processes)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: every core)")
+    p.add_argument("--method", choices=("widest", "paper"), default="widest",
+                   help="how the fitted window is chosen (default: widest; see docs/fits.md)")
     p.add_argument("--n-boot", type=int, default=2500, help="bootstrap sets per degree set (default: 2500)")
     p.add_argument("--seed", type=int, default=None, help="the sweep's seed (default: drawn and saved in DIR)")
     p.add_argument("--p-threshold", type=float, default=0.1, help="verdict threshold on p (default: 0.1)")
@@ -43,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
     from nn2graph.cli.degrees import parse_conv
 
     table = sweep(args.sources, out=args.out, scheduler=args.scheduler, n_workers=args.workers,
-                  pattern=args.pattern, conv=parse_conv(args.conv) or None, n_boot=args.n_boot, seed=args.seed,
+                  pattern=args.pattern, conv=parse_conv(args.conv) or None, method=args.method, n_boot=args.n_boot, seed=args.seed,
                   p_threshold=args.p_threshold, figures=not args.no_figures)
-    shown = table[["source", "layer", "n", "pattern", "alpha", "xmin", "xmax", "pvalue", "verdict"]].copy()
+    shown = table[["source", "layer", "n", "pattern", "alpha", "xmin", "xmax", "pvalue", "summary"]].copy()
     for col, fmt in (("alpha", "{:.3f}"), ("pvalue", "{:.3f}")):
         shown[col] = [fmt.format(v) if v is not None and v == v else "-" for v in shown[col]]
     print(shown.fillna("-").to_string(index=False))
