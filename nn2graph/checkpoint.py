@@ -305,12 +305,14 @@ class _SafetensorsReader:
         self._reads = 0
         self._fd: int | None = None
         self._offsets: dict[str, tuple[int, int]] = {}
+        self._pool: Any = None
+        self._pending: list[Any] = []
 
     def _open(self, file: Path) -> Any:
         safe_open = _safe_open()
         if self._file != file or self._reads >= _CHUNKS_PER_OPEN:
             new_file = self._file != file
-            self.close(keep_fd=not new_file)
+            self._release(keep_fd=not new_file)
             try:
                 self._context = safe_open(str(file), framework="pt")
                 self._handle = self._context.__enter__()
@@ -327,10 +329,18 @@ class _SafetensorsReader:
             return
         begin, end = self._offsets[part]
         row = (end - begin) // entry.shape[0]
-        first = begin + start * row
+        first, middle = begin + start * row, begin + stop * row
         last = min(end, begin + (2 * stop - start) * row)
-        for offset in range(first, last, _READ_AHEAD_STEP):  # the kernel caps one call at its window
-            os.posix_fadvise(self._fd, offset, min(_READ_AHEAD_STEP, last - offset), os.POSIX_FADV_WILLNEED)
+        for offset in range(first, middle, _READ_AHEAD_STEP):  # the kernel caps one call at its window
+            os.posix_fadvise(self._fd, offset, min(_READ_AHEAD_STEP, middle - offset), os.POSIX_FADV_WILLNEED)
+        if last > middle:  # the next chunk: read by a thread while this one is counted
+            self._pending = [f for f in self._pending if not f.done()]
+            if len(self._pending) < 2:
+                if self._pool is None:
+                    from concurrent.futures import ThreadPoolExecutor
+
+                    self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nn2graph-read-ahead")
+                self._pending.append(self._pool.submit(_warm_pages, self._fd, middle, last))
 
     def rows(self, entry: _Entry, part: str, start: int, stop: int) -> Any:
         try:
@@ -342,14 +352,34 @@ class _SafetensorsReader:
         except Exception as error:
             raise CheckpointError(f"{entry.file}: cannot read rows {start}:{stop} of tensor '{part}': {error}") from None
 
-    def close(self, keep_fd: bool = False) -> None:
+    def close(self) -> None:
+        self._release(keep_fd=False)
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _release(self, keep_fd: bool) -> None:
         if self._context is not None:
             self._context.__exit__(None, None, None)
         self._context = self._handle = None
         if not keep_fd:
+            for future in self._pending:  # the thread reads through this descriptor
+                future.cancel() or future.exception()
+            self._pending = []
             if self._fd is not None:
                 os.close(self._fd)
             self._fd, self._file, self._offsets = None, None, {}
+
+
+def _warm_pages(fd: int, first: int, last: int) -> None:
+    """Read bytes first:last of a file and drop them: they are then in the page cache."""
+    buf = bytearray(_READ_AHEAD_STEP)
+    view = memoryview(buf)
+    while first < last:
+        got = os.preadv(fd, [view[: min(_READ_AHEAD_STEP, last - first)]], first)
+        if got <= 0:
+            return
+        first += got
 
 
 def _data_offsets(file: Path) -> dict[str, tuple[int, int]]:
