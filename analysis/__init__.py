@@ -4,7 +4,8 @@ preferential attachment and connectomes.  Works on plain integer arrays and igra
 Power laws: :func:`assess_power_law` (a verdict with its reasons), :func:`fit_tpl`,
 :func:`tpl_pvalue`, :func:`compare_alternatives`, :func:`plot_layer_fits`.  Preferential attachment: :func:`preferential_attachment`,
 :func:`attachment_general`, :func:`simulate_growth`, :func:`development_attachment`.
-Side by side: :func:`analyse_degrees`, :func:`compare_networks`.  Connectomes and graph files:
+The one analysis of a degree set (fit, p-value, alternatives, tail), used by every command:
+:func:`analyse_degrees`.  Side by side: :func:`compare_networks`.  Connectomes and graph files:
 :func:`load_connectome`, :func:`list_connectomes`, :func:`connectome_degrees`,
 :func:`read_graph_file`.
 """
@@ -22,15 +23,7 @@ from analysis.attachment import (
     preferential_attachment,
 )
 from analysis.bootstrap import PValueResult, tpl_pvalue
-from analysis.compare import (
-    CompareError,
-    Comparison,
-    DegreeAnalysis,
-    DegreeSet,
-    analyse_degrees,
-    compare_networks,
-    plot_degree_ccdfs,
-)
+from analysis.compare import CompareError, Comparison, DegreeSet, compare_networks, plot_degree_ccdfs
 from analysis.connectomes import (
     ConnectomeDependencyError,
     ConnectomeError,
@@ -39,6 +32,7 @@ from analysis.connectomes import (
     list_connectomes,
     load_connectome,
 )
+from analysis.degree_analysis import AnalysisCache, DegreeAnalysis, analyse_degrees
 from analysis.development import DevelopmentError, DevelopmentResult, development_attachment
 from analysis.evidence import Criterion, PowerLawEvidence, assess_power_law
 from analysis.graph_files import GraphFileError, read_graph_file
@@ -48,6 +42,7 @@ from analysis.tpl import FitError, TPLFit, fit_tpl
 
 __all__ = [
     "AlternativeTest",
+    "AnalysisCache",
     "AlternativesResult",
     "AttachmentError",
     "AttachmentResult",

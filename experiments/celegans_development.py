@@ -1,39 +1,32 @@
 """``nn2graph reproduce celegans-development``: internal preferential attachment in a real
-developing brain (issue 6, item 4).
+developing brain.
 
 :func:`reproduce_celegans_development` measures Delta and Omega (the paper's eqs. 5-10 in the
 general form of :func:`analysis.attachment_general`) between consecutive Witvliet stages,
-counting connections both as synapses and as connected pairs, fits every stage's degree
-distribution with :func:`analysis.compare.analyse_degrees`, and writes into the output folder:
+counting connections both as synapses and as connected pairs, analyses every stage's degree
+distribution with :func:`analysis.analyse_degrees` (the analysis of every command), and writes
+into the output folder:
 
 - ``metrics.json`` (rewritten after every phase), ``report.md``;
 - ``transitions_{unit}.csv`` (one row per transition), ``delta_{unit}.csv``, ``omega_{unit}.csv``,
   ``attachment_{unit}.json`` with ``unit`` = ``synapses`` or ``pairs``;
-- ``stage_degrees.csv`` / ``.md`` and ``stages/stage-K.json`` (reused when rerun with the same
-  options: the bootstraps are the slow part);
+- ``stage_degrees.csv`` / ``.md``, and ``analyses/`` (the finished bootstraps, keyed by the
+  degrees and options: reused when rerun, they are the slow part);
 - ``figures/delta_{unit}_{a}-{b}.png``, ``figures/omega_{unit}_{a}-{b}.png``,
   ``figures/summary_{unit}.png``, ``figures/stage_ccdf.png``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from analysis.attachment_plots import plot_delta, plot_omega
-from analysis.compare import (
-    ComparisonEntry,
-    DegreeSet,
-    analyse_degrees,
-    markdown_table,
-    plot_degree_ccdfs,
-)
+from analysis.compare import ComparisonEntry, DegreeSet, markdown_table, plot_degree_ccdfs
 from analysis.connectomes import connectome_degrees, load_connectome
+from analysis.degree_analysis import analyse_degrees
 from analysis.development import WITVLIET_STAGES, DevelopmentResult, check_stages, development_attachment
 from nn2graph.result_files import write_csv_rows, write_json
 
@@ -63,25 +56,14 @@ def _attachment_phase(dev: DevelopmentResult, unit: str, out: Path) -> list[dict
 
 def _stage_phase(stages: tuple[int, ...], synapses: str, n_boot: int, seed: int, n_jobs: int | None,
                  progress: bool, out: Path) -> tuple[list[dict[str, Any]], list[DegreeSet]]:
-    cache = out / "stages"
-    cache.mkdir(exist_ok=True)
     rows, sets = [], []
     for s in stages:
         name = f"witvliet2020-{s}"
         degrees = connectome_degrees(load_connectome(name, synapses=synapses), kind="total")
         sets.append(DegreeSet(f"{s} ({WITVLIET_STAGES[s]})", "total", degrees))
-        path = cache / f"stage-{s}.json"
-        key = {"stage": s, "synapses": synapses, "n_boot": n_boot, "seed": seed}
-        if path.exists():
-            saved = json.loads(path.read_text(encoding="utf-8"))
-            if saved.get("key") == key:
-                rows.append(saved["row"])
-                continue
-        analysis = analyse_degrees(degrees, n_boot=n_boot, seed=np.random.SeedSequence([seed, s]), n_jobs=n_jobs,
+        analysis = analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=out / "analyses",
                                    progress=progress)
-        row = ComparisonEntry(name, "total", analysis).row()
-        write_json(path, {"key": key, "row": row, "analysis": analysis.to_dict()})
-        rows.append(row)
+        rows.append(ComparisonEntry(name, "total", analysis).row())
     return rows, sets
 
 
@@ -151,7 +133,7 @@ def _report(metrics: dict[str, Any], stage_rows: list[dict[str, Any]]) -> str:
                   f"Figures: `figures/summary_{unit}.png`, `figures/delta_{unit}_A-B.png`, "
                   f"`figures/omega_{unit}_A-B.png`.", ""]
     parts += ["## Degree distributions of the stages (total degree, connected partners)", "",
-              f"TPL window of METHOD.md with its bootstrap p ({o['n_boot']} sets), best law on that window, and the "
+              f"TPL window fit (minimum KS distance) with its bootstrap p ({o['n_boot']} sets), best law on that window, and the "
               "untruncated power-law tail (xmin over all values). Figure: `figures/stage_ccdf.png`.", "",
               markdown_table(stage_rows), ""]
     return "\n".join(parts)
@@ -167,7 +149,7 @@ def reproduce_celegans_development(
     degree: str = "total",
     n_boot: int = 2500,
     seed: int = 0,
-    n_jobs: int | None = 1,
+    n_jobs: int | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the developmental attachment analysis and write its artefacts into ``out``.
@@ -175,7 +157,8 @@ def reproduce_celegans_development(
     Parameters
     ----------
     out : path
-        Output folder (created).  Stage fits in ``out/stages`` are reused when the options match.
+        Output folder (created).  Finished bootstraps in ``out/analyses`` are reused for the same
+        degrees and options.
     stages : iterable of int, default 1..8
         Witvliet datasets in developmental order.
     synapses, bins, n_bins, degree
@@ -183,9 +166,10 @@ def reproduce_celegans_development(
     n_boot : int, default 2500
         Bootstrap sets of each stage's p-value (0: none).
     seed : int, default 0
-        Seed of the bootstraps (stage s uses the stream ``SeedSequence([seed, s])``).
-    n_jobs : int or None, default 1
-        Bootstrap worker processes.
+        Seed of every stage's bootstrap (as in every command: the same degrees and seed give the
+        same p-value).
+    n_jobs : int or None, default None
+        Bootstrap worker processes (None: every core).
     progress : bool, default True
         Show bootstrap progress bars.
 

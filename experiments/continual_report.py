@@ -6,27 +6,28 @@ preferential attachment between them (:func:`analysis.preferential_attachment`),
 degree distributions with the discrete TPL and its bootstrap p-value, and writes into the
 output folder:
 
-==================  ==========================================================================
-``table1.csv/md``   test accuracies (%) of the four networks, the paper's beside ours
-``figure-7.png``    Delta_0(d1, d2) per adjacent layer pair (:func:`~analysis.attachment_plots.plot_delta`)
-``figure-8.png``    Omega_0(d) per layer with its lines (:func:`~analysis.attachment_plots.plot_omega`)
-``figure-9.png``    t = 1 CCDF per layer with its TPL fit and p-value (:func:`analysis.plot_layer_fits`)
-``delta.csv``       every Delta cell; ``omega.csv`` every Omega bin; ``omega-summary.csv`` per layer
-``degrees.csv``     t = 0 and t = 1 degree and new connections of every node
-``fits.csv``        TPL fit and p-value per layer at t = 1
-``attachment.json`` the full attachment result; ``pvalues.json`` the p-values as they come
-``metrics.json``    everything above as numbers, the settings and the training histories
-``report.md``       the paper's numbers and statements beside ours
-==================  ==========================================================================
+=======================  =======================================================================================
+``table1.csv/md``        test accuracies (%) of the four networks, the paper's beside ours
+``figure-7.png``         Delta_0(d1, d2) per adjacent layer pair (:func:`~analysis.attachment_plots.plot_delta`)
+``figure-8.png``         Omega_0(d) per layer with its lines (:func:`~analysis.attachment_plots.plot_omega`)
+``figure-9.png``         t = 1 CCDF per layer with its TPL fit and p-value (:func:`analysis.plot_layer_fits`)
+``delta.csv``            every Delta cell; ``omega.csv`` every Omega bin; ``omega-summary.csv`` per layer
+``degrees-t0.csv``       degrees at t = 0, the degree CSV of every command (``layer,unit,degree``)
+``degrees-t1.csv``       degrees at t = 1, the same format
+``new-connections.csv``  t = 0 and t = 1 degree and new connections of every node
+``fits.csv``             the analysis (:func:`analysis.analyse_degrees`) of each layer at t = 1
+``attachment.json``      the full attachment result; ``analyses/`` the finished bootstraps
+``metrics.json``         everything above as numbers, the settings and the training histories
+``report.md``            the paper's numbers and statements beside ours
+=======================  =======================================================================================
 
 Every stage is resumable: the training phases (see :mod:`experiments.continual`) and each
-layer's p-value (``pvalues.json``) are reused when the command is rerun with the same folder
-and settings; ``metrics.json`` is rewritten after every stage.
+layer's bootstrap (``analyses/``, keyed by the degrees and options) are reused when the command
+is rerun with the same folder and settings; ``metrics.json`` is rewritten after every stage.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -39,11 +40,12 @@ from scipy import stats
 from experiments.continual import PHASES, ContinualResult, train_continual
 from experiments.tasks import load_continual_tasks
 from experiments.training import get_profile
+from nn2graph.degree_csv import write_degree_csv
 from nn2graph.exceptions import NN2GraphError
 from nn2graph.result_files import write_csv_rows, write_json
 
 if TYPE_CHECKING:
-    from analysis import AttachmentResult
+    from analysis import AttachmentResult, DegreeAnalysis
 
 __all__ = ["PAPER_FIGURES", "PAPER_TABLE1", "ContinualReport", "ReproduceError", "delta_trend", "fmt", "node_growth",
            "reproduce_continual"]
@@ -146,10 +148,8 @@ class ContinualReport:
         Delta and Omega between t = 0 and t = 1.
     degrees_t1 : dict of str to numpy.ndarray
         t = 1 degree of every node per analysed layer.
-    fits : dict of str to analysis.TPLFit or None
-        TPL fit of each layer at t = 1 (None where a layer cannot be fitted).
-    pvalues : dict of str to dict
-        ``p_value``, ``std_error``, ``n_boot``, ... per fitted layer.
+    analyses : dict of str to analysis.DegreeAnalysis
+        The analysis of each layer's degrees at t = 1 (fit, p-value, alternatives).
     """
 
     out: Path
@@ -157,8 +157,12 @@ class ContinualReport:
     continual: ContinualResult
     attachment: AttachmentResult
     degrees_t1: dict[str, np.ndarray]
-    fits: dict
-    pvalues: dict[str, dict]
+    analyses: dict[str, DegreeAnalysis]
+
+    @property
+    def fits(self) -> dict:
+        """TPL fit of each layer at t = 1 (None where a layer was not fitted)."""
+        return {layer: a.fit for layer, a in self.analyses.items()}
 
     def table1(self) -> dict[str, float]:
         """Our Table 1 row (test accuracy %)."""
@@ -180,7 +184,7 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
                         profile: str = "quick", epochs: int | None = None, retrain_epochs: int | None = None,
                         limit_train: int | None = None, n_boot: int = 2500, seed: int = 0,
                         bins: str = "log", n_bins: int = 10, omega_bins: str | None = None,
-                        n_jobs: int | None = 1, device: str = "auto",
+                        n_jobs: int | None = None, device: str = "auto",
                         progress: bool = True) -> ContinualReport:
     """Run the paper's continual-learning experiment for one P and write its artefacts.
 
@@ -198,7 +202,7 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
     limit_train : int, optional
         Train on the first N training examples only.
     n_boot : int
-        Bootstrap sets per layer for the TPL p-values (METHOD.md: 2500).
+        Bootstrap sets per layer for the TPL p-values (2500 give p to about +-0.01).
     seed : int
         Seeds the weights, the data order, task B's permutation and the bootstraps.
     bins, n_bins, omega_bins
@@ -213,7 +217,7 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
     ContinualReport
     """
     import nn2graph
-    from analysis import FitError, fit_tpl, plot_layer_fits, preferential_attachment, tpl_pvalue
+    from analysis import analyse_degrees, plot_layer_fits, preferential_attachment
     from analysis.attachment_plots import plot_delta, plot_omega
 
     if n_boot < 1:
@@ -262,44 +266,29 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
                              "nodes": [node_growth(layer, attachment.degrees[layer], attachment.new_connections[layer])
                                        for layer in attachment.layers]}
     degrees_t1 = g1.degrees()
+    write_degree_csv(out / "degrees-t0.csv", {layer: attachment.degrees[layer] for layer in attachment.layers})
+    write_degree_csv(out / "degrees-t1.csv", {layer: degrees_t1[layer] for layer in attachment.layers})
     node_rows = [{"layer": layer, "unit": unit, "degree_t0": int(attachment.degrees[layer][unit]),
                   "degree_t1": int(degrees_t1[layer][unit]),
                   "new_connections": int(attachment.new_connections[layer][unit])}
                  for layer in attachment.layers for unit in range(len(degrees_t1[layer]))]
-    write_csv_rows(out / "degrees.csv", node_rows)
+    write_csv_rows(out / "new-connections.csv", node_rows)
     write_json(out / "metrics.json", metrics)
 
-    # stage 3: TPL fits and p-values at t = 1 (Figure 9)
-    fits, pvalues = {}, {}
-    cache_path = out / "pvalues.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
-    for layer, degrees in degrees_t1.items():
-        try:
-            fits[layer] = fit_tpl(degrees)
-        except FitError as error:
-            fits[layer] = None
-            pvalues[layer] = {"error": str(error)}
-            continue
-        key = {"n_boot": n_boot, "seed": seed, "fit": fits[layer].to_dict()}
-        cached = cache.get(layer)
-        if cached is not None and cached.get("key") == json.loads(json.dumps(key)):
-            pvalues[layer] = cached["result"]
-            continue
-        p = tpl_pvalue(degrees, fit=fits[layer], n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
-        pvalues[layer] = p.to_dict()
-        cache[layer] = {"key": key, "result": pvalues[layer]}
-        write_json(cache_path, cache)
-    plot_layer_fits(degrees_t1, fits, pvalues={k: v["p_value"] for k, v in pvalues.items() if "p_value" in v},
+    # stage 3: the analysis of every layer's degrees at t = 1 (Figure 9); finished bootstraps in analyses/
+    analyses = {layer: analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=out / "analyses",
+                                       progress=progress)
+                for layer, degrees in degrees_t1.items()}
+    plot_layer_fits(degrees_t1, {layer: a.fit for layer, a in analyses.items()},
+                    pvalues={layer: a.pvalue for layer, a in analyses.items() if a.pvalue is not None},
                     path=out / "figure-9.png",
                     title=f"Figure 9: degree CCDFs and TPL fits at t = 1 (P = {size}, {n_boot} bootstrap sets)")
-    fit_rows = [{"layer": layer, **(fits[layer].to_dict() if fits[layer] is not None else {}),
-                 **pvalues[layer]} for layer in degrees_t1]
-    write_csv_rows(out / "fits.csv", [{k: v for k, v in r.items() if not isinstance(v, (dict, list))} for r in fit_rows])
-    metrics["fits_t1"] = fit_rows
+    write_csv_rows(out / "fits.csv", [{"layer": layer, **a.row()} for layer, a in analyses.items()])
+    metrics["fits_t1"] = [{"layer": layer, **a.to_dict()} for layer, a in analyses.items()]
     metrics["seconds_total_this_run"] = time.perf_counter() - began
     write_json(out / "metrics.json", metrics)
 
-    report = ContinualReport(out, size, result, attachment, degrees_t1, fits, pvalues)
+    report = ContinualReport(out, size, result, attachment, degrees_t1, analyses)
     (out / "report.md").write_text(_report_markdown(report, metrics, trends, n_boot))
     return report
 
@@ -349,18 +338,20 @@ def _report_markdown(report: ContinualReport, metrics: dict, trends: list[dict],
               "ratio in every layer (1.8 for s1 = 0.9, s2 = 0.8): the prediction pins the mean, and the test "
               "is whether Omega is proportional to d (r^2 of the lines, the correlations).", "",
               "## Figure 9: degree distributions at t = 1", "", f"Paper: {PAPER_FIGURES['figure-9']}", "",
-              f"Ours (discrete TPL, METHOD.md §3; p-values from {n_boot} bootstrap sets):", "",
+              f"Ours (discrete TPL, window of minimum KS distance, docs/method.md; p-values from {n_boot} "
+              "bootstrap sets; the analysis of every command, analysis.analyse_degrees):", "",
               "| layer | n | alpha | xmin | xmax | n_tail (share) | KS D | p |",
               "|---|---|---|---|---|---|---|---|"]
-    for layer, fit in report.fits.items():
-        p = report.pvalues[layer]
+    for layer, a in report.analyses.items():
+        fit = a.fit
         if fit is None:
-            lines.append(f"| {layer} | | | | | | | {p.get('error', '')} |")
+            lines.append(f"| {layer} | {a.n} | | | | | | not fitted: {a.not_fitted} |")
             continue
         lines.append(f"| {layer} | {fit.n} | {fit.alpha:.3f} | {fit.xmin} | {fmt(fit.xmax)} | {fit.n_tail} "
                      f"({100 * fit.n_tail / fit.n:.0f} %) | {fit.ks_distance:.4f} | "
-                     f"{fmt(p.get('p_value'), '.3f')} ± {fmt(p.get('std_error'), '.3f')} |")
+                     f"{fmt(a.p_value, '.3f')} ± {fmt(a.pvalue.std_error, '.3f')} |")
     lines += ["", "Files: table1.csv/md, figure-7.png, figure-8.png, figure-9.png, delta.csv, omega.csv, "
-              "omega-summary.csv, degrees.csv, fits.csv, attachment.json, pvalues.json, metrics.json; "
+              "omega-summary.csv, degrees-t0.csv, degrees-t1.csv, new-connections.csv, fits.csv, attachment.json, "
+              "metrics.json, analyses/ (the finished bootstraps); "
               f"phase files {', '.join(f'{p}.pt' for p in PHASES)}.", ""]
     return "\n".join(lines)

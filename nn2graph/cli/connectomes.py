@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 from nn2graph.exceptions import NN2GraphError
@@ -23,7 +22,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--self-loops", action="store_true", help="keep a cell's connections onto itself")
     parser.add_argument("--out", type=Path, help="write the graph here (.graphml or .gexf)")
     parser.add_argument(
-        "--degrees", type=Path, help="write name,in,out,total and their weighted forms as CSV here"
+        "--degrees", type=Path,
+        help="write the degrees as CSV here (layer,unit,degree: layer in, out, total and their _weighted "
+        "forms, unit the cell's name)"
     )
     parser.set_defaults(run=run)
 
@@ -53,15 +54,14 @@ def run(args: argparse.Namespace) -> int:
         write = write_gexf if args.out.suffix.lower() == ".gexf" else write_graphml
         print(f"wrote {write(graph, args.out)}")
     if args.degrees is not None:
-        columns = {
+        from nn2graph.degree_csv import write_degree_csv
+
+        kinds = {
             f"{kind}{suffix}": connectome_degrees(graph, kind=kind, weighted=weighted)
             for suffix, weighted in (("", False), ("_weighted", True))
             for kind in ("in", "out", "total")
         }
-        with args.degrees.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["name", *columns])
-            for v, name in enumerate(graph.vs["name"]):
-                writer.writerow([name, *(int(values[v]) for values in columns.values())])
+        names = list(graph.vs["name"])
+        write_degree_csv(args.degrees, kinds, units=dict.fromkeys(kinds, names))
         print(f"wrote {args.degrees}")
     return 0

@@ -48,20 +48,6 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def write_degrees_csv(degrees: dict, path: str) -> None:
-    """Write ``{layer: degrees}`` as CSV rows ``layer,unit,degree``."""
-    import csv
-
-    try:
-        with open(path, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["layer", "unit", "degree"])
-            for layer, values in degrees.items():
-                writer.writerows((layer, unit, int(d)) for unit, d in enumerate(values))
-    except OSError as error:
-        raise NN2GraphError(f"cannot write the degree CSV '{path}': {error.strerror}") from error
-
-
 def run(args: argparse.Namespace) -> int:
     from nn2graph.graph import to_graph
     from nn2graph.summary import degree_summary, format_summary
@@ -77,5 +63,7 @@ def run(args: argparse.Namespace) -> int:
             except OSError as error:
                 raise NN2GraphError(f"cannot write '{path}': {error.strerror}") from error
     if args.degrees:
-        write_degrees_csv(layered.degrees(), args.degrees)
+        from nn2graph.degree_csv import write_degree_csv
+
+        write_degree_csv(args.degrees, layered.degrees())
     return 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from nn2graph.cli.options import add_jobs_argument
+
 #: Bootstrap sets per p-value in the demo: p to about +-0.035 (2,500 would take ~10 minutes).
 DEMO_N_BOOT = 200
 
@@ -35,7 +37,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--limit-train", type=int, default=None, metavar="N",
                         help="train on the first N of the 4,000 training images only")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--n-jobs", type=int, default=2, help="bootstrap processes (default 2)")
+    add_jobs_argument(parser)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: the demo's small batches gain nothing from more)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", UserWarning)
         result = reproduce_static("mlp-mnist", out=args.out, seed=args.seed, n_boot=args.n_boot,
                                   epochs=args.epochs, retrain_epochs=args.retrain_epochs,
-                                  limit_train=args.limit_train, n_jobs=args.n_jobs, device="cpu",
+                                  limit_train=args.limit_train, n_jobs=args.jobs, device="cpu",
                                   progress=not args.quiet)
     for warning in caught:
         print(f"NOTE: {warning.message}")

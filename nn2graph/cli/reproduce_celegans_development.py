@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nn2graph.cli.options import add_jobs_argument
+
 
 def _stages(text: str) -> tuple[int, ...]:
     """Parse ``1-8`` or ``1,2,5`` into dataset numbers."""
@@ -38,7 +40,7 @@ def add_target(subparsers) -> None:
                    help="pair degrees of Delta (default total)")
     p.add_argument("--n-boot", type=int, default=2500, help="bootstrap sets per stage p-value (default 2500)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument("--jobs", type=int, default=1, help="bootstrap worker processes (default 1)")
+    add_jobs_argument(p)
     p.set_defaults(run=run)
 
 

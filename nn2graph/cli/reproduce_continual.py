@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from nn2graph.cli.options import add_jobs_argument
+
 
 def add_target(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``continual`` target of ``nn2graph reproduce``."""
@@ -36,8 +38,7 @@ def add_target(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bins", choices=("log", "quantile", "exact"), default="log",
                         help="degree bins of Delta and Omega (default log)")
     parser.add_argument("--n-bins", type=int, default=10, help="number of log/quantile bins (default 10)")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="worker processes for the bootstrap (default 1)")
+    add_jobs_argument(parser)
     parser.add_argument("--device", default="auto", help="'auto' (CUDA if present), 'cpu', 'cuda'")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

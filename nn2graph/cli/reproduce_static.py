@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from nn2graph.cli.options import add_jobs_argument
+
 TRAINED = {"mlp-mnist": (1, "MLP on MNIST"), "cnn-mnist": (2, "CNN on MNIST"),
            "cnn-cifar10": (3, "CNN on CIFAR-10")}
 IMAGENET = {"alexnet": (4, "sparse AlexNet"), "vgg16": (5, "VGG-16 pruned with s = 0.3")}
@@ -47,7 +49,7 @@ def add_target(subparsers) -> None:
                             help=f"output folder (default runs/{name})")
         parser.add_argument("--n-boot", type=int, default=2500, metavar="N",
                             help="bootstrap sets per p-value (default 2500, p to about +-0.01)")
-        parser.add_argument("--n-jobs", type=int, default=2, help="bootstrap processes (default 2)")
+        add_jobs_argument(parser)
         parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         parser.add_argument("--restart", action="store_true",
                             help="ignore the checkpoints and p-values already in --out")
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         else {"profile": args.profile, "data_dir": args.data_dir, "epochs": args.epochs,
               "retrain_epochs": args.retrain_epochs, "limit_train": args.limit_train, "device": args.device}
     result = reproduce_static(args.target_name, out=args.out, seed=args.seed, n_boot=args.n_boot,
-                              n_jobs=args.n_jobs, resume=not args.restart, progress=not args.quiet,
+                              n_jobs=args.jobs, resume=not args.restart, progress=not args.quiet,
                               **options)
     print(format_result(result))
     return 0

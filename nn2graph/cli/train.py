@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from experiments.data import load_dataset
-    from experiments.models import build_model, model_dataset, pruning_fractions
+    from experiments.models import build_model, model_spec, pruning_fractions
     from experiments.pipeline import train_prune_retrain
     from experiments.training import get_profile
 
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.prune is not None and not 0.0 <= args.prune < 1.0:
         raise NN2GraphError(f"--prune must be in [0, 1), not {args.prune}")
-    dataset = model_dataset(args.model)
+    dataset = model_spec(args.model).dataset
     profile = get_profile(args.profile, dataset).with_epochs(args.epochs, args.retrain_epochs)
     splits = load_dataset(dataset, args.data_dir, download=args.download, seed=args.seed)
     if args.limit_train is not None:
