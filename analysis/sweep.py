@@ -109,17 +109,9 @@ def _constant(values: np.ndarray) -> str | None:
 def _source_degrees(source: _Source, pattern: str | None, conv: Mapping[str, Any] | None) -> list[_DegreeSet]:
     """The degree sets of one source, in its layer order."""
     if source.kind == "degrees":
-        from nn2graph.cli.fit import read_degree_columns
+        from nn2graph.degree_csv import read_degree_csv
 
-        by_layer = read_degree_columns(Path(source.path), "degree", "layer")
-        sets = []
-        for layer, values in by_layer.items():
-            arr = np.asarray(values)
-            if np.any(arr != np.round(arr)) or np.any(arr < 0):
-                raise SweepError(f"{source.path}: layer {layer!r} has degrees that are not non-negative integers")
-            arr = arr.astype(np.int64)
-            sets.append(_DegreeSet(layer, arr, "", _constant(arr)))
-        return sets
+        return [_DegreeSet(layer, arr, "", _constant(arr)) for layer, arr in read_degree_csv(source.path).items()]
     from nn2graph.checkpoint import checkpoint_degrees
 
     result = checkpoint_degrees(source.path, pattern=pattern, conv=conv)
@@ -166,8 +158,11 @@ def _row(label: str, ds: _DegreeSet, method: str, n_boot: int, entropy: int, p_t
     row.update(source=label, layer=ds.layer, n=int(d.size), n_zero=int(np.sum(d == 0)),
                min_degree=int(d.min()) if d.size else None, max_degree=int(d.max()) if d.size else None,
                pattern=ds.pattern, fitted=False, not_fitted=ds.not_fitted or "")
-    if ds.not_fitted:
-        row.update(verdict="not fitted", summary=f"not fitted: {ds.not_fitted}", reasons=ds.not_fitted)
+    from analysis.degree_analysis import degenerate_reason
+
+    reason = ds.not_fitted or degenerate_reason(d)
+    if reason:
+        row.update(not_fitted=reason, verdict="not fitted", summary=f"not fitted: {reason}", reasons=reason)
         return row
     try:
         row.update(_assess(d, method=method, n_boot=n_boot, seed=_task_seed(entropy, label, ds.layer),
@@ -323,19 +318,19 @@ class _Folder:
         meta = self.out / "degrees" / f"{_file_name(label)}.json"
         if not meta.exists():
             return None
-        from nn2graph.cli.fit import read_degree_columns
+        from nn2graph.degree_csv import read_degree_csv
 
         info = json.loads(meta.read_text())
-        values = read_degree_columns(self.out / "degrees" / f"{_file_name(label)}.csv", "degree", "layer")
+        values = read_degree_csv(self.out / "degrees" / f"{_file_name(label)}.csv")
         return [_DegreeSet(s["layer"], np.asarray(values.get(s["layer"], []), dtype=np.int64), s["pattern"],
                            s["not_fitted"]) for s in info["sets"]]
 
     def write_degrees(self, label: str, sets: list[_DegreeSet]) -> None:
-        from nn2graph.cli.convert import write_degrees_csv
+        from nn2graph.degree_csv import write_degree_csv
         from nn2graph.result_files import write_json
 
         base = self.out / "degrees" / _file_name(label)
-        _write_atomic(base.with_suffix(".csv"), lambda p: write_degrees_csv({s.layer: s.degrees for s in sets}, str(p)))
+        write_degree_csv(base.with_suffix(".csv"), {s.layer: s.degrees for s in sets})
         write_json(base.with_suffix(".json"), {"sets": [{"layer": s.layer, "pattern": s.pattern,
                                                          "not_fitted": s.not_fitted} for s in sets]})
 

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from nn2graph.checkpoint import checkpoint_degrees
-    from nn2graph.cli.convert import write_degrees_csv
+    from nn2graph.degree_csv import write_degree_csv
     from nn2graph.result_files import write_json
 
     if args.chunk_mb <= 0:
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                                 chunk_bytes=max(1, int(args.chunk_mb * (1 << 20))), progress=sys.stderr.isatty())
     print(result.summary())
     out = args.out or Path(f"{default_name(args.checkpoint)}.degrees.csv")
-    write_degrees_csv(result.degree_sets(), str(out))
+    write_degree_csv(out, result.degree_sets())
     print(f"wrote {out} ({len(result)} weight matrices, in- and out-degrees)")
     if args.json is not None:
         write_json(args.json, {"checkpoint": str(args.checkpoint), "format": result.format,
