@@ -78,6 +78,14 @@ def main() -> None:
               f"{t_one / t_two:.2f}x; same table bit for bit: {same}")
         print(one["verdict"].value_counts().to_dict())
         if not same:
+            for col in one.columns:
+                a, b = one[col].tolist(), two[col].tolist()
+                diff = [i for i in range(len(a)) if a[i] != b[i] and not (a[i] != a[i] and b[i] != b[i])]
+                if diff:
+                    i = diff[0]
+                    print(f"column {col}: {len(diff)} rows differ, e.g. {one.loc[i, 'source']} {one.loc[i, 'layer']}: "
+                          f"{a[i]!r} against {b[i]!r}")
+            print("dtypes:", dict(one.dtypes[one.dtypes != two.dtypes]), dict(two.dtypes[one.dtypes != two.dtypes]))
             raise SystemExit("the tables differ")
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -15,7 +15,8 @@ import torch
 from safetensors.torch import save_file
 
 from analysis import assess_power_law
-from analysis.sweep import SweepError, _task_seed, sweep
+from analysis.sweep import SweepError, sweep
+from analysis.sweep_tasks import _task_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 
