@@ -146,8 +146,14 @@ def _row(label: str, ds: _DegreeSet, method: str, n_boot: int, entropy: int, p_t
         row.update(not_fitted=reason, verdict="not fitted", summary=f"not fitted: {reason}", reasons=reason)
         return row
     try:
-        row.update(_assess(d, method=method, n_boot=n_boot, seed=_task_seed(entropy, label, ds.layer),
-                           p_threshold=p_threshold))
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise SweepError("sweeps need 'threadpoolctl' (pip install 'nn2graph[sweep]'): every task runs its "
+                         "linear algebra on one thread, so that the numbers do not depend on where it runs") from None
+    try:
+        with threadpool_limits(limits=1):  # as on Dask's workers: sums in the same order everywhere
+            row.update(_assess(d, method=method, n_boot=n_boot, seed=_task_seed(entropy, label, ds.layer),
+                               p_threshold=p_threshold))
         row["fitted"] = True
     except FitError as error:
         row.update(not_fitted=str(error), verdict="not fitted", summary=f"not fitted: {error}", reasons=str(error))

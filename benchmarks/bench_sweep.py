@@ -7,7 +7,7 @@ set (default 1000; six degree sets per checkpoint: in- and out-degrees of three 
 
 * one process: ``scheduler="synchronous"`` (no Dask);
 * 2 local workers: the default embedded ``LocalCluster`` (``n_workers=2``), start-up and the
-  workers' imports included;
+  workers' imports included (measured alone too, on a one-row sweep);
 
 checks that both give the same table bit for bit, and prints the times, their ratio and the load
 average.  ``--layers`` limits the degree sets per checkpoint (a pattern on tensor names) when the
@@ -70,6 +70,13 @@ def main() -> None:
         one = sweep(paths, scheduler="synchronous", **options)
         t_one = time.perf_counter() - t
         print(f"one process: {t_one:.1f} s for {len(one)} rows ({t_one / len(one):.2f} s a row; load {load()})")
+        tiny = folder / "tiny.csv"
+        tiny.write_text("layer,unit,degree\n" + "".join(f"a,{i},{1 + i % 7}\n" for i in range(40)))
+        t = time.perf_counter()
+        sweep([tiny], n_workers=2, n_boot=1, seed=0, progress=False)
+        t_start = time.perf_counter() - t
+        print(f"2 local workers, one 40-node degree set with 1 bootstrap set: {t_start:.1f} s "
+              f"(start-up: cluster, workers' imports, shut-down; load {load()})")
         t = time.perf_counter()
         two = sweep(paths, n_workers=2, **options)
         t_two = time.perf_counter() - t
