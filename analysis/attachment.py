@@ -1,4 +1,4 @@
-"""Internal preferential attachment between two snapshots of a network (paper §4, METHOD.md §4).
+"""Internal preferential attachment between two snapshots of a network (paper §4, docs/method.md §4).
 
 Two functions share one set of binning and line-fitting helpers:
 

@@ -1,4 +1,4 @@
-"""Internal preferential attachment in a developing brain (issue 6, item 4).
+"""Internal preferential attachment in a developing brain.
 
 Witvliet et al.'s eight C. elegans brains (datasets 1-8, from birth to adulthood) are taken
 as snapshots of one growing network: neurons are matched by name and every transition

@@ -1,4 +1,4 @@
-"""PackNet-style continual learning of two tasks on METHOD.md's MLP (the paper's §4.2).
+"""PackNet-style continual learning of two tasks on the paper's MLP (docs/method.md §1; the paper's §4.2).
 
 :func:`train_continual` runs the four phases of the paper's Figure 6:
 
@@ -68,7 +68,7 @@ class ContinualError(NN2GraphError, ValueError):
 
 
 class PackNetMLP(nn.Module):
-    """METHOD.md's MLP (784-1024-1024) with one 10-way head per task, ``out_a`` and ``out_b``.
+    """The paper's MLP (docs/method.md §1; 784-1024-1024) with one 10-way head per task, ``out_a`` and ``out_b``.
 
     The module paths of the shared part are those of :func:`experiments.models.build_model`
     ``("mlp")`` (``fc1``, ``fc2``, dropout 0.2 on the input and 0.5 after each hidden layer);
@@ -142,7 +142,7 @@ def snapshot_model(model: PackNetMLP, masks: Mapping[str, torch.Tensor]) -> nn.M
     Both snapshots (t = 0: A's connections, t = 1: A's and B's) use head A, so their graphs
     have the same vertices (``input``, ``fc1``, ``fc2``, ``out``) as
     :func:`analysis.preferential_attachment` requires; the output layer is not analysed
-    (METHOD.md §2), so the choice of head does not change any result.
+    (docs/method.md §2), so the choice of head does not change any result.
 
     Examples
     --------

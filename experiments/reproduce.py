@@ -1,6 +1,6 @@
 """The paper's static results (its §3, Figures 1-5) end to end: train, prune, convert, fit, report.
 
-:func:`reproduce_static` runs one experiment of METHOD.md §1 and writes into ``out``:
+:func:`reproduce_static` runs one experiment of docs/method.md §1 and writes into ``out``:
 
 - ``metrics.json``: dense and sparse accuracy, per-layer sparsity, per-layer TPL fit with its
   bootstrap p-value and the best alternative law, times; rewritten after every phase and every
@@ -81,7 +81,7 @@ class StaticTarget:
         return model_spec(self.model).dataset == "imagenet"
 
 
-#: The five experiments, by target name (the paper's Figures 1-5; METHOD.md §1's accuracies).
+#: The five experiments, by target name (the paper's Figures 1-5; accuracies in docs/method.md §1).
 STATIC_TARGETS: dict[str, StaticTarget] = {
     t.name: t
     for t in (
@@ -223,7 +223,7 @@ def reproduce_static(
     seed : int
         Seed of the initial weights, data order, dropout and the bootstrap.
     n_boot : int
-        Synthetic sets per p-value (METHOD.md: 2,500 give p to about +-0.01).
+        Synthetic sets per p-value (docs/method.md §3.5: 2,500 give p to about +-0.01).
     epochs, retrain_epochs, limit_train
         Override the profile's epochs; train on the first ``limit_train`` examples only.
     weights : str or Path, optional
@@ -498,7 +498,7 @@ def _report(target: StaticTarget, metrics: Mapping[str, Any], layers: list[Layer
     lines += ["", "## Degree distributions and TPL fits", "",
               f"The paper's Figure {target.figure} shows, for every layer, the log-log CCDF of the degrees "
               "with a TPL fit in red, and says that \"the TPL fits the degree distributions well\"; it gives no "
-              "numbers for the fits. Ours (METHOD.md §3: xmin/xmax searched over the 30% smallest/largest "
+              "numbers for the fits. Ours (docs/method.md §3: xmin/xmax searched over the 30% smallest/largest "
               f"degrees, KS over the integers; p from {metrics['n_boot']} bootstrap sets, p >= 0.1 means the "
               "TPL is not rejected; 'best law': the largest log-likelihood on the window among the TPL, "
               "power law, exponential, lognormal and Poisson; 'TPL beaten': alternatives significantly "
@@ -509,7 +509,7 @@ def _report(target: StaticTarget, metrics: Mapping[str, Any], layers: list[Layer
     lines.append(f"TPL plausible (p >= 0.1) in {len(plausible)} of {len(fitted)} fitted layers"
                  + (f": {', '.join(plausible)}." if plausible else "."))
     lines.append("Always read the window [xmin, xmax] and the tail share with p: a narrow window can fit well "
-                 "while describing few nodes (METHOD.md §3).")
+                 "while describing few nodes (docs/method.md §3).")
     graphml = metrics.get("graphml")
     lines += ["", "## Files", "", "metrics.json, degrees-<layer>.csv, "
               f"figure-{target.figure}.png, report.md"

