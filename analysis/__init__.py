@@ -32,7 +32,7 @@ from analysis.connectomes import (
     list_connectomes,
     load_connectome,
 )
-from analysis.degree_analysis import AnalysisCache, DegreeAnalysis, analyse_degrees
+from analysis.degree_analysis import AnalysisCache, DegreeAnalysis, analyse_degrees, plot_analyses
 from analysis.development import DevelopmentError, DevelopmentResult, development_attachment
 from analysis.evidence import Criterion, PowerLawEvidence, assess_power_law
 from analysis.graph_files import GraphFileError, read_graph_file
@@ -78,6 +78,7 @@ __all__ = [
     "fit_tpl",
     "list_connectomes",
     "load_connectome",
+    "plot_analyses",
     "plot_degree_ccdfs",
     "plot_layer_fits",
     "preferential_attachment",

@@ -217,7 +217,7 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
     ContinualReport
     """
     import nn2graph
-    from analysis import analyse_degrees, plot_layer_fits, preferential_attachment
+    from analysis import analyse_degrees, plot_analyses, preferential_attachment
     from analysis.attachment_plots import plot_delta, plot_omega
 
     if n_boot < 1:
@@ -279,10 +279,8 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
     analyses = {layer: analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=out / "analyses",
                                        progress=progress)
                 for layer, degrees in degrees_t1.items()}
-    plot_layer_fits(degrees_t1, {layer: a.fit for layer, a in analyses.items()},
-                    pvalues={layer: a.pvalue for layer, a in analyses.items() if a.pvalue is not None},
-                    path=out / "figure-9.png",
-                    title=f"Figure 9: degree CCDFs and TPL fits at t = 1 (P = {size}, {n_boot} bootstrap sets)")
+    plot_analyses(analyses, path=out / "figure-9.png",
+                  title=f"Figure 9: degree CCDFs and TPL fits at t = 1 (P = {size}, {n_boot} bootstrap sets)")
     write_csv_rows(out / "fits.csv", [{"layer": layer, **a.row()} for layer, a in analyses.items()])
     metrics["fits_t1"] = [{"layer": layer, **a.to_dict()} for layer, a in analyses.items()]
     metrics["seconds_total_this_run"] = time.perf_counter() - began
@@ -340,16 +338,16 @@ def _report_markdown(report: ContinualReport, metrics: dict, trends: list[dict],
               "## Figure 9: degree distributions at t = 1", "", f"Paper: {PAPER_FIGURES['figure-9']}", "",
               f"Ours (discrete TPL, window of minimum KS distance, docs/method.md; p-values from {n_boot} "
               "bootstrap sets; the analysis of every command, analysis.analyse_degrees):", "",
-              "| layer | n | alpha | xmin | xmax | n_tail (share) | KS D | p |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| layer | n | alpha | xmin | xmax | n_tail (share) | KS D | p | verdict (widest window) |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for layer, a in report.analyses.items():
         fit = a.fit
         if fit is None:
-            lines.append(f"| {layer} | {a.n} | | | | | | not fitted: {a.not_fitted} |")
+            lines.append(f"| {layer} | {a.n} | | | | | | | not fitted: {a.not_fitted} |")
             continue
         lines.append(f"| {layer} | {fit.n} | {fit.alpha:.3f} | {fit.xmin} | {fmt(fit.xmax)} | {fit.n_tail} "
                      f"({100 * fit.n_tail / fit.n:.0f} %) | {fit.ks_distance:.4f} | "
-                     f"{fmt(a.p_value, '.3f')} ± {fmt(a.pvalue.std_error, '.3f')} |")
+                     f"{fmt(a.p_value, '.3f')} ± {fmt(a.pvalue.std_error, '.3f')} | {a.summary()} |")
     lines += ["", "Files: table1.csv/md, figure-7.png, figure-8.png, figure-9.png, delta.csv, omega.csv, "
               "omega-summary.csv, degrees-t0.csv, degrees-t1.csv, new-connections.csv, fits.csv, attachment.json, "
               "metrics.json, analyses/ (the finished bootstraps); "

@@ -43,7 +43,7 @@ from analysis import (
     PValueResult,
     TPLFit,
     analyse_degrees,
-    plot_layer_fits,
+    plot_analyses,
 )
 from experiments.data import load_dataset
 from experiments.models import ModelSpec, model_spec
@@ -325,10 +325,8 @@ def reproduce_static(
     figure = out / f"figure-{target.figure}.png"
     # Like the paper's figures, one panel per fitted layer; report.md says why others were not.
     fitted = [layer for layer in layers if layer.fit is not None] or layers
-    plot_layer_fits({layer.label: layer.degrees for layer in fitted},
-                    {layer.label: layer.fit for layer in fitted},
-                    pvalues={layer.label: layer.pvalue for layer in fitted if layer.pvalue is not None},
-                    path=figure, title=f"Figure {target.figure}: {target.title} (ours)")
+    plot_analyses({layer.label: layer.analysis for layer in fitted}, path=figure,
+                  title=f"Figure {target.figure}: {target.title} (ours; the paper's fit in red, the verdict above)")
     files.append(figure)
     metrics["seconds"]["this_run"] = time.perf_counter() - began
     metrics["phase"] = "done"
@@ -402,20 +400,21 @@ def _pct(x: float | None) -> str:
 
 def _fits_table(layers, *, markdown: bool) -> str:
     header = ["layer", "nodes", "zeros", "alpha", "xmin", "xmax", "D", "n_tail", "tail share", "p ± se",
-              "best law", "TPL beaten"]
+              "best law", "TPL beaten", "verdict"]
     rows = []
     for layer in layers:
         deg = layer.degrees
         if not layer.fitted:
             rows.append([layer.label, str(deg.size), str(int(np.sum(deg == 0))), f"not fitted: {layer.reason}"]
-                        + [""] * 8)
+                        + [""] * 9)
             continue
         f, p = layer.fit, layer.pvalue
         alt = layer.alternatives
         beaten = [t.name for t in alt.tests if t.preferred == t.name]
         rows.append([layer.label, str(f.n), str(f.n_zero_dropped), f"{f.alpha:.3f}", str(f.xmin),
                      str(f.xmax), f"{f.ks_distance:.4f}", str(f.n_tail), f"{f.tail_fraction:.2f}",
-                     f"{p.p_value:.3f} ± {p.std_error:.3f}", alt.best, ", ".join(beaten) or "no"])
+                     f"{p.p_value:.3f} ± {p.std_error:.3f}", alt.best, ", ".join(beaten) or "no",
+                     layer.analysis.verdict])
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -472,18 +471,29 @@ def _report(target: StaticTarget, metrics: Mapping[str, Any], layers: list[Layer
     lines += ["", "## Degree distributions and TPL fits", "",
               f"The paper's Figure {target.figure} shows, for every layer, the log-log CCDF of the degrees "
               "with a TPL fit in red, and says that \"the TPL fits the degree distributions well\"; it gives no "
-              "numbers for the fits. Ours (METHOD.md §3: xmin/xmax searched over the 30% smallest/largest "
-              f"degrees, KS over the integers; p from {metrics['n_boot']} bootstrap sets, p >= 0.1 means the "
-              "TPL is not rejected; 'best law': the largest log-likelihood on the window among the TPL, "
-              "power law, exponential, lognormal and Poisson; 'TPL beaten': alternatives significantly "
-              "better by Vuong's test, p < 0.1):", "", _fits_table(layers, markdown=True), "",
-              f"![Figure {target.figure}](figure-{target.figure}.png)", ""]
+              "numbers for the fits. Ours, the paper's method (docs/method.md: xmin/xmax searched over the 30% "
+              f"smallest/largest degrees for the smallest KS distance over the integers; p from {metrics['n_boot']} "
+              "bootstrap sets, p >= 0.1 means the TPL is not rejected; 'best law': the largest log-likelihood on "
+              "the window among the TPL, power law, exponential, lognormal and Poisson; 'TPL beaten': "
+              "alternatives significantly better by Vuong's test, p < 0.1), and the power-law verdict of each "
+              "layer (docs/fits.md: goodness of fit, range, decay, alternatives and tail share judged on the "
+              "widest window that fits):", "", _fits_table(layers, markdown=True), "",
+              f"![Figure {target.figure}](figure-{target.figure}.png)", "", "### The verdicts and their reasons", ""]
+    for layer in layers:
+        a = layer.analysis
+        if a.evidence is None:
+            lines.append(f"- **{layer.label}**: {a.summary()}")
+            continue
+        f = a.evidence.fit
+        lines.append(f"- **{layer.label}**: {a.summary()} (window [{f.xmin}, {f.xmax}], alpha {f.alpha:.3f})")
+        lines += [f"  - {reason}" for reason in a.evidence.reasons]
+    lines.append("")
     fitted = [layer for layer in layers if layer.fitted]
     plausible = [layer.label for layer in fitted if layer.pvalue.p_value >= 0.1]
     lines.append(f"TPL plausible (p >= 0.1) in {len(plausible)} of {len(fitted)} fitted layers"
                  + (f": {', '.join(plausible)}." if plausible else "."))
     lines.append("Always read the window [xmin, xmax] and the tail share with p: a narrow window can fit well "
-                 "while describing few nodes (METHOD.md §3).")
+                 "while describing few nodes; the verdict weighs that (docs/fits.md).")
     graphml = metrics.get("graphml")
     lines += ["", "## Files", "", "metrics.json, degrees-<layer>.csv, "
               f"figure-{target.figure}.png, report.md"
