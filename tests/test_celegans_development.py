@@ -43,11 +43,13 @@ def test_reproduce_three_stages_writes_everything(tmp_path, capsys, monkeypatch)
     assert [r["transition"] for r in metrics["attachment"]["pairs"]] == transitions
     assert [r["source"] for r in metrics["stage_degrees"]] == [f"witvliet2020-{s}" for s in (1, 2, 3)]
     assert all(0.0 <= r["p_value"] <= 1.0 and r["n_boot"] == 5 for r in metrics["stage_degrees"])
+    assert all(r["verdict"] in ("supported", "inconclusive", "rejected") for r in metrics["stage_degrees"])
     assert (out / "figures" / "stage_ccdf.png").exists() and (out / "stage_degrees.csv").exists()
     report = (out / "report.md").read_text()
     assert report.startswith("# Internal preferential attachment in the developing C. elegans brain")
     assert "| 1-2 | 161 | 789 | 255 |" in report and "## Connections counted as pairs" in report
-    assert "| witvliet2020-3 | total | 162 |" in report
+    assert "| witvliet2020-3 | total | 162 |" in report and "verdict (widest window)" in report
+    assert f"| {metrics['stage_degrees'][0]['verdict_summary']} |" in report
 
     # a rerun with the same options reuses the stage fits (the slow bootstraps)
     def fail(*args, **kwargs):
