@@ -401,7 +401,8 @@ def analyse_degrees(
         raise FitError(f"method={method!r}: expected 'widest' or 'paper'")
     options = {"n_boot": n_boot, "seed": _seed_key(seed), "method": method, "p_threshold": float(p_threshold),
                "min_decades": float(min_decades),
-               "search_fraction": None if search_fraction is None else float(search_fraction), "xmin": xmin, "xmax": None if xmax is None else ("inf" if math.isinf(xmax) else xmax), "ks": ks}
+               "search_fraction": None if search_fraction is None else float(search_fraction), "xmin": xmin,
+               "xmax": None if xmax is None else ("inf" if math.isinf(xmax) else xmax), "ks": ks}
     key = hashlib.sha256(json.dumps({"version": _CACHE_VERSION, "degrees": _sha(d), **options},
                                     sort_keys=True).encode()).hexdigest()
     positive = d[d > 0]

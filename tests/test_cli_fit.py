@@ -43,7 +43,8 @@ def test_fits_each_layer_and_writes_json_and_png(layered, tmp_path, capsys):
     for name, line in zip(layers, table[1:3]):
         verdict = result["layers"][name]["evidence"]["verdict"]
         assert line.split()[-1] == verdict and verdict in ("supported", "inconclusive", "rejected")
-        assert any(line.startswith(f"{name}: {result['layers'][name]['verdict_summary']} (method widest") for line in table)
+        summary = result["layers"][name]["verdict_summary"]
+        assert any(line.startswith(f"{name}: {summary} (method widest") for line in table)
     reasons = [line for line in table if line.startswith("  - ")]
     assert len(reasons) == 10 and any(r.startswith("  - goodness of fit: p = ") for r in reasons)
     result = json.loads(out_json.read_text())
