@@ -136,7 +136,8 @@ class DegreeAnalysis:
     options : dict
         The options that determine the numbers (n_boot, seed, the search options).
     key : str
-        The content key: SHA-256 of the degrees and ``options``.
+        The content key of the cached bootstrap: SHA-256 of the degrees and of the options that
+        change it (all of ``options`` but the verdict's ``method`` and thresholds).
     degrees : numpy.ndarray of int64
         The degrees analysed.
     """
@@ -403,7 +404,9 @@ def analyse_degrees(
                "min_decades": float(min_decades),
                "search_fraction": None if search_fraction is None else float(search_fraction), "xmin": xmin,
                "xmax": None if xmax is None else ("inf" if math.isinf(xmax) else xmax), "ks": ks}
-    key = hashlib.sha256(json.dumps({"version": _CACHE_VERSION, "degrees": _sha(d), **options},
+    # the cached part is the paper's bootstrap: the verdict's method and thresholds do not change it
+    bootstrap = {k: v for k, v in options.items() if k not in ("method", "p_threshold", "min_decades")}
+    key = hashlib.sha256(json.dumps({"version": _CACHE_VERSION, "degrees": _sha(d), **bootstrap},
                                     sort_keys=True).encode()).hexdigest()
     positive = d[d > 0]
     common = {"n": int(d.size), "n_zero": int(d.size - positive.size), "n_distinct": int(np.unique(positive).size),

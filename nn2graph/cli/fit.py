@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
     from analysis import FitError, analyse_degrees, plot_analyses
     from nn2graph.degree_csv import read_degree_csv
 
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None and (path.is_dir() or not path.parent.is_dir()):
+            raise NN2GraphError(f"{option} {path}: expected a file in an existing folder"
+                                + (" (it is a folder)" if path.is_dir() else ""))
     by_layer = read_degree_csv(args.csv, column=args.column, layer_column=args.layer_column)
     options = {"xmin": args.xmin, "xmax": args.xmax, "search_fraction": args.search_fraction, "ks": args.ks}
     analyses = {}
