@@ -314,11 +314,11 @@ class OmegaFit:
 
 
 def _to_json(payload: dict, path) -> str:
-    text = json.dumps(payload, indent=2)
+    from nn2graph.result_files import json_ready, write_json
+
     if path is not None:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-    return text
+        write_json(path, payload)
+    return json.dumps(json_ready(payload), indent=2, allow_nan=False)
 
 
 @dataclass(frozen=True, eq=False)

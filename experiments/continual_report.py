@@ -38,10 +38,10 @@ import numpy as np
 from scipy import stats
 
 from experiments.continual import PHASES, ContinualResult, train_continual
+from experiments.errors import ReproduceError
 from experiments.tasks import load_continual_tasks
 from experiments.training import get_profile
 from nn2graph.degree_csv import write_degree_csv
-from nn2graph.exceptions import NN2GraphError
 from nn2graph.result_files import write_csv_rows, write_json
 
 if TYPE_CHECKING:
@@ -67,10 +67,6 @@ PAPER_FIGURES: dict[str, str] = {
 }
 _COLUMNS = {"a_dense": "task A dense", "a_sparse": "task A sparse", "b_dense": "task B dense",
             "b_sparse": "task B sparse"}
-
-
-class ReproduceError(NN2GraphError, ValueError):
-    """Invalid settings for the continual-learning reproduction."""
 
 
 def delta_trend(table) -> dict:

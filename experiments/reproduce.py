@@ -46,20 +46,16 @@ from analysis import (
     plot_analyses,
 )
 from experiments.data import load_dataset
+from experiments.errors import ReproduceError
 from experiments.models import ModelSpec, model_spec
 from experiments.pipeline import train_prune_retrain
 from experiments.pruning import make_pruning_permanent, prune_layers, sparsity_report
 from experiments.training import get_profile
 from nn2graph import layer_degrees, to_graph
 from nn2graph.degree_csv import write_degree_csv
-from nn2graph.exceptions import NN2GraphError
 from nn2graph.result_files import write_json
 
 __all__ = ["LayerFit", "ReproduceError", "StaticResult", "StaticTarget", "STATIC_TARGETS", "reproduce_static"]
-
-
-class ReproduceError(NN2GraphError, ValueError):
-    """An experiment that cannot run as asked (unknown target, missing weights, ...)."""
 
 
 @dataclass(frozen=True)
