@@ -16,7 +16,7 @@ def add_parser(subparsers) -> None:
             "graph files (GraphML, GEXF or an edge-list CSV; e.g. from LayeredGraph.write_graphml). "
             "Layered snapshots (vertex attribute 'layer') are compared with analysis.preferential_attachment; "
             "--general uses analysis.attachment_general (any node pairs, gains and losses). Writes "
-            "attachment.json, delta.csv, omega.csv, omega_summary.csv, delta.png and omega.png into --out."
+            "attachment.json, delta.csv, omega.csv, omega-summary.csv, delta.png and omega.png into --out."
         ),
     )
     p.add_argument("g0", type=Path, help="the earlier snapshot (t = 0)")
@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
     result.to_json(args.out / "attachment.json")
     write_csv_rows(args.out / "delta.csv", result.delta_rows())
     write_csv_rows(args.out / "omega.csv", result.omega_rows())
-    write_csv_rows(args.out / "omega_summary.csv", result.omega_summary())
+    write_csv_rows(args.out / "omega-summary.csv", result.omega_summary())
     plot_delta(result, path=args.out / "delta.png")
     plot_omega(result, path=args.out / "omega.png")
     print("\n".join(["Omega(d) fits:"] + summary + [f"wrote {args.out}/attachment.json, delta.csv, omega.csv, "
-                                                      f"omega_summary.csv, delta.png, omega.png"]))
+                                                      f"omega-summary.csv, delta.png, omega.png"]))
     return 0
