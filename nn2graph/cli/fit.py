@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
-from pathlib import Path
 
-from nn2graph.cli.options import add_jobs_argument
+from nn2graph.cli.options import add_jobs_argument, input_file, output_file
 from nn2graph.exceptions import NN2GraphError
 from nn2graph.result_files import write_json
 
@@ -26,14 +24,14 @@ from nn2graph.result_files import write_json
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "fit", help="fit discrete truncated power laws to degrees in a CSV file",
-        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("csv", type=Path, metavar="DEGREES.csv", help="CSV file with a header")
-    p.add_argument("--column", default="degree", help="column holding the degrees (default: degree)")
-    p.add_argument("--layer-column", default="layer",
+        description=__doc__.split("\n\n", 1)[1].replace("``", "'"), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("csv", type=input_file, metavar="DEGREES.csv", help="CSV file with a header")
+    p.add_argument("--column", default="degree", metavar="NAME", help="column holding the degrees (default: degree)")
+    p.add_argument("--layer-column", default="layer", metavar="NAME",
                    help="column naming each row's layer; fit layers separately when present (default: layer)")
-    p.add_argument("--xmin", type=int, default=None, help="fix xmin (default: searched)")
-    p.add_argument("--xmax", type=_xmax, default=None, help="fix xmax, or 'inf' for the untruncated law")
-    p.add_argument("--search-fraction", type=float, default=None,
+    p.add_argument("--xmin", type=int, default=None, metavar="N", help="fix xmin (default: searched)")
+    p.add_argument("--xmax", type=_xmax, default=None, metavar="N|inf", help="fix xmax, or 'inf' for the untruncated law")
+    p.add_argument("--search-fraction", type=float, default=None, metavar="F",
                    help="share of smallest/largest degrees giving xmin/xmax candidates (default: 0.3; every "
                    "distinct value with --xmax inf)")
     p.add_argument("--ks", choices=("integers", "data"), default="integers", help="KS convention (default: integers)")
@@ -41,11 +39,11 @@ def add_parser(subparsers) -> None:
                    help="bootstrap p-value of each fit and the power-law verdict with its reasons")
     p.add_argument("--method", choices=("widest", "paper"), default="widest",
                    help="window of the verdict: the widest that fits (default) or the paper's minimum-D fit")
-    p.add_argument("--n-boot", type=int, default=2500, help="synthetic sets for --pvalue (default: 2500)")
+    p.add_argument("--n-boot", type=int, default=2500, metavar="N", help="synthetic sets for --pvalue (default: 2500)")
     add_jobs_argument(p)
-    p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default: 0)")
-    p.add_argument("--json", type=Path, default=None, metavar="F", help="write the results as JSON")
-    p.add_argument("--plot", type=Path, default=None, metavar="F", help="write the CCDF panels (e.g. fits.png)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of the bootstrap (default: 0)")
+    p.add_argument("--json", type=output_file("fits.json"), default=None, metavar="FILE", help="write the results as JSON")
+    p.add_argument("--plot", type=output_file("fits.png"), default=None, metavar="FILE", help="write the CCDF panels (e.g. fits.png)")
     p.set_defaults(run=run)
 
 
@@ -62,18 +60,13 @@ def run(args: argparse.Namespace) -> int:
     from analysis import FitError, analyse_degrees, plot_analyses
     from nn2graph.degree_csv import read_degree_csv
 
-    for option, path in (("--json", args.json), ("--plot", args.plot)):
-        if path is not None and (path.is_dir() or not path.parent.is_dir()):
-            raise NN2GraphError(f"{option} {path}: expected a file in an existing folder"
-                                + (" (it is a folder)" if path.is_dir() else ""))
     by_layer = read_degree_csv(args.csv, column=args.column, layer_column=args.layer_column)
     options = {"xmin": args.xmin, "xmax": args.xmax, "search_fraction": args.search_fraction, "ks": args.ks}
     analyses = {}
     for layer, degrees in by_layer.items():
         try:
             analyses[layer] = analyse_degrees(degrees, n_boot=args.n_boot if args.pvalue else 0, seed=args.seed,
-                                              n_jobs=args.jobs, method=args.method, progress=sys.stderr.isatty(),
-                                              **options)
+                                              n_jobs=args.jobs, method=args.method, progress=True, **options)
         except FitError as error:
             raise NN2GraphError(f"{args.csv}: layer {layer!r}: {error}") from None
     print(format_table(analyses, with_p=args.pvalue))
