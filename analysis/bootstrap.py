@@ -265,18 +265,18 @@ def tpl_pvalue(
     jobs = min(jobs, int(n_boot))
     size = max(1, min(50, int(n_boot) // (4 * jobs)))
     chunks = [seeds[i: i + size] for i in range(0, len(seeds), size)]
-    from tqdm.auto import tqdm
+    from nn2graph.progress import progress as progress_bar
 
     parts: list[np.ndarray] = []
     if jobs == 1:
-        with tqdm(total=int(n_boot), desc="bootstrap", unit="set", disable=not progress, leave=False) as bar:
+        with progress_bar(total=int(n_boot), desc="bootstrap", unit="set", enabled=progress) as bar:
             for chunk in chunks:
                 parts.append(_distances(fit, outside, options, chunk))
                 bar.update(len(chunk))
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:  # workers start before the bar's thread
             futures = [pool.submit(_distances, fit, outside, options, chunk) for chunk in chunks]
-            with tqdm(total=int(n_boot), desc="bootstrap", unit="set", disable=not progress, leave=False) as bar:
+            with progress_bar(total=int(n_boot), desc="bootstrap", unit="set", enabled=progress) as bar:
                 for fut, chunk in zip(futures, chunks):
                     parts.append(fut.result())
                     bar.update(len(chunk))
