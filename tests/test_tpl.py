@@ -403,6 +403,63 @@ def test_a_searched_two_value_window_is_flagged():
     assert fixed.alpha == pytest.approx(fit.alpha)
 
 
+# ------------------------------------------------------------------ the public layer: options, candidates, input
+
+
+def test_candidates_take_the_floor_of_the_fraction():
+    # n = 11: 0.3 n = 3.3, so 3 values at each end (the ceiling would take 4)
+    pos = np.arange(1, 12)
+    low, high = _candidates(pos, 0.3)
+    assert low.tolist() == [1, 2, 3] and high.tolist() == [9, 10, 11]
+    fit = fit_tpl(pos)
+    assert fit.n_candidates == 9  # every pair of {1, 2, 3} x {9, 10, 11}; 16 with the ceiling
+
+
+def test_d_counts_the_integer_xmax_when_it_is_not_a_data_value():
+    # data on 1..9 only, window [1, 10]: the model puts mass on 10, the data none; the largest
+    # gap is S_model(10) - S_data(10) = pmf(10) at the integer xmax itself
+    x = np.repeat(np.arange(1, 10), [5, 6, 7, 8, 9, 10, 11, 12, 40])
+    fit = fit_tpl(x, xmin=1, xmax=10)
+    brute = _brute_d(x, fit.alpha, 1, 10, "integers")
+    assert abs(fit.ks_distance - brute) < 1e-12
+    assert abs(brute - float(fit.pmf(10))) < 1e-12  # the maximum is at xmax
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_untruncated_search_covers_every_distinct_value_by_default():
+    import os
+
+    x = np.loadtxt(os.path.join(os.path.dirname(powerlaw.__file__), "reference_data", "words.txt")).astype(int)
+    fit = fit_tpl(x, xmax=math.inf)
+    assert fit.search_options["search_fraction"] == 1.0
+    assert fit.xmin == 7 and abs(fit.alpha - 1.95) < 0.01  # Clauset et al.'s fit
+    assert fit.n_candidates == np.unique(x).size - 1  # every distinct value but the largest
+    assert fit_tpl(x).search_options["search_fraction"] == 0.3
+    assert fit_tpl(x, xmax=math.inf, search_fraction=0.3).xmin == 1  # told otherwise
+
+
+def test_fit_records_its_search_options():
+    x = _draw_tpl(1.5, 1, 200, 500, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fit = fit_tpl(x, xmin=2, search_fraction=0.5, ks="data")
+    assert fit.search_options == {"xmin": 2, "xmax": None, "search_fraction": 0.5, "ks": "data"}
+    assert fit_tpl(x, xmax=math.inf, xmin=3).search_options["xmax"] == math.inf
+    assert fit_tpl(x, xmax=math.inf, xmin=3).to_dict()["search_options"]["xmax"] == "inf"
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.array([3, 2**63, 5], dtype=np.uint64), r"degrees\[1\] = 9223372036854775808 is too large"),
+    ([3, 2**70, 5], r"degrees\[1\] = 1180591620717411303424 is too large"),
+    ([3, 5, -(2**70)], r"degrees\[2\] = -1180591620717411303424 is negative"),
+    (np.arange(1, 13).reshape(3, 4), r"one-dimensional .* shape \(3, 4\)"),
+    ([1, 2, None], r"degrees\[2\] = None is of type NoneType"),
+])
+def test_bad_degrees_named_clearly(bad, match):
+    with pytest.raises(FitError, match=match):
+        fit_tpl(bad)
+
+
 def _exhaustive(x, fraction, ks, untruncated=False):
     """Every valid window evaluated by the exact machinery (one batch), smallest (D, xmin, xmax)."""
     pos = np.sort(x[x > 0])
