@@ -63,16 +63,17 @@ def _file_name(label: str) -> str:
 class _Folder:
     """The sweep's run folder (:mod:`nn2graph.run_folder`: lock, identity, atomic files) and its caches."""
 
-    def __init__(self, out: Path, options: dict[str, Any]) -> None:
+    def __init__(self, out: Path, options: dict[str, Any], restart: bool = False) -> None:
         from nn2graph.run_folder import IDENTITY_FILE, open_run
         from nn2graph.result_files import read_json
 
-        if options["entropy"] is None:  # resume with the seed drawn by the first run
+        if options["entropy"] is None and not restart:  # resume with the seed drawn by the first run
             saved = read_json(out / IDENTITY_FILE, what="run identity file") if (out / IDENTITY_FILE).is_file() else None
             entropy = (saved or {}).get("identity", {}).get("entropy") if isinstance(saved, dict) else None
-            options = options | {"entropy": int(entropy) if entropy is not None else
-                                 int(np.random.SeedSequence().entropy)}
-        self.run = open_run(out, {"sweep_format": _FORMAT, **options}, command="nn2graph sweep")
+            options = options | {"entropy": int(entropy) if entropy is not None else None}
+        if options["entropy"] is None:
+            options = options | {"entropy": int(np.random.SeedSequence().entropy)}
+        self.run = open_run(out, {"sweep_format": _FORMAT, **options}, command="nn2graph sweep", restart=restart)
         self.out = out
         self.entropy = int(options["entropy"])
         self.sources: dict[str, str] = self.run.read_json("sources.json", what="sweep sources") or {}
@@ -128,27 +129,30 @@ class _Folder:
 
 
 class _Progress:
-    """A bar on a terminal, plain lines otherwise (one per finished source)."""
+    """The project's progress report (:mod:`nn2graph.progress`: a bar on a terminal, plain lines
+    otherwise) over rows whose number grows as the sources' degrees arrive, and one line per
+    finished source."""
 
     def __init__(self, enabled: bool) -> None:
-        from tqdm.auto import tqdm
+        from nn2graph.progress import progress
 
         self.enabled = enabled
-        self.tty = enabled and sys.stderr.isatty()
-        self.bar = tqdm(total=0, desc="sweep", unit="row", disable=not self.tty)
+        self.bar = progress(total=0, desc="sweep", unit="row", enabled=enabled)
 
     def add(self, n: int) -> None:
-        self.bar.total += n
-        self.bar.refresh()
+        if self.enabled:
+            self.bar.total = (self.bar.total or 0) + n
+            if hasattr(self.bar, "refresh"):
+                self.bar.refresh()
 
     def done(self, n: int = 1) -> None:
         self.bar.update(n)
 
     def say(self, text: str) -> None:
-        if self.tty:
-            self.bar.write(text, file=sys.stderr)
-        elif self.enabled:
-            print(text, file=sys.stderr, flush=True)
+        if self.enabled:
+            from nn2graph.progress import write
+
+            write(text, file=sys.stderr)
 
     def close(self) -> None:
         self.bar.close()
@@ -201,6 +205,7 @@ def sweep(
     p_threshold: float = 0.1,
     progress: bool = True,
     figures: bool = True,
+    restart: bool = False,
 ) -> Any:
     """Fit, p-value and verdict of every layer of many checkpoints or degree files, as one table.
 
@@ -232,6 +237,9 @@ def sweep(
         A progress bar on a terminal, one line per finished source otherwise (stderr).
     figures : bool
         Write one CCDF figure per source into ``out/figures/`` (with ``out``).
+    restart : bool
+        Delete the files of the sweep that ``out`` holds and start over (other options are
+        otherwise refused).
 
     Returns
     -------
@@ -275,7 +283,7 @@ def sweep(
         raise SweepError(f"method={method!r}: expected 'widest' or 'paper'")
     options = {"method": method, "n_boot": int(n_boot), "p_threshold": float(p_threshold), "pattern": pattern,
                "conv": {k: repr(v) for k, v in (conv or {}).items()}, "entropy": entropy}
-    folder = _Folder(Path(out), options) if out is not None else None
+    folder = _Folder(Path(out), options, restart) if out is not None else None
     try:
         if folder is not None:
             folder.register(items)
