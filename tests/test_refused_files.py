@@ -99,7 +99,7 @@ def test_train_refuses_every_planted_file(tmp_path, mnist, capsys):
 def test_reproduce_static_refuses_every_planted_file(tmp_path, mnist, capsys):
     def argv_of(out):
         return ["reproduce", "mlp-mnist", "--data-dir", str(mnist), "--out", str(out), "--epochs", "1",
-                "--retrain-epochs", "1", "--limit-train", "40", "--n-boot", "2", "--n-jobs", "1", "--quiet",
+                "--retrain-epochs", "1", "--limit-train", "40", "--n-boot", "2", "--jobs", "1", "--quiet",
                 "--threads", "1"]
 
     assert main(argv_of(tmp_path / "done")) == 0
@@ -110,7 +110,7 @@ def test_reproduce_static_refuses_every_planted_file(tmp_path, mnist, capsys):
 def test_reproduce_continual_refuses_every_planted_file(tmp_path, mnist, capsys):
     def argv_of(out):
         return ["reproduce", "continual", "--P", "8", "--data-dir", str(mnist), "--out", str(out), "--epochs", "1",
-                "--retrain-epochs", "1", "--limit-train", "40", "--n-boot", "2", "--quiet", "--threads", "1"]
+                "--retrain-epochs", "1", "--limit-train", "40", "--n-boot", "2", "--jobs", "1", "--quiet", "--threads", "1"]
 
     assert main(argv_of(tmp_path / "done")) == 0
     _check_refusals(argv_of, tmp_path / "done", tmp_path, capsys,
@@ -119,7 +119,7 @@ def test_reproduce_continual_refuses_every_planted_file(tmp_path, mnist, capsys)
 
 def test_celegans_development_refuses_every_planted_file(tmp_path, capsys):
     def argv_of(out):
-        return ["reproduce", "celegans-development", "--out", str(out), "--stages", "7-8", "--n-boot", "2"]
+        return ["reproduce", "celegans-development", "--out", str(out), "--stages", "7-8", "--n-boot", "2", "--jobs", "1"]
 
     assert main(argv_of(tmp_path / "done")) == 0
     _check_refusals(argv_of, tmp_path / "done", tmp_path, capsys,
