@@ -97,6 +97,8 @@ def write_degree_csv(
         if names is not None and len(names) != arr.size:
             raise DegreeFileError(f"layer {layer!r}: {len(names)} unit names for {arr.size} degrees")
         checked[layer] = (arr, names)
+    if not path.parent.is_dir():
+        raise DegreeFileError(f"cannot write the degree CSV {path}: the folder {path.parent} does not exist")
     try:
         with atomic_open(path, newline="") as handle:
             writer = csv.writer(handle)
