@@ -289,7 +289,7 @@ class AnalysisCache:
         if not path.exists():
             return None
         try:
-            payload = read_json(path, what="analysis cache entry")
+            payload = read_json(path, what="cache entry")
         except ResultFileError as error:
             warnings.warn(f"{error}; the entry is ignored and the bootstrap computed again", stacklevel=2)
             return None
