@@ -3,7 +3,8 @@ preferential attachment and connectomes.  Works on plain integer arrays and igra
 
 Power laws: :func:`fit_tpl`, :func:`tpl_pvalue`, :func:`compare_alternatives`,
 :func:`plot_layer_fits`.  Preferential attachment: :func:`preferential_attachment`,
-:func:`attachment_general`, :func:`simulate_growth`, :func:`development_attachment`.
+:func:`attachment_general`, :func:`layered_changes`, :func:`attachment_series`,
+:func:`simulate_growth`, :func:`development_attachment`.
 Side by side: :func:`analyse_degrees`, :func:`compare_networks`.  Connectomes and graph files:
 :func:`load_connectome`, :func:`list_connectomes`, :func:`connectome_degrees`,
 :func:`read_graph_file`.
@@ -15,12 +16,13 @@ from analysis.attachment import (
     AttachmentResult,
     DegreeBins,
     DeltaTable,
-    GeneralAttachmentResult,
+    LayeredChanges,
     OmegaFit,
-    attachment_general,
     bin_degrees,
+    layered_changes,
     preferential_attachment,
 )
+from analysis.attachment_series import AttachmentSeries, attachment_series, delta_trend
 from analysis.bootstrap import PValueResult, tpl_pvalue
 from analysis.compare import (
     CompareError,
@@ -40,6 +42,7 @@ from analysis.connectomes import (
     load_connectome,
 )
 from analysis.development import DevelopmentError, DevelopmentResult, development_attachment
+from analysis.general_attachment import GeneralAttachmentResult, attachment_general
 from analysis.graph_files import GraphFileError, read_graph_file
 from analysis.growth import GrowthError, empty_layered_graph, random_layered_graph, simulate_growth
 from analysis.plotting import plot_layer_fits
@@ -50,6 +53,7 @@ __all__ = [
     "AlternativesResult",
     "AttachmentError",
     "AttachmentResult",
+    "AttachmentSeries",
     "CompareError",
     "Comparison",
     "ConnectomeDependencyError",
@@ -65,17 +69,21 @@ __all__ = [
     "GeneralAttachmentResult",
     "GraphFileError",
     "GrowthError",
+    "LayeredChanges",
     "OmegaFit",
     "PValueResult",
     "TPLFit",
     "analyse_degrees",
     "attachment_general",
+    "attachment_series",
     "bin_degrees",
     "compare_alternatives",
     "compare_networks",
     "connectome_degrees",
+    "delta_trend",
     "development_attachment",
     "empty_layered_graph",
+    "layered_changes",
     "fit_tpl",
     "list_connectomes",
     "load_connectome",

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import numpy as np
 
-from analysis.attachment import AttachmentResult, DeltaTable, GeneralAttachmentResult, OmegaFit
+from analysis.attachment import AttachmentResult, DeltaTable, OmegaFit
+from analysis.general_attachment import GeneralAttachmentResult
 from nn2graph.exceptions import NN2GraphError
 
 
