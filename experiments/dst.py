@@ -1,0 +1,715 @@
+"""Dynamic sparse training of the paper's MNIST networks: SET and RigL at a fixed density.
+
+The hidden weighted layers of the MLP (``fc1``, ``fc2``) or of the MNIST CNN (``conv1``,
+``conv2``, ``fc3``) are kept sparse by a boolean mask per layer; the output layer ``out`` stays
+dense (as in SET's reference implementation, and as the output layer is not analysed).  Each
+sparse layer keeps its number of connections from the first step to the last.
+
+* **SET** (Mocanu et al. 2018): an Erdos-Renyi mask, layer density
+  ``epsilon (n_in + n_out) / (n_in n_out)`` (every connection independently); after every
+  epoch but the last, remove the fraction ``zeta`` of the non-negative weights closest to zero
+  and the fraction ``zeta`` of the negative weights closest to zero, and add as many
+  connections uniformly at random among all positions free after the removal
+  (:func:`set_rewire`).
+* **RigL** (Evci et al. 2020): an Erdos-Renyi-Kernel (or uniform) mask with exactly the target
+  number of connections; every ``delta_t`` steps until ``t_end`` of training, drop the
+  fraction ``alpha (1 + cos(pi t / t_end)) / 2`` of the active connections of smallest
+  magnitude and grow as many where the magnitude of the dense gradient of that step's
+  mini-batch is largest (:func:`rigl_rewire`).
+
+New connections start at weight zero in both methods, and the momentum of every connection that
+is removed or added is reset, so that the two methods differ only in where they grow.  Every
+hyperparameter, its source and the choices the papers leave open are in ``docs/dst.md``.
+
+:func:`train_dst` writes into its output folder the mask of every sparse layer at every
+rewiring step (``topology/step-NNNNNNNN.pt``: bit-packed, loadable with
+``torch.load(..., weights_only=True)``; step 0 is the initial topology), ``history.json``
+(one row per rewiring step: connections added and removed per layer, accuracies) and
+``checkpoint.pt`` after every epoch; a rerun with the same folder resumes and ends bit for bit
+as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from experiments.data import DataSplits
+from experiments.models import build_model
+from experiments.training import evaluate, resolve_device
+from nn2graph._rng import SeedLike, as_generator
+from nn2graph.exceptions import NN2GraphError
+from nn2graph.result_files import write_json
+
+__all__ = [
+    "METHODS",
+    "SPARSE_LAYERS",
+    "DSTConfig",
+    "DSTError",
+    "DSTResult",
+    "Rewiring",
+    "default_config",
+    "drop_fraction",
+    "init_masks",
+    "layer_densities",
+    "load_topology",
+    "rigl_rewire",
+    "save_topology",
+    "set_rewire",
+    "snapshot_model",
+    "topology_steps",
+    "train_dst",
+]
+
+#: The two rewiring methods.
+METHODS = ("set", "rigl")
+#: The sparse layers of each model (the output layer ``out`` stays dense).
+SPARSE_LAYERS: dict[str, tuple[str, ...]] = {"mlp": ("fc1", "fc2"), "cnn-mnist": ("conv1", "conv2", "fc3")}
+_FORMAT = "nn2graph dynamic sparse training topology, version 1"
+
+
+class DSTError(NN2GraphError, ValueError):
+    """Invalid dynamic-sparse-training settings, or files in the output folder from another run."""
+
+
+@dataclass(frozen=True)
+class DSTConfig:
+    """Settings of one dynamic-sparse-training run (sources of the defaults: ``docs/dst.md``).
+
+    Attributes
+    ----------
+    method : {"set", "rigl"}
+    model : {"mlp", "cnn-mnist"}
+    distribution : {"erdos-renyi", "uniform"}
+        How the connections are spread over the sparse layers: Erdos-Renyi (SET's epsilon rule;
+        RigL's ERK, whose kernel form ``sum(shape) / prod(shape)`` it is for convolutions) or
+        the same density in every layer.
+    epsilon : float
+        SET's sparsity parameter; used when ``density`` is None.
+    density : float or None
+        Share of the sparse layers' weights that are connections, over all of them together;
+        None: the share ``epsilon`` gives.
+    zeta : float
+        SET: fraction of the non-negative and of the negative weights removed per rewiring.
+    alpha, delta_t, t_end : float, int, float
+        RigL: initial drop fraction, steps between rewirings, and the share of training after
+        which the topology is frozen.
+    epochs, batch_size, lr, momentum, weight_decay : int, int, float, float, float
+        SGD with momentum (the same for both methods).
+    max_steps : int or None
+        Stop after this many mini-batch steps (for tiny runs); RigL's schedule uses the
+        shorter length.
+    seed : int
+        Seeds the weights, the masks, the data order, dropout and SET's regrowth.
+    """
+
+    method: str
+    model: str = "mlp"
+    distribution: str = "erdos-renyi"
+    epsilon: float = 20.0
+    density: float | None = None
+    zeta: float = 0.3
+    alpha: float = 0.3
+    delta_t: int = 100
+    t_end: float = 0.75
+    epochs: int = 200
+    batch_size: int = 100
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    max_steps: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.method not in METHODS:
+            problems.append(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        if self.model not in SPARSE_LAYERS:
+            problems.append(f"model must be one of {', '.join(SPARSE_LAYERS)}, not {self.model!r}")
+        if self.distribution not in ("erdos-renyi", "uniform"):
+            problems.append(f"distribution must be 'erdos-renyi' or 'uniform', not {self.distribution!r}")
+        if self.density is None and not self.epsilon > 0:
+            problems.append(f"epsilon must be positive, not {self.epsilon}")
+        if self.density is not None and not 0 < self.density < 1:
+            problems.append(f"density must be in (0, 1), not {self.density}")
+        if self.density is None and self.distribution == "uniform":
+            problems.append("distribution='uniform' needs a density (epsilon defines Erdos-Renyi densities)")
+        for name in ("zeta", "alpha"):
+            if not 0 < getattr(self, name) < 1:
+                problems.append(f"{name} must be in (0, 1), not {getattr(self, name)}")
+        if not 0 < self.t_end <= 1:
+            problems.append(f"t_end is a share of the training steps and must be in (0, 1], not {self.t_end}")
+        for name in ("delta_t", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            problems.append(f"max_steps must be at least 1, not {self.max_steps}")
+        if not self.lr > 0:
+            problems.append(f"lr must be positive, not {self.lr}")
+        if problems:
+            raise DSTError("invalid dynamic sparse training settings: " + "; ".join(problems))
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict of every setting."""
+        return asdict(self)
+
+
+def default_config(method: str, **overrides) -> DSTConfig:
+    """The published settings of ``method`` (``docs/dst.md``), with ``overrides``.
+
+    Examples
+    --------
+    >>> c = default_config("rigl", epochs=3)
+    >>> c.method, c.alpha, c.delta_t, c.epochs
+    ('rigl', 0.3, 100, 3)
+    >>> default_config("set", steps=3)
+    Traceback (most recent call last):
+    ...
+    experiments.dst.DSTError: unknown settings steps; known are method, model, distribution, epsilon, density, zeta, alpha, delta_t, t_end, epochs, batch_size, lr, momentum, weight_decay, max_steps, seed
+    """
+    known = [f.name for f in fields(DSTConfig)]
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise DSTError(f"unknown settings {', '.join(unknown)}; known are {', '.join(known)}")
+    return DSTConfig(method=method, **{k: v for k, v in overrides.items() if v is not None})
+
+
+# --------------------------------------------------------------------------------------------
+# Initial topology
+# --------------------------------------------------------------------------------------------
+
+
+def _erdos_renyi_shape(shape: tuple[int, ...]) -> float:
+    """SET's ``(n_in + n_out) / (n_in n_out)``; RigL's kernel form for convolutions."""
+    return float(sum(shape)) / float(np.prod(shape))
+
+
+def layer_densities(shapes: Mapping[str, tuple[int, ...]], *, distribution: str = "erdos-renyi",
+                    epsilon: float = 20.0, density: float | None = None) -> dict[str, float]:
+    """Density of each sparse layer.
+
+    Parameters
+    ----------
+    shapes : mapping of layer name to weight shape
+        ``(out, in)`` for a linear layer, ``(out, in, kh, kw)`` for a convolution.
+    distribution : {"erdos-renyi", "uniform"}
+        Erdos-Renyi: density proportional to ``sum(shape) / prod(shape)`` (SET's
+        ``(n_in + n_out) / (n_in n_out)``, RigL's ERK for kernels), capped at 1.
+    epsilon : float
+        SET's scale, used when ``density`` is None: density = epsilon * sum / prod.
+    density : float, optional
+        Overall share of connections; the Erdos-Renyi scale is solved for it, and layers that
+        would exceed 1 are made dense with the rest rescaled (as RigL does).
+
+    Examples
+    --------
+    >>> d = layer_densities({"fc1": (1024, 784), "fc2": (1024, 1024)})
+    >>> {k: round(v, 4) for k, v in d.items()}
+    {'fc1': 0.045, 'fc2': 0.0391}
+    >>> layer_densities({"a": (10, 10), "b": (100, 100)}, distribution="uniform", density=0.1)
+    {'a': 0.1, 'b': 0.1}
+    """
+    raw = {name: _erdos_renyi_shape(tuple(shape)) for name, shape in shapes.items()}
+    sizes = {name: float(np.prod(shape)) for name, shape in shapes.items()}
+    if density is None:
+        if distribution != "erdos-renyi":
+            raise DSTError("a uniform distribution needs a density")
+        return {name: min(1.0, epsilon * r) for name, r in raw.items()}
+    if distribution == "uniform":
+        return {name: float(density) for name in shapes}
+    dense: set[str] = set()
+    while True:
+        budget = density * sum(sizes.values()) - sum(sizes[n] for n in dense)
+        weight = sum(raw[n] * sizes[n] for n in shapes if n not in dense)
+        scale = budget / weight
+        over = {n for n in shapes if n not in dense and scale * raw[n] > 1.0}
+        if not over:
+            return {n: 1.0 if n in dense else scale * raw[n] for n in shapes}
+        dense |= over
+
+
+def init_masks(shapes: Mapping[str, tuple[int, ...]], densities: Mapping[str, float], *, method: str,
+               seed: SeedLike = None) -> dict[str, np.ndarray]:
+    """Initial boolean mask of each sparse layer.
+
+    SET draws every connection independently with the layer's density (an Erdos-Renyi graph,
+    as its reference implementation); RigL chooses exactly ``round(density * size)``
+    positions uniformly at random.
+
+    Examples
+    --------
+    >>> m = init_masks({"fc": (20, 30)}, {"fc": 0.1}, method="rigl", seed=0)
+    >>> m["fc"].shape, int(m["fc"].sum())
+    ((20, 30), 60)
+    """
+    rng = as_generator(seed)
+    masks = {}
+    for name, shape in shapes.items():
+        size = int(np.prod(shape))
+        if method == "set":
+            flat = rng.random(size) < densities[name]
+        else:
+            flat = np.zeros(size, dtype=bool)
+            flat[rng.choice(size, size=int(round(densities[name] * size)), replace=False)] = True
+        masks[name] = flat.reshape(shape)
+    return masks
+
+
+# --------------------------------------------------------------------------------------------
+# Rewiring steps (numpy, on one layer)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Rewiring:
+    """One rewiring of one layer.
+
+    Attributes
+    ----------
+    mask : numpy.ndarray of bool
+        The new mask (same shape as the layer's weight).
+    kept : numpy.ndarray of bool
+        The mask after the removal, before the growth (the connections that keep their weight).
+    removed, grown : numpy.ndarray of int64
+        Flat indices of the connections removed and grown (sorted); a position can be in both
+        (removed and chosen again): it is then a connection again, at weight zero.
+    """
+
+    mask: np.ndarray
+    kept: np.ndarray
+    removed: np.ndarray
+    grown: np.ndarray
+
+    @property
+    def added(self) -> np.ndarray:
+        """Flat indices that are connections now and were not before."""
+        return np.setdiff1d(self.grown, self.removed)
+
+    @property
+    def lost(self) -> np.ndarray:
+        """Flat indices that were connections and are not any more."""
+        return np.setdiff1d(self.removed, self.grown)
+
+
+def _smallest(values: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k smallest values (ties: lower position first)."""
+    return np.argsort(values, kind="stable")[:k]
+
+
+def _choose_free(free: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k distinct positions drawn uniformly from ``free`` (SET's regrowth)."""
+    return rng.choice(free, size=k, replace=False)
+
+
+def _finish(mask: np.ndarray, kept: np.ndarray, removed: np.ndarray, grown: np.ndarray) -> Rewiring:
+    new = kept.copy().ravel()
+    new[grown] = True
+    return Rewiring(mask=new.reshape(mask.shape), kept=kept, removed=np.sort(removed), grown=np.sort(grown))
+
+
+def set_rewire(weight: np.ndarray, mask: np.ndarray, *, zeta: float, seed: SeedLike = None) -> Rewiring:
+    """SET's rewiring of one layer.
+
+    Among the connections (``mask``), the ``round(zeta * n)`` non-negative weights closest to
+    zero and the ``round(zeta * n)`` negative weights closest to zero (n counted on each side)
+    are removed; as many connections are then drawn uniformly at random, without
+    replacement, among all positions that are not connections after the removal (including
+    the ones just removed, as in SET's reference implementation).  Ties are broken by position.
+
+    Parameters
+    ----------
+    weight : numpy.ndarray
+        The layer's weights.
+    mask : numpy.ndarray of bool
+        Its connections (same shape).
+    zeta : float
+        Fraction removed on each side of zero.
+    seed : int, Generator or None
+        The regrowth's random generator.
+
+    Returns
+    -------
+    Rewiring
+
+    Examples
+    --------
+    >>> w = np.array([[0.5, -0.1, 0.0, 0.2], [-0.7, 0.05, 0.0, 0.0]])
+    >>> m = np.array([[True, True, False, True], [True, True, False, False]])
+    >>> r = set_rewire(w, m, zeta=0.4, seed=0)
+    >>> r.removed.tolist(), int(r.mask.sum()) == int(m.sum())
+    ([1, 5], True)
+    """
+    flat_w, flat_m = np.asarray(weight).ravel(), np.asarray(mask, dtype=bool).ravel()
+    active = np.flatnonzero(flat_m)
+    w = flat_w[active]
+    positive, negative = active[w >= 0], active[w < 0]
+    remove_pos = positive[_smallest(flat_w[positive], int(round(zeta * len(positive))))]
+    remove_neg = negative[_smallest(-flat_w[negative], int(round(zeta * len(negative))))]
+    removed = np.concatenate([remove_pos, remove_neg])
+    kept = flat_m.copy()
+    kept[removed] = False
+    grown = _choose_free(np.flatnonzero(~kept), len(removed), as_generator(seed))
+    return _finish(np.asarray(mask), kept.reshape(np.shape(mask)), removed, grown)
+
+
+def rigl_rewire(weight: np.ndarray, mask: np.ndarray, gradient: np.ndarray, *, fraction: float) -> Rewiring:
+    """RigL's rewiring of one layer.
+
+    ``k = round(fraction * n_active)`` connections of smallest ``|weight|`` are dropped; the
+    ``k`` positions of largest ``|gradient|`` among those that are not connections after the
+    drop (the dropped ones included, as in RigL) are grown.  Ties are broken by position.
+
+    Examples
+    --------
+    >>> w = np.array([0.9, -0.2, 0.0, 0.0, 0.4, 0.0])
+    >>> m = np.array([True, True, False, False, True, False])
+    >>> g = np.array([0.0, 0.1, -3.0, 0.5, 0.0, 2.0])
+    >>> r = rigl_rewire(w, m, g, fraction=0.5)
+    >>> r.removed.tolist(), r.grown.tolist(), r.mask.tolist()
+    ([1, 4], [2, 5], [True, False, True, False, False, True])
+    """
+    flat_w, flat_m = np.asarray(weight).ravel(), np.asarray(mask, dtype=bool).ravel()
+    flat_g = np.asarray(gradient).ravel()
+    active = np.flatnonzero(flat_m)
+    k = int(round(fraction * len(active)))
+    removed = active[_smallest(np.abs(flat_w[active]), k)]
+    kept = flat_m.copy()
+    kept[removed] = False
+    free = np.flatnonzero(~kept)
+    grown = free[_smallest(-np.abs(flat_g[free]), k)]
+    return _finish(np.asarray(mask), kept.reshape(np.shape(mask)), removed, grown)
+
+
+def drop_fraction(step: int, *, alpha: float, t_end: int) -> float:
+    """RigL's cosine-decayed drop fraction ``alpha (1 + cos(pi step / t_end)) / 2`` (0 from ``t_end`` on).
+
+    Examples
+    --------
+    >>> drop_fraction(0, alpha=0.3, t_end=100), round(drop_fraction(50, alpha=0.3, t_end=100), 3)
+    (0.3, 0.15)
+    >>> drop_fraction(100, alpha=0.3, t_end=100)
+    0.0
+    """
+    if step >= t_end:
+        return 0.0
+    return alpha * (1.0 + math.cos(math.pi * step / t_end)) / 2.0
+
+
+# --------------------------------------------------------------------------------------------
+# Topology files
+# --------------------------------------------------------------------------------------------
+
+
+def save_topology(path: str | os.PathLike, masks: Mapping[str, np.ndarray], *, step: int, epoch: int) -> Path:
+    """Write the masks of one step, bit-packed, atomically (loadable with ``weights_only=True``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = save_topology(Path(tempfile.mkdtemp()) / "s.pt", {"fc": np.eye(3, dtype=bool)}, step=5, epoch=0)
+    >>> load_topology(p)["fc"].astype(int).tolist()
+    [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    """
+    path = Path(path)
+    payload = {"format": _FORMAT, "step": int(step), "epoch": int(epoch),
+               "layers": {name: {"shape": list(m.shape), "bits": torch.from_numpy(np.packbits(m.ravel()))}
+                          for name, m in masks.items()}}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_topology(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The boolean masks of a file written by :func:`save_topology`, by layer."""
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a bad file
+        raise DSTError(f"cannot read topology file {path}: {error}") from error
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        raise DSTError(f"{path} is not a topology file of nn2graph's dynamic sparse training")
+    masks = {}
+    for name, layer in payload["layers"].items():
+        shape = tuple(layer["shape"])
+        masks[name] = np.unpackbits(layer["bits"].numpy(), count=int(np.prod(shape))).astype(bool).reshape(shape)
+    return masks
+
+
+def topology_steps(out: str | os.PathLike) -> list[int]:
+    """The steps whose topology is saved in the run folder ``out``, in order."""
+    folder = Path(out) / "topology"
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.stem.split("-")[1]) for p in folder.glob("step-*.pt"))
+
+
+def _topology_path(out: Path, step: int) -> Path:
+    return out / "topology" / f"step-{step:08d}.pt"
+
+
+def snapshot_model(model_name: str, masks: Mapping[str, np.ndarray]) -> nn.Module:
+    """The model whose weights are 1 at the connections of ``masks`` (and dense elsewhere).
+
+    Its graph (``nn2graph.to_graph``) is the topology of the masks: every connection is an
+    edge, whatever its trained weight (a new connection's weight is exactly zero).
+
+    Examples
+    --------
+    >>> m = snapshot_model("mlp", {"fc1": np.zeros((1024, 784), bool), "fc2": np.ones((1024, 1024), bool)})
+    >>> int(m.fc1.weight.count_nonzero()), int(m.fc2.weight.count_nonzero()), int(m.out.weight.count_nonzero())
+    (0, 1048576, 10240)
+    """
+    model = build_model(model_name)
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                mask = masks.get(name)
+                module.weight.copy_(torch.ones_like(module.weight) if mask is None else torch.from_numpy(mask).float())
+    return model.eval()
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class DSTResult:
+    """Outcome of :func:`train_dst`.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The trained model (its pruned weights are zero), in eval mode.
+    masks : dict of str to numpy.ndarray
+        The final mask of each sparse layer.
+    history : tuple of dict
+        One row per rewiring step (and step 0): ``step``, ``epoch``, ``drop_fraction`` and per
+        layer ``<layer>_active``, ``<layer>_added``, ``<layer>_removed``, then
+        ``val_accuracy`` and ``test_accuracy`` of the network right after the rewiring.
+    final : dict
+        ``steps``, ``val_accuracy``, ``test_accuracy`` at the end of training.
+    densities : dict of str to float
+        Target density of each sparse layer.
+    resumed_from_epoch : int
+    seconds : float
+    """
+
+    model: nn.Module
+    masks: dict[str, np.ndarray]
+    history: tuple[dict, ...]
+    final: dict
+    densities: dict[str, float]
+    resumed_from_epoch: int
+    seconds: float
+
+
+def _digest(splits: DataSplits) -> str:
+    images, labels = splits.train.tensors
+    digest = hashlib.sha1(images.contiguous().numpy().tobytes())
+    digest.update(labels.contiguous().numpy().tobytes())
+    return f"{len(labels)} examples, sha1 {digest.hexdigest()}"
+
+
+def _stream_seed(seed: int, *keys: int) -> int:
+    state = np.random.SeedSequence([seed, *keys]).generate_state(2, np.uint64)
+    return int(state[0] >> np.uint64(1))
+
+
+def _apply(model: nn.Module, optimizer: torch.optim.Optimizer, masks: Mapping[str, np.ndarray],
+           kept: Mapping[str, np.ndarray] | None = None) -> dict[str, torch.Tensor]:
+    """Zero the weights outside ``kept`` (default ``masks``) and their momentum; return the masks as tensors."""
+    layers = dict(model.named_modules())
+    tensors = {}
+    with torch.no_grad():
+        for name, mask in masks.items():
+            weight = layers[name].weight
+            tensors[name] = torch.from_numpy(mask).to(weight.device)
+            keep = torch.from_numpy((kept or masks)[name]).to(weight.device)
+            weight.mul_(keep)
+            buffer = optimizer.state.get(weight, {}).get("momentum_buffer")
+            if buffer is not None:
+                buffer.mul_(keep)
+    return tensors
+
+
+def train_dst(splits: DataSplits, config: DSTConfig, *, out: str | os.PathLike, device: str | torch.device = "cpu",
+              progress: bool = True, callback: Callable[[dict], None] | None = None) -> DSTResult:
+    """Train with SET or RigL, saving the topology at every rewiring step.
+
+    Parameters
+    ----------
+    splits : DataSplits
+        MNIST (``experiments.data.load_mnist``); ``val`` and ``test`` are evaluated after every
+        rewiring.
+    config : DSTConfig
+        Method and hyperparameters (:func:`default_config`).
+    out : str or path-like
+        Run folder: ``topology/``, ``history.json``, ``checkpoint.pt``.  A rerun with the same
+        folder and settings resumes from the last finished epoch.
+    device : str or torch.device
+        ``"auto"`` uses CUDA when present; bit-identical resumption holds on one device.
+    progress : bool
+        Plain progress lines per epoch.
+    callback : callable, optional
+        Called with each new history row.
+
+    Returns
+    -------
+    DSTResult
+
+    Raises
+    ------
+    DSTError
+        A checkpoint in ``out`` from other settings or data.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from torch.utils.data import TensorDataset
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.rand(64, 1, 28, 28, generator=g); y = (x.flatten(1)[:, 0] > 0.5).long()
+    >>> data = DataSplits(*(TensorDataset(x, y),) * 3, "toy", "")
+    >>> config = default_config("rigl", epochs=2, batch_size=16, delta_t=2)
+    >>> r = train_dst(data, config, out=tempfile.mkdtemp(), progress=False)
+    >>> [row["step"] for row in r.history], r.final["steps"]
+    ([0, 2, 4], 8)
+    >>> {k: int(v.sum()) for k, v in r.masks.items()} == {k: r.history[0][f"{k}_active"] for k in r.masks}
+    True
+    """
+    device = resolve_device(device)
+    out = Path(out)
+    (out / "topology").mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    images, labels = (t.to(device) for t in splits.train.tensors)
+    n = len(labels)
+    if n == 0:
+        raise DSTError("the training set is empty")
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    t_end = max(1, int(config.t_end * total_steps))
+
+    torch.manual_seed(config.seed)
+    model = build_model(config.model).to(device)
+    layers = dict(model.named_modules())
+    names = SPARSE_LAYERS[config.model]
+    shapes = {name: tuple(layers[name].weight.shape) for name in names}
+    densities = layer_densities(shapes, distribution=config.distribution, epsilon=config.epsilon,
+                                density=config.density)
+    masks = init_masks(shapes, densities, method=config.method, seed=np.random.SeedSequence([config.seed, 0]))
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    identity = {"config": config.to_dict(), "train_data": _digest(splits), "device": device.type}
+
+    def evaluate_now() -> dict:
+        return {"val_accuracy": evaluate(model, splits.val, device=device),
+                "test_accuracy": evaluate(model, splits.test, device=device)}
+
+    def record(step: int, epoch: int, fraction: float, rewired: Mapping[str, Rewiring] | None) -> dict:
+        row = {"step": step, "epoch": epoch, "drop_fraction": fraction}
+        for name in names:
+            row[f"{name}_active"] = int(masks[name].sum())
+            row[f"{name}_added"] = int(len(rewired[name].added)) if rewired else 0
+            row[f"{name}_removed"] = int(len(rewired[name].lost)) if rewired else 0
+        row |= evaluate_now()
+        save_topology(_topology_path(out, step), masks, step=step, epoch=epoch)
+        history.append(row)
+        write_json(out / "history.json", {"identity": identity, "history": history})
+        if callback is not None:
+            callback(row)
+        return row
+
+    history: list[dict] = []
+    start_epoch, step = 0, 0
+    checkpoint = out / "checkpoint.pt"
+    if checkpoint.is_file():
+        try:
+            state = torch.load(checkpoint, map_location=device, weights_only=True)
+        except Exception as error:  # torch raises many types for a bad file
+            raise DSTError(f"cannot read checkpoint {checkpoint}: {error}; delete it to start again") from error
+        if state.get("identity") != identity:
+            raise DSTError(f"checkpoint {checkpoint} belongs to another run ({state.get('identity')}), not to "
+                           f"{identity}; use another output folder or delete the folder's files")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        masks = {name: np.unpackbits(state["masks"][name].numpy(), count=int(np.prod(shapes[name])))
+                 .astype(bool).reshape(shapes[name]) for name in names}
+        history = list(state["history"])
+        start_epoch, step = int(state["epoch"]) + 1, int(state["step"])
+        mask_tensors = _apply(model, optimizer, masks)
+    else:
+        mask_tensors = _apply(model, optimizer, masks)
+        record(0, 0, 0.0, None)
+
+    loss_fn = nn.CrossEntropyLoss()
+    resumed_from = start_epoch
+    for epoch in range(start_epoch, config.epochs):
+        if step >= total_steps:
+            break
+        t0 = time.perf_counter()
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(_stream_seed(config.seed, epoch, 0)))
+        torch.manual_seed(_stream_seed(config.seed, epoch, 1))
+        model.train()
+        total_loss, seen = 0.0, 0
+        for batch in range(steps_per_epoch):
+            if step >= total_steps:
+                break
+            idx = order[batch * config.batch_size:(batch + 1) * config.batch_size].to(device)
+            x, y = images[idx], labels[idx]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            total_loss += loss.item() * len(y)
+            seen += len(y)
+            if config.method == "rigl" and step > 0 and step % config.delta_t == 0 and step < t_end:
+                fraction = drop_fraction(step, alpha=config.alpha, t_end=t_end)
+                rewired = {name: rigl_rewire(layers[name].weight.detach().cpu().numpy(), masks[name],
+                                             layers[name].weight.grad.detach().cpu().numpy(), fraction=fraction)
+                           for name in names}
+                masks = {name: r.mask for name, r in rewired.items()}
+                mask_tensors = _apply(model, optimizer, masks, {name: r.kept for name, r in rewired.items()})
+                record(step, epoch, fraction, rewired)
+                step += 1
+                model.train()
+                continue
+            with torch.no_grad():
+                for name in names:
+                    layers[name].weight.grad.mul_(mask_tensors[name])
+            optimizer.step()
+            with torch.no_grad():
+                for name in names:
+                    layers[name].weight.mul_(mask_tensors[name])
+            step += 1
+        last_epoch = epoch == config.epochs - 1 or step >= total_steps
+        if config.method == "set" and not last_epoch:
+            rewired = {name: set_rewire(layers[name].weight.detach().cpu().numpy(), masks[name], zeta=config.zeta,
+                                        seed=np.random.SeedSequence([config.seed, step, 1]))
+                       for name in names}
+            masks = {name: r.mask for name, r in rewired.items()}
+            mask_tensors = _apply(model, optimizer, masks, {name: r.kept for name, r in rewired.items()})
+            record(step, epoch, config.zeta, rewired)
+        torch.save({"identity": identity, "epoch": epoch, "step": step, "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "history": history,
+                    "masks": {name: torch.from_numpy(np.packbits(m.ravel())) for name, m in masks.items()}},
+                   checkpoint.with_name(checkpoint.name + ".tmp"))
+        os.replace(checkpoint.with_name(checkpoint.name + ".tmp"), checkpoint)
+        if progress:
+            print(f"{config.method} epoch {epoch + 1}/{config.epochs}: step {step}, loss "
+                  f"{total_loss / max(seen, 1):.4f}, test acc {history[-1]['test_accuracy']:.4f} at step "
+                  f"{history[-1]['step']} ({time.perf_counter() - t0:.1f} s)", flush=True)
+    final = {"steps": step} | evaluate_now()
+    write_json(out / "history.json", {"identity": identity, "history": history, "final": final})
+    return DSTResult(model=model.eval(), masks=masks, history=tuple(history), final=final, densities=densities,
+                     resumed_from_epoch=resumed_from, seconds=time.perf_counter() - began)
