@@ -1,0 +1,540 @@
+"""Dynamic sparse training as a growth process, end to end: train, measure, fit, report.
+
+:func:`reproduce_dst` trains the MLP (or the MNIST CNN) with SET or RigL
+(:func:`experiments.dst.train_dst`), turns the topology of every rewiring step into a layered
+graph, measures each transition t -> t + 1 with :func:`analysis.attachment_series.transition_rows`
+(gains and losses separately), fits the degree distributions of chosen steps (start, middle,
+end) with the discrete TPL and its verdict, and writes into the run folder:
+
+=========================  ===============================================================
+``history.json``           per rewiring step: connections per layer, added, removed, accuracies
+``connections.csv``        the same, one row per step and layer
+``attachment-delta.csv``   per transition, kind (gains/losses) and layer pair: Delta's
+                           elasticity in d1 d2, Spearman correlations, pa constant
+``attachment-omega.csv``   per transition, kind and layer: Omega's least-squares line, line
+                           through the origin, their r^2, eq. 10's slope
+``degrees.csv``            degree of every node at the fitted steps
+``fits.csv``               TPL fit and verdict per fitted step and layer
+``attachment.png``         attachment strength over the steps (elasticity, Omega fits)
+``degree-ccdf.png``        degree CCDFs at the start, middle and end with the TPL fits
+``accuracy.png``           test (and validation) accuracy over the steps
+``model.pt``               the final weights (a state dict, ``weights_only``-loadable)
+``metrics.json``           settings, final accuracy, densities, fits; ``report.md``
+=========================  ===============================================================
+
+Every stage resumes: training from its checkpoint, the transitions and fits from
+``analysis-cache.json`` (keyed by their settings).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from experiments.dst import (
+    SPARSE_LAYERS,
+    DSTError,
+    DSTResult,
+    default_config,
+    load_topology,
+    snapshot_model,
+    train_dst,
+)
+from experiments.models import model_input_shape
+from nn2graph.result_files import json_ready, write_csv_rows, write_json
+
+__all__ = ["DSTReport", "choose_fit_steps", "plot_accuracy", "plot_attachment_strength", "plot_step_ccdfs",
+           "power_law_evidence", "reproduce_dst"]
+
+_METHOD_LABEL = {"set": "SET", "rigl": "RigL"}
+
+
+@dataclass(frozen=True, eq=False)
+class DSTReport:
+    """What :func:`reproduce_dst` computed (all of it is also in ``out``).
+
+    Attributes
+    ----------
+    out : Path
+    training : DSTResult
+    delta_rows, omega_rows : list of dict
+        The transition rows (``attachment-delta.csv``, ``attachment-omega.csv``).
+    fits : list of dict
+        One row per fitted step and layer (``fits.csv``).
+    """
+
+    out: Path
+    training: DSTResult
+    delta_rows: list[dict]
+    omega_rows: list[dict]
+    fits: list[dict]
+
+
+def choose_fit_steps(steps: Sequence[int]) -> list[int]:
+    """The first, middle and last of the saved steps (fewer when they coincide).
+
+    Examples
+    --------
+    >>> choose_fit_steps([0, 10, 20, 30, 40]), choose_fit_steps([0])
+    ([0, 20, 40], [0])
+    """
+    steps = list(steps)
+    if not steps:
+        raise DSTError("no saved topology: the run folder has no rewiring steps")
+    picked = [steps[0], steps[len(steps) // 2], steps[-1]]
+    return sorted(set(picked))
+
+
+# Until analysis.assess_power_law (the power-law verdict) is available, this one function
+# stands in for it: the TPL fit and its bootstrap p-value, and a verdict from the p-value only.
+def power_law_evidence(degrees: np.ndarray, *, n_boot: int, seed: int, n_jobs: int | None = 1,
+                       fit=None) -> dict:
+    """TPL fit, bootstrap p-value and a verdict for one layer's degrees (a flat dict).
+
+    The verdict is "TPL plausible" when the bootstrap p-value is at least 0.1, "TPL rejected"
+    below, and "not fitted" when the degrees cannot be fitted; ``reasons`` says why.  ``fit``
+    (a :class:`analysis.TPLFit` of these degrees) saves fitting them again.
+
+    Examples
+    --------
+    >>> d = np.random.default_rng(0).zipf(2.2, 400)
+    >>> e = power_law_evidence(d, n_boot=20, seed=0)
+    >>> e["verdict"] in ("TPL plausible", "TPL rejected"), sorted(e)[:3]
+    (True, ['alpha', 'ks_distance', 'n'])
+    """
+    from analysis import FitError, fit_tpl, tpl_pvalue
+
+    if fit is None:
+        try:
+            fit = fit_tpl(degrees)
+        except FitError as error:
+            return {"verdict": "not fitted", "reasons": str(error)}
+    p = tpl_pvalue(degrees, fit=fit, n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=False)
+    verdict = "TPL plausible" if p.p_value >= 0.1 else "TPL rejected"
+    reasons = (f"bootstrap p = {p.p_value:.3f} ± {p.std_error:.3f} from {n_boot} sets "
+               f"({'>=' if p.p_value >= 0.1 else '<'} 0.1); alternatives not compared")
+    return {"verdict": verdict, "reasons": reasons, "alpha": fit.alpha, "xmin": fit.xmin, "xmax": fit.xmax,
+            "n": fit.n, "n_tail": fit.n_tail, "ks_distance": fit.ks_distance, "pvalue": p.p_value,
+            "pvalue_std_error": p.std_error, "n_boot": n_boot}
+
+
+def _graph(model_name: str, masks: Mapping[str, np.ndarray]):
+    import nn2graph
+
+    return nn2graph.to_graph(snapshot_model(model_name, masks), model_input_shape(model_name))
+
+
+def reproduce_dst(
+    out: str | os.PathLike,
+    *,
+    method: str,
+    model: str = "mlp",
+    data_dir: str | os.PathLike | None = None,
+    limit_train: int | None = None,
+    settings: Mapping[str, object] | None = None,
+    bins: str = "log",
+    n_bins: int = 10,
+    n_boot: int = 2500,
+    fit_steps: Sequence[int] | None = None,
+    compare: str | os.PathLike | None = None,
+    n_jobs: int | None = 1,
+    device: str = "cpu",
+    progress: bool = True,
+) -> DSTReport:
+    """Train with SET or RigL and analyse every rewiring step as a growth process.
+
+    Parameters
+    ----------
+    out : str or path-like
+        Run folder (created); rerun with the same folder to resume.
+    method : {"set", "rigl"}
+    model : {"mlp", "cnn-mnist"}
+    data_dir : str or path-like, optional
+        MNIST IDX folder (:func:`experiments.data.load_mnist`; without it the 5,000 bundled images).
+    limit_train : int, optional
+        Train on the first N training images only.
+    settings : mapping, optional
+        Overrides of :func:`experiments.dst.default_config` (``epochs``, ``max_steps``,
+        ``delta_t``, ``density``, ``seed``, ...).
+    bins, n_bins
+        Degree bins of Delta and Omega (:func:`analysis.preferential_attachment`).
+    n_boot : int
+        Bootstrap sets per fitted layer and step.
+    fit_steps : sequence of int, optional
+        Steps whose degree distributions are fitted; default :func:`choose_fit_steps`.
+    compare : str or path-like, optional
+        The folder of a run of the other method: its attachment strength is drawn beside this one's.
+    n_jobs : int or None
+        Worker processes of each bootstrap.
+    device : str
+        Training device ("cpu", "cuda", "auto").
+    progress : bool
+        Plain progress lines.
+
+    Returns
+    -------
+    DSTReport
+    """
+    from analysis import FitError, fit_tpl
+    from analysis.attachment_series import transition_rows
+    from experiments.data import load_mnist
+
+    if n_boot < 1:
+        raise DSTError(f"n_boot must be a positive number of bootstrap sets, not {n_boot}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    settings = dict(settings or {})
+    config = default_config(method, model=model, **settings)
+    splits = load_mnist(data_dir, seed=config.seed)
+    if limit_train is not None:
+        splits = splits.limit_train(limit_train)
+
+    # stage 1: training, the topology of every rewiring step
+    training = train_dst(splits, config, out=out, device=device, progress=progress)
+    tmp = out / "model.pt.tmp"
+    torch.save({k: v.detach().cpu() for k, v in training.model.state_dict().items()}, tmp)
+    os.replace(tmp, out / "model.pt")
+    layers = SPARSE_LAYERS[model]
+    write_csv_rows(out / "connections.csv", [
+        {"step": row["step"], "epoch": row["epoch"], "layer": layer, "active": row[f"{layer}_active"],
+         "added": row[f"{layer}_added"], "removed": row[f"{layer}_removed"], "drop_fraction": row["drop_fraction"]}
+        for row in training.history for layer in layers])
+    steps = [row["step"] for row in training.history]
+    metrics: dict = {"experiment": f"dynamic sparse training ({_METHOD_LABEL[method]})", "config": config.to_dict(),
+                     "data": {"note": splits.note, **splits.sizes()}, "densities": training.densities,
+                     "final": training.final, "resumed_from_epoch": training.resumed_from_epoch,
+                     "rewiring_steps": len(steps) - 1}
+    write_json(out / "metrics.json", metrics)
+
+    # stage 2: every transition, gains and losses
+    cache_path = out / "analysis-cache.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    key = json.loads(json.dumps({"bins": bins, "n_bins": n_bins, "history": json_ready(training.history)}))
+    if cache.get("key") != key:
+        cache = {"key": key, "transitions": {}, "fits": {}}
+    topology = {s: out / "topology" / f"step-{s:08d}.pt" for s in steps}
+    previous = None
+    for k in range(1, len(steps)):
+        name = str(steps[k])
+        if name in cache["transitions"]:
+            previous = None
+            continue
+        g0 = previous if previous is not None else _graph(model, load_topology(topology[steps[k - 1]])).graph
+        g1 = _graph(model, load_topology(topology[steps[k]])).graph
+        d, o = transition_rows(g0, g1, step=steps[k], bins=bins, n_bins=n_bins)
+        cache["transitions"][name] = {"delta": d, "omega": o}
+        write_json(cache_path, cache)
+        previous = g1
+        if progress:
+            print(f"transition {k}/{len(steps) - 1} (step {steps[k]}) measured", flush=True)
+    delta_rows = [r for s in steps[1:] for r in cache["transitions"][str(s)]["delta"]]
+    omega_rows = [r for s in steps[1:] for r in cache["transitions"][str(s)]["omega"]]
+    write_csv_rows(out / "attachment-delta.csv", delta_rows)
+    write_csv_rows(out / "attachment-omega.csv", omega_rows)
+
+    # stage 3: degree distributions, TPL fits and verdicts at chosen steps
+    chosen = sorted(set(fit_steps)) if fit_steps is not None else choose_fit_steps(steps)
+    unknown = [s for s in chosen if s not in topology]
+    if unknown:
+        raise DSTError(f"fit steps {unknown} are not rewiring steps of this run; saved steps are {steps}")
+    degrees_at: dict[int, dict[str, np.ndarray]] = {}
+    fits, fitted = [], {}
+    for s in chosen:
+        degrees_at[s] = _graph(model, load_topology(topology[s])).degrees()
+        for layer, degrees in degrees_at[s].items():
+            try:
+                fit = fit_tpl(degrees)
+            except FitError:
+                fit = None
+            name = f"{s}/{layer}/{n_boot}"
+            if name not in cache["fits"]:
+                cache["fits"][name] = power_law_evidence(degrees, n_boot=n_boot, seed=config.seed, n_jobs=n_jobs,
+                                                         fit=fit)
+                write_json(cache_path, cache)
+            fitted[(s, layer)] = (fit, cache["fits"][name]["verdict"])
+            fits.append({"step": s, "layer": layer, "n_nodes": int(len(degrees)),
+                         "mean_degree": float(np.mean(degrees))} | cache["fits"][name])
+    write_csv_rows(out / "fits.csv", fits)
+    write_csv_rows(out / "degrees.csv", [{"step": s, "layer": layer, "unit": unit, "degree": int(d)}
+                                         for s in chosen for layer, deg in degrees_at[s].items()
+                                         for unit, d in enumerate(deg.tolist())])
+
+    # stage 4: figures, metrics, report
+    label = _METHOD_LABEL[method]
+    runs = {label: delta_rows}
+    omega_runs = {label: omega_rows}
+    if compare is not None:
+        other = Path(compare)
+        other_metrics = _read_run(other, "metrics.json")
+        other_label = other_metrics.get("experiment", str(other)).split("(")[-1].rstrip(")")
+        runs[other_label] = _read_csv(other / "attachment-delta.csv")
+        omega_runs[other_label] = _read_csv(other / "attachment-omega.csv")
+    plot_attachment_strength(runs, omega_runs, path=out / "attachment.png",
+                             title=f"Attachment strength over the rewiring steps ({model})")
+    plot_step_ccdfs(degrees_at, fitted, path=out / "degree-ccdf.png",
+                    title=f"{label}: degree distributions at the start, middle and end ({model})")
+    plot_accuracy({label: training.history}, path=out / "accuracy.png", title=f"{label}: accuracy over the steps")
+    metrics["fits"] = fits
+    metrics["attachment"] = {"bins": bins, "n_bins": n_bins, "summary": _summary(delta_rows, omega_rows)}
+    metrics["seconds_this_run"] = time.perf_counter() - began
+    write_json(out / "metrics.json", metrics)
+    (out / "report.md").write_text(_report(label, config, metrics, training, fits))
+    return DSTReport(out=out, training=training, delta_rows=delta_rows, omega_rows=omega_rows, fits=fits)
+
+
+def _read_run(folder: Path, name: str) -> dict:
+    path = folder / name
+    if not path.is_file():
+        raise DSTError(f"--compare {folder}: {name} is missing; give the folder of a finished "
+                       f"'nn2graph reproduce dst' run")
+    return json.loads(path.read_text())
+
+
+def _read_csv(path: Path) -> list[dict]:
+    import csv
+
+    if not path.is_file():
+        raise DSTError(f"--compare: {path} is missing; give the folder of a finished 'nn2graph reproduce dst' run")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        for k, v in row.items():
+            try:
+                row[k] = float(v) if v not in ("", "None") else None
+            except ValueError:
+                pass
+    return rows
+
+
+def _summary(delta_rows: list[dict], omega_rows: list[dict]) -> list[dict]:
+    """Median over the transitions of the elasticity and of the Omega fits, per kind and layer."""
+    def median(values):
+        values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+        return float(np.median(values)) if values else None
+
+    out = []
+    for kind in ("gains", "losses"):
+        for lower in dict.fromkeys(r["lower"] for r in delta_rows):
+            rows = [r for r in delta_rows if r["kind"] == kind and r["lower"] == lower]
+            out.append({"kind": kind, "what": "delta", "layer": lower, "transitions": len(rows),
+                        "median_elasticity": median(r["elasticity"] for r in rows)})
+        for layer in dict.fromkeys(r["layer"] for r in omega_rows):
+            rows = [r for r in omega_rows if r["kind"] == kind and r["layer"] == layer]
+            ratio = [r["origin_slope"] / r["predicted_slope"] if r["origin_slope"] is not None and r["predicted_slope"]
+                     else None for r in rows]
+            out.append({"kind": kind, "what": "omega", "layer": layer, "transitions": len(rows),
+                        "median_r2": median(r["r2"] for r in rows),
+                        "median_origin_r2": median(r["origin_r2"] for r in rows),
+                        "median_origin_over_eq10": median(ratio)})
+    return out
+
+
+def _fmt(value, spec: str = ".3g") -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def _report(label: str, config, metrics: dict, training: DSTResult, fits: list[dict]) -> str:
+    c = metrics["config"]
+    lines = [f"# {label}: dynamic sparse training as a growth process ({c['model']})", "",
+             f"Data: {metrics['data']['note']}",
+             f"Training: SGD lr {c['lr']}, momentum {c['momentum']}, weight decay {c['weight_decay']}, batch "
+             f"{c['batch_size']}, {c['epochs']} epochs" + (f" (at most {c['max_steps']} steps)" if c['max_steps'] else "")
+             + f", {metrics['final']['steps']} steps; seed {c['seed']}. Method and sources: docs/dst.md.",
+             "", "| layer | density | connections |", "|---|---|---|"]
+    for layer, d in training.densities.items():
+        lines.append(f"| {layer} | {d:.4f} | {training.history[0][f'{layer}_active']} |")
+    lines += ["", f"Rewiring steps: {metrics['rewiring_steps']}; final test accuracy "
+              f"{100 * metrics['final']['test_accuracy']:.2f} % (validation {100 * metrics['final']['val_accuracy']:.2f} %).",
+              "", "## Attachment over the steps (attachment.png)", "",
+              "Per transition, Delta's elasticity in d1 d2 is 1 under internal preferential attachment (eq. 6) and 0 "
+              "for uniformly random changes; medians over the transitions:", "",
+              "| kind | what | layer | transitions | median elasticity | median r^2 | median origin r^2 | "
+              "median origin slope / eq. 10 |", "|---|---|---|---|---|---|---|---|"]
+    for r in metrics["attachment"]["summary"]:
+        lines.append(f"| {r['kind']} | {r['what']} | {r['layer']} | {r['transitions']} | "
+                     f"{_fmt(r.get('median_elasticity'))} | {_fmt(r.get('median_r2'))} | "
+                     f"{_fmt(r.get('median_origin_r2'))} | {_fmt(r.get('median_origin_over_eq10'))} |")
+    if config.method == "set":
+        lines += ["", "SET grows uniformly at random among the free positions, so its gains are by construction "
+                  "the random baseline of the growth side: their elasticity is 0 up to noise (and a layer-pair "
+                  "elasticity away from 0 measures the noise of this estimate). SET's losses remove the weights "
+                  "closest to zero, which can depend on degree."]
+    lines += ["", "## Degree distributions (degree-ccdf.png, fits.csv)", "",
+              "| step | layer | mean degree | verdict | alpha | xmin | xmax | n_tail | p | reasons |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in fits:
+        lines.append(f"| {r['step']} | {r['layer']} | {r['mean_degree']:.1f} | {r['verdict']} | {_fmt(r.get('alpha'))} | "
+                     f"{_fmt(r.get('xmin'))} | {_fmt(r.get('xmax'))} | {_fmt(r.get('n_tail'))} | "
+                     f"{_fmt(r.get('pvalue'), '.3f')} | {r.get('reasons', '')} |")
+    lines += ["", "Files: history.json, connections.csv, attachment-delta.csv, attachment-omega.csv, degrees.csv, "
+              "fits.csv, attachment.png, degree-ccdf.png, accuracy.png, model.pt, metrics.json, topology/ "
+              "(one file per rewiring step).", ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Figures (matplotlib imported inside)
+# --------------------------------------------------------------------------------------------
+
+
+def _values(rows, key):
+    return np.array([np.nan if r[key] is None else float(r[key]) for r in rows], dtype=np.float64)
+
+
+def plot_attachment_strength(delta_runs: Mapping[str, list[dict]], omega_runs: Mapping[str, list[dict]] | None = None,
+                             *, path=None, title: str | None = None):
+    """Attachment strength over the rewiring steps, one line per run (e.g. SET and RigL).
+
+    Top row: Delta's elasticity in d1 d2 per layer pair, gains (solid) and losses (dashed);
+    1 is internal preferential attachment, 0 uniformly random changes.  Bottom row (with
+    ``omega_runs``): r^2 of Omega's line through the origin per layer, gains.
+
+    Parameters
+    ----------
+    delta_runs : mapping of run label to delta rows
+        Rows of :func:`analysis.attachment_series.transition_rows` (or ``attachment-delta.csv``).
+    omega_runs : mapping of run label to omega rows, optional
+    path : str or path-like, optional
+        Write the figure there (PNG).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> rows = [{"step": s, "kind": k, "lower": "input", "elasticity": e}
+    ...         for s, e in ((1, 0.9), (2, 1.1)) for k in ("gains", "losses")]
+    >>> len(plot_attachment_strength({"RigL": rows}).axes)
+    1
+    """
+    from matplotlib.figure import Figure
+
+    pairs = list(dict.fromkeys(r["lower"] for rows in delta_runs.values() for r in rows))
+    layers = list(dict.fromkeys(r["layer"] for rows in (omega_runs or {}).values() for r in rows))
+    ncols = max(len(pairs), len(layers), 1)
+    nrows = 2 if layers else 1
+    fig = Figure(figsize=(4.2 * ncols, 3.2 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for j, lower in enumerate(pairs):
+        ax = axes[0, j]
+        for c, (label, rows) in enumerate(delta_runs.items()):
+            for kind, style in (("gains", "-"), ("losses", "--")):
+                sel = [r for r in rows if r["kind"] == kind and r["lower"] == lower]
+                if sel:
+                    ax.plot(_values(sel, "step"), _values(sel, "elasticity"), style, color=f"C{c}", marker=".",
+                            label=f"{label} {kind}")
+        ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+        ax.axhline(0.0, color="0.5", lw=0.8, ls=":")
+        upper = next((r.get("upper") for rows in delta_runs.values() for r in rows if r["lower"] == lower), "")
+        ax.set_title(f"{lower} \u2192 {upper}", fontsize=9)
+        ax.set_xlabel("training step", fontsize=8)
+        ax.set_ylabel("elasticity of \u0394 in d1\u00b7d2", fontsize=8)
+        ax.legend(fontsize=7, frameon=False)
+    for j, layer in enumerate(layers):
+        ax = axes[1, j]
+        for c, (label, rows) in enumerate((omega_runs or {}).items()):
+            sel = [r for r in rows if r["kind"] == "gains" and r["layer"] == layer]
+            ax.plot(_values(sel, "step"), _values(sel, "origin_r2"), "-", color=f"C{c}", marker=".", label=label)
+        ax.set_title(f"\u03a9 of {layer} (gains)", fontsize=9)
+        ax.set_xlabel("training step", fontsize=8)
+        ax.set_ylabel("r\u00b2 of the line through 0", fontsize=8)
+        ax.legend(fontsize=7, frameon=False)
+    for ax in axes.ravel():
+        if not ax.has_data():
+            ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=120)
+    return fig
+
+
+def plot_step_ccdfs(degrees_at: Mapping[int, Mapping[str, np.ndarray]], fits: Mapping[tuple, dict] | None = None,
+                    *, path=None, title: str | None = None):
+    """Log-log degree CCDFs of each layer at several steps (one colour per step), with the TPL fits.
+
+    Parameters
+    ----------
+    degrees_at : mapping of step to (mapping of layer to degrees)
+    fits : mapping of (step, layer) to (TPLFit or None, verdict or None), optional
+        The fitted TPL is drawn in the step's colour, dashed, over ``[xmin, xmax]``.
+    path, title
+        As for :func:`plot_attachment_strength`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> fig = plot_step_ccdfs({0: {"fc1": rng.poisson(5, 100)}, 9: {"fc1": rng.zipf(2.5, 100)}})
+    >>> len(fig.axes)
+    1
+    """
+    from matplotlib.figure import Figure
+
+    from analysis.plotting import ccdf_points, model_ccdf_curve
+
+    layers = list(dict.fromkeys(layer for per in degrees_at.values() for layer in per))
+    fig = Figure(figsize=(4.0 * len(layers), 3.3), layout="constrained")
+    axes = fig.subplots(1, len(layers), squeeze=False).ravel()
+    for ax, layer in zip(axes, layers):
+        for c, (step, per) in enumerate(degrees_at.items()):
+            x, s = ccdf_points(per[layer])
+            if not x.size:
+                continue
+            ax.loglog(x, s, "o", ms=3, color=f"C{c}", alpha=0.7, label=f"step {step}")
+            fit, verdict = (fits or {}).get((step, layer), (None, None))
+            if fit is not None:
+                deg = np.asarray(per[layer])
+                pos = deg[deg > 0]
+                mx, ms = model_ccdf_curve(fit, upper=float(x[-1]))
+                # as analysis.plot_layer_fits: the share above xmax plus the window's share times the TPL
+                above, share = float(np.mean(pos > fit.xmax)), fit.n_tail / pos.size
+                ax.loglog(mx, above + share * ms, "--", color=f"C{c}", lw=1.2,
+                          label=f"TPL \u03b1={fit.alpha:.2f}" + (f", {verdict}" if verdict else ""))
+        ax.set_title(layer, fontsize=9)
+        ax.set_xlabel("degree", fontsize=8)
+        ax.set_ylabel("P(X \u2265 x)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, frameon=False, loc="lower left")
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=120)
+    return fig
+
+
+def plot_accuracy(histories: Mapping[str, Sequence[dict]], *, path=None, title: str | None = None):
+    """Test (solid) and validation (dotted) accuracy after every rewiring step, one colour per run.
+
+    Examples
+    --------
+    >>> h = [{"step": 0, "test_accuracy": 0.1, "val_accuracy": 0.1}, {"step": 5, "test_accuracy": 0.8, "val_accuracy": 0.7}]
+    >>> len(plot_accuracy({"SET": h}).axes)
+    1
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.0, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    for c, (label, rows) in enumerate(histories.items()):
+        steps = [r["step"] for r in rows]
+        ax.plot(steps, [100 * r["test_accuracy"] for r in rows], "-", color=f"C{c}", marker=".", label=f"{label} test")
+        ax.plot(steps, [100 * r["val_accuracy"] for r in rows], ":", color=f"C{c}", label=f"{label} validation")
+    ax.set_xlabel("training step", fontsize=8)
+    ax.set_ylabel("accuracy (%)", fontsize=8)
+    ax.legend(fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=120)
+    return fig
