@@ -481,7 +481,7 @@ def plot_step_ccdfs(degrees_at: Mapping[int, Mapping[str, np.ndarray]], fits: Ma
     """
     from matplotlib.figure import Figure
 
-    from analysis.plotting import ccdf_points, model_ccdf_curve
+    from analysis.plotting import _readable_log_ticks, ccdf_points, model_ccdf_curve
 
     layers = list(dict.fromkeys(layer for per in degrees_at.values() for layer in per))
     fig = Figure(figsize=(4.0 * len(layers), 3.3), layout="constrained")
@@ -501,6 +501,9 @@ def plot_step_ccdfs(degrees_at: Mapping[int, Mapping[str, np.ndarray]], fits: Ma
                 above, share = float(np.mean(pos > fit.xmax)), fit.n_tail / pos.size
                 ax.loglog(mx, above + share * ms, "--", color=f"C{c}", lw=1.2,
                           label=f"TPL \u03b1={fit.alpha:.2f}" + (f", {verdict}" if verdict else ""))
+        positive = np.concatenate([np.asarray(per[layer])[np.asarray(per[layer]) > 0] for per in degrees_at.values()])
+        if positive.size:
+            _readable_log_ticks(ax.xaxis, float(positive.min()), float(positive.max()))
         ax.set_title(layer, fontsize=9)
         ax.set_xlabel("degree", fontsize=8)
         ax.set_ylabel("P(X \u2265 x)", fontsize=8)
