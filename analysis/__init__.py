@@ -1,8 +1,8 @@
 """Graph analysis for nn2graph: degree distributions, discrete truncated power laws,
 preferential attachment and connectomes.  Works on plain integer arrays and igraph graphs.
 
-Power laws: :func:`fit_tpl`, :func:`tpl_pvalue`, :func:`compare_alternatives`,
-:func:`plot_layer_fits`.  Preferential attachment: :func:`preferential_attachment`,
+Power laws: :func:`assess_power_law` (a verdict with its reasons), :func:`fit_tpl`,
+:func:`tpl_pvalue`, :func:`compare_alternatives`, :func:`plot_layer_fits`.  Preferential attachment: :func:`preferential_attachment`,
 :func:`attachment_general`, :func:`layered_changes`, :func:`attachment_series`,
 :func:`simulate_growth`, :func:`development_attachment`.
 Side by side: :func:`analyse_degrees`, :func:`compare_networks`.  Connectomes and graph files:
@@ -42,6 +42,7 @@ from analysis.connectomes import (
     load_connectome,
 )
 from analysis.development import DevelopmentError, DevelopmentResult, development_attachment
+from analysis.evidence import Criterion, PowerLawEvidence, assess_power_law
 from analysis.general_attachment import GeneralAttachmentResult, attachment_general
 from analysis.graph_files import GraphFileError, read_graph_file
 from analysis.growth import GrowthError, empty_layered_graph, random_layered_graph, simulate_growth
@@ -59,6 +60,7 @@ __all__ = [
     "ConnectomeDependencyError",
     "ConnectomeError",
     "ConnectomeSource",
+    "Criterion",
     "DegreeAnalysis",
     "DegreeBins",
     "DegreeSet",
@@ -72,8 +74,10 @@ __all__ = [
     "LayeredChanges",
     "OmegaFit",
     "PValueResult",
+    "PowerLawEvidence",
     "TPLFit",
     "analyse_degrees",
+    "assess_power_law",
     "attachment_general",
     "attachment_series",
     "bin_degrees",

@@ -48,8 +48,9 @@ class AlternativeTest:
 
     @property
     def preferred(self) -> str:
-        """``"tpl"``, the alternative's name, or ``"neither"`` when ``p >= 0.1``."""
-        if self.p >= _SIGNIFICANCE or self.R == 0:
+        """``"tpl"``, the alternative's name, or ``"neither"`` when ``p >= 0.1`` (or R or p is NaN:
+        a test that could not be computed is never significant)."""
+        if not (math.isfinite(self.R) and math.isfinite(self.p)) or self.p >= _SIGNIFICANCE or self.R == 0:
             return "neither"
         return "tpl" if self.R > 0 else self.name
 
@@ -144,39 +145,74 @@ def _exponential(tail: np.ndarray, a: int, b: float) -> tuple[dict[str, float], 
     return {"lambda": lam}, -lam * j - _exp_log_norm(lam, n_int)
 
 
+def _log_ndtr_diff(lo: float, hi: float) -> float:
+    """log(Phi(hi) - Phi(lo)) for lo < hi (hi may be inf), without cancellation or underflow."""
+    if lo > 0:  # both in the upper tail: Phi(-lo) - Phi(-hi), small numbers subtracted
+        lo, hi = -hi, -lo
+    big, small = special.log_ndtr(hi), special.log_ndtr(lo)
+    return float(big + np.log1p(-np.exp(small - big))) if small < big else -math.inf
+
+
 def _lognormal_log_norm(mu: float, sigma: float, a: int, b: float) -> float:
+    """log sum_{k=a}^{b} exp(-(log k - mu)^2 / (2 sigma^2)) / k, in log space throughout.
+
+    The first _DIRECT integers are summed term by term; beyond them the Euler–Maclaurin formula
+    (the integral, the endpoint halves and the B2 terms), every term as a logarithm with its
+    sign, so that nothing underflows when mu is far below log a or the window is very wide.
+    """
     end = min(b, a + _DIRECT - 1)
     k = np.arange(a, end + 1, dtype=np.float64)
     lk = np.log(k)
     logf = -((lk - mu) ** 2) / (2 * sigma * sigma) - lk
-    head = special.logsumexp(logf)
+    top = float(logf.max())
+    head = top + math.log(float(np.sum(np.exp(logf - top))))
     if end >= b:
-        return float(head)
-    m = end + 1.0  # Euler–Maclaurin beyond the head: integral, endpoint halves, B2 term
+        return head
+    m = end + 1.0
+    s2 = sigma * sigma
+
+    def log_f(x: float) -> float:
+        return -((math.log(x) - mu) ** 2) / (2 * s2) - math.log(x)
+
+    def dlog_f(x: float) -> float:  # f'(x) = f(x) * dlog_f(x)
+        return -((math.log(x) - mu) / s2 + 1.0) / x
+
     zm = (math.log(m) - mu) / sigma
     zb = math.inf if math.isinf(b) else (math.log(b) - mu) / sigma
-    integral = sigma * math.sqrt(2 * math.pi) * (special.ndtr(zb) - special.ndtr(zm))
-    f = lambda x: math.exp(-((math.log(x) - mu) ** 2) / (2 * sigma * sigma)) / x  # noqa: E731
-    df = lambda x: -f(x) * ((math.log(x) - mu) / (sigma * sigma) + 1.0) / x  # noqa: E731
-    rest = integral + 0.5 * f(m) - df(m) / 12
+    # integral of f over [m, b] = sigma sqrt(2 pi) (Phi(zb) - Phi(zm)); f(m) / 2 - f'(m) / 12 at m,
+    # f(b) / 2 + f'(b) / 12 at b
+    logs = [math.log(sigma * math.sqrt(2 * math.pi)) + _log_ndtr_diff(zm, zb), log_f(m) + math.log(0.5)]
+    signs = [1.0, 1.0]
+    dm = -dlog_f(m) / 12
+    logs.append(log_f(m) + math.log(abs(dm)) if dm else -math.inf)
+    signs.append(math.copysign(1.0, dm))
     if math.isfinite(b):
-        rest += 0.5 * f(b) + df(b) / 12
-    return float(np.logaddexp(head, math.log(rest))) if rest > 0 else float(head)
+        db = dlog_f(b) / 12
+        logs += [log_f(b) + math.log(0.5), log_f(b) + math.log(abs(db)) if db else -math.inf]
+        signs += [1.0, math.copysign(1.0, db)]
+    rest, sign = special.logsumexp(logs, b=signs, return_sign=True)
+    return float(np.logaddexp(head, rest)) if sign > 0 else head
 
 
 def _lognormal(tail: np.ndarray, a: int, b: float) -> tuple[dict[str, float], np.ndarray]:
+    values, counts = np.unique(tail, return_counts=True)
+    lv = np.log(values.astype(np.float64))
     lt = np.log(tail.astype(np.float64))
+    n = float(tail.size)
 
-    def pointwise(params):
+    def neg_ll(params):  # over the distinct values, weighted by their counts
         mu, log_sigma = params
         sigma = math.exp(log_sigma)
-        return -((lt - mu) ** 2) / (2 * sigma * sigma) - lt - _lognormal_log_norm(mu, sigma, a, b)
+        total = float(counts @ (-((lv - mu) ** 2) / (2 * sigma * sigma) - lv))
+        return -(total - n * _lognormal_log_norm(mu, sigma, a, b))
 
     start = np.array([lt.mean(), math.log(max(lt.std(), 1e-3))])
-    res = optimize.minimize(lambda p: -np.sum(pointwise(p)), start, method="Nelder-Mead",
-                            options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 4000})
+    res = optimize.minimize(neg_ll, start, method="Nelder-Mead",
+                            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 2000})
     mu, log_sigma = res.x
-    return {"mu": float(mu), "sigma": math.exp(log_sigma)}, pointwise(res.x)
+    sigma = math.exp(log_sigma)
+    pointwise = -((lt - mu) ** 2) / (2 * sigma * sigma) - lt - _lognormal_log_norm(mu, sigma, a, b)
+    return {"mu": float(mu), "sigma": sigma}, pointwise
 
 
 def _poisson_support(lam: float, a: int, b: float) -> np.ndarray:

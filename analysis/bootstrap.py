@@ -1,9 +1,10 @@
 """Goodness of fit of a discrete truncated power law: Clauset's semi-parametric bootstrap.
 
-METHOD.md §3: each synthetic set has ``n`` values (the ``n`` of the fit, zeros included);
-each value is, with probability ``n_tail / n``, a draw from the fitted TPL and otherwise a
-draw from the observed values outside ``[xmin, xmax]``.  Every synthetic set is refitted
-with the whole search (the same options as the observed fit), and ``p`` is the share of
+Clauset, Shalizi & Newman (2009), as docs/method.md describes it: each synthetic set has ``n``
+values (the ``n`` of the fit, zeros included); each value is, with probability ``n_tail / n``,
+a draw from the fitted TPL and otherwise a draw from the observed values outside
+``[xmin, xmax]`` (zeros included).  Every synthetic set is refitted with the whole search, with
+the options that made the observed fit (``TPLFit.search_options``), and ``p`` is the share of
 synthetic KS distances at least the observed one.  2,500 sets give ``p`` to about ±0.01.
 
 Synthetic set ``i`` draws from its own random stream (child ``i`` of the seed's
@@ -65,7 +66,7 @@ class PValueResult:
 
 
 def _synthetic(fit: TPLFit, outside: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One synthetic set of fit.n values (METHOD.md §3)."""
+    """One synthetic set of fit.n values: Binomial(n, n_tail / n) from the TPL, the rest from `outside`."""
     n_model = int(rng.binomial(fit.n, fit.n_tail / fit.n)) if outside.size else fit.n
     parts = [fit.sample(n_model, rng)]
     if fit.n - n_model:
@@ -87,6 +88,100 @@ def _distances(fit: TPLFit, outside: np.ndarray, options: dict[str, Any],
     return out
 
 
+# --------------------------------------------------------------------------------------------
+# the fixed-window test of Deluca & Corral (2013)
+
+_DENSE_INTEGERS = 1 << 17  # windows of more integers draw each set as values and refit it with fit_tpl
+_DENSE_CELLS = 1 << 21  # sets x integers per chunk of the dense path
+
+
+def _window_distances(fit: TPLFit, counts: np.ndarray) -> np.ndarray:
+    """KS distance (every integer of the window) of each row of `counts` (sets x integers of
+    [xmin, xmax]) to the TPL refitted to that row with the bounds held fixed."""
+    from analysis.tpl import ALPHA_RANGE, _continuous_start, _solve_alpha
+
+    a, b = float(fit.xmin), float(fit.xmax)
+    k = np.arange(fit.xmin, int(fit.xmax) + 1, dtype=np.float64)
+    lk = np.log1p((k - a) / a)  # log(k / a)
+    m = counts.sum(axis=1).astype(np.float64)
+    target = counts @ lk / m
+    ones = np.ones(target.size)
+    alpha, _ = _solve_alpha(math.log(a) * ones, a * ones, b * ones, target, ALPHA_RANGE[0], ALPHA_RANGE[1],
+                            _continuous_start(a * ones, b * ones, target))
+    e = -alpha[:, None] * lk[None, :]
+    w = np.exp(e - e.max(axis=1, keepdims=True))
+    s_model = np.cumsum(w[:, ::-1], axis=1)[:, ::-1]
+    s_model /= s_model[:, :1]
+    s_data = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1] / m[:, None]
+    return np.max(np.abs(s_data - s_model), axis=1)
+
+
+def _fixed_refit_distance(fit: TPLFit, values: np.ndarray) -> float:
+    """KS distance of `values` to the TPL refitted with the fit's bounds (NaN if it cannot be fitted)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return fit_tpl(values, xmin=fit.xmin, xmax=fit.xmax).ks_distance
+        except FitError:
+            return math.nan
+
+
+def _window_pvalue(fit: TPLFit, n_boot: int, threshold: float, rng: np.random.Generator,
+                   stages: tuple[int, ...] = (100, 400)) -> PValueResult | None:
+    """p of a TPL with both bounds fixed: sets of n_tail values drawn from the fitted law, alpha
+    refitted with the same bounds, p = share of their KS distances >= the observed one.
+
+    Sequential: after each stage of `stages` sets (then n_boot), a window whose p is more than
+    3 standard errors (at the threshold) below `threshold` is given up (None): more sets could
+    not bring it to the threshold but by a 3-sigma chance.
+    """
+    m = fit.n_tail
+    width = int(fit.xmax) - fit.xmin + 1
+    dense = width <= _DENSE_INTEGERS
+    if dense:
+        observed_counts = np.zeros((1, width), np.int64)
+        observed_counts[0, fit.tail_values - fit.xmin] = fit.tail_counts
+        observed = float(_window_distances(fit, observed_counts)[0])
+        pmf = fit.pmf(np.arange(fit.xmin, int(fit.xmax) + 1))
+        pmf /= pmf.sum()
+        rows = max(1, _DENSE_CELLS // width)
+    else:
+        observed = fit.ks_distance
+    parts: list[np.ndarray] = []
+    done = 0
+    for total in sorted({min(s, n_boot) for s in stages} | {n_boot}):
+        while done < total:
+            size = min(total - done, rows) if dense else total - done
+            if dense:
+                parts.append(_window_distances(fit, rng.multinomial(m, pmf, size=size)))
+            else:
+                parts.append(np.array([_fixed_refit_distance(fit, fit.sample(m, rng)) for _ in range(size)]))
+            done += size
+        distances = np.concatenate(parts)
+        valid = distances[~np.isnan(distances)]
+        p = float(np.mean(valid >= observed)) if valid.size else 0.0
+        if total < n_boot and p + 3.0 * math.sqrt(threshold * (1 - threshold) / total) < threshold:
+            return None
+    return PValueResult(p_value=p, std_error=math.sqrt(p * (1 - p) / max(valid.size, 1)), distances=distances,
+                        n_boot=int(n_boot), observed=observed, fit=fit, n_failed=int(distances.size - valid.size))
+
+
+def _refit_options(fit: TPLFit, given: dict[str, Any]) -> dict[str, Any]:
+    """The fit's search options; an option given explicitly must agree with them."""
+    options = dict(fit.search_options)
+    if not options:  # a TPLFit built by hand: its bounds, fixed
+        options = {"xmin": fit.xmin, "xmax": fit.xmax, "search_fraction": 0.3, "ks": fit.ks}
+    for name, value in given.items():
+        if value is None:
+            continue
+        mine = options[name]
+        same = (mine == value) if isinstance(value, str) or mine is None else math.isclose(float(mine), float(value))
+        if mine is None or not same:
+            raise FitError(f"{name}={value!r} differs from the fit, which was made with {name}={mine!r}: leave "
+                           f"{name} out to refit with the fit's own options, or refit with {name}={value!r} first")
+    return options
+
+
 def tpl_pvalue(
     degrees: ArrayLike,
     *,
@@ -94,13 +189,13 @@ def tpl_pvalue(
     n_boot: int = 2500,
     seed: SeedLike = None,
     n_jobs: int | None = None,
-    search_fraction: float = 0.3,
+    search_fraction: float | None = None,
     xmin: int | None = None,
     xmax: float | None = None,
     ks: Literal["integers", "data"] | None = None,
     progress: bool = True,
 ) -> PValueResult:
-    """p-value of a discrete TPL fit by the semi-parametric bootstrap (METHOD.md §3).
+    """p-value of a discrete TPL fit by the semi-parametric bootstrap of Clauset et al. (2009).
 
     Parameters
     ----------
@@ -108,7 +203,8 @@ def tpl_pvalue(
         The degrees that were fitted.
     fit : TPLFit, optional
         The fit to test; by default ``fit_tpl(degrees, xmin=xmin, xmax=xmax,
-        search_fraction=search_fraction, ks=ks)``.  Pass the options it was made with.
+        search_fraction=search_fraction, ks=ks)``.  Its ``search_options`` are the options of
+        every refit.
     n_boot : int
         Number of synthetic sets.
     seed : int, Generator, SeedSequence or None
@@ -116,8 +212,9 @@ def tpl_pvalue(
     n_jobs : int, optional
         Worker processes; ``None`` uses every core, ``1`` runs in this process.
     search_fraction, xmin, xmax, ks
-        Search options of :func:`analysis.fit_tpl`, used for every refit (``xmax=inf`` is taken
-        from ``fit`` when it is untruncated; ``ks`` defaults to the fit's).
+        Search options of :func:`analysis.fit_tpl`, used for every refit.  With ``fit`` given,
+        leave them out (the fit's own options are used); an option given that differs from the
+        fit's is an error.
     progress : bool
         Show a progress bar on stderr.
 
@@ -139,13 +236,11 @@ def tpl_pvalue(
         raise FitError(f"n_jobs={n_jobs!r}: expected a positive integer or None (every core)")
     if fit is None:
         fit = fit_tpl(degrees, xmin=xmin, xmax=xmax, search_fraction=search_fraction, ks=ks or "integers")
+    options = _refit_options(fit, {"xmin": xmin, "xmax": xmax, "search_fraction": search_fraction, "ks": ks})
     positive, n_zero, n = _validate_degrees(degrees)
     if n != fit.n or n_zero != fit.n_zero_dropped:
         raise FitError(f"the fit was made from {fit.n} degrees ({fit.n_zero_dropped} zeros), not from these "
                        f"{n} ({n_zero} zeros): pass the degrees that were fitted")
-    if xmax is None and math.isinf(fit.xmax):
-        xmax = math.inf
-    options = {"xmin": xmin, "xmax": xmax, "search_fraction": search_fraction, "ks": ks or fit.ks}
     allvals = np.concatenate([np.zeros(n_zero, np.int64), positive])
     outside = allvals[(allvals < fit.xmin) | (allvals > fit.xmax)]
     seeds = as_generator(seed).bit_generator.seed_seq.spawn(int(n_boot))

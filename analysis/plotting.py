@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 
 from analysis.tpl import FitError, TPLFit
 
-__all__ = ["ccdf_points", "model_ccdf_curve", "plot_ccdf_fit", "plot_layer_fits"]
+__all__ = ["ccdf_points", "draw_fit_panel", "model_ccdf_curve", "plot_ccdf_fit", "plot_layer_fits"]
 
 
 def ccdf_points(values: ArrayLike, counts: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -64,11 +64,16 @@ def plot_ccdf_fit(fit: TPLFit, ax: Any = None, *, color: str = "C0", label: str 
 
 
 def _legend(fit: TPLFit, pvalue: Any) -> str:
+    """Legend of a fit: alpha, window, tail size, then p (a number or a PValueResult) or the
+    verdict of a PowerLawEvidence (its p and its summary)."""
     xmax = "∞" if math.isinf(fit.xmax) else f"{int(fit.xmax)}"
     text = f"TPL α={fit.alpha:.2f}\n[{fit.xmin}, {xmax}], {fit.n_tail}/{fit.n} in tail"
     if pvalue is not None:
-        p = getattr(pvalue, "p_value", pvalue)
+        evidence = pvalue if hasattr(pvalue, "verdict") else None
+        p = evidence.pvalue.p_value if evidence is not None else getattr(pvalue, "p_value", pvalue)
         text += f"\np={float(p):.2f}"
+        if evidence is not None:
+            text += "\n" + evidence.summary().replace("; ", "\n")
     return text
 
 
@@ -89,9 +94,35 @@ def _readable_log_ticks(axis: Any, low: float, high: float) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def draw_fit_panel(ax: Any, degrees: ArrayLike, fit: TPLFit | None, note: Any = None) -> Any:
+    """Draw one panel: the log-log CCDF of the positive degrees (blue points) and the fitted TPL
+    in red over its shaded window; ``note`` (a p-value, PValueResult or PowerLawEvidence) goes
+    in the legend.  Returns the Axes."""
+    deg = np.asarray(degrees)
+    x, s = ccdf_points(deg)
+    if x.size == 0:
+        ax.text(0.5, 0.5, "no positive degrees", transform=ax.transAxes, ha="center", va="center")
+        return ax
+    ax.loglog(x, s, "o", ms=3, color="C0", alpha=0.75, label="data")
+    if fit is not None:
+        mx, ms = model_ccdf_curve(fit, upper=float(x[-1]) if x.size else None)
+        # P(X >= x) of all positive degrees, the window's share following the TPL:
+        # share above xmax + share in the window * S_model(x); equals the data's CCDF at xmin
+        pos = deg[deg > 0]
+        above, share = float(np.mean(pos > fit.xmax)), fit.n_tail / pos.size
+        ax.loglog(mx, above + share * ms, "-", color="red", lw=1.6, label=_legend(fit, note))
+        ax.axvspan(fit.xmin, fit.xmax if math.isfinite(fit.xmax) else x[-1], color="red", alpha=0.05)
+    _readable_log_ticks(ax.xaxis, float(x[0]), float(x[-1]))
+    ax.set_xlabel("degree", fontsize=8)
+    ax.set_ylabel("P(X ≥ x)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, frameon=False, loc="lower left")
+    return ax
+
+
 def plot_layer_fits(
     degrees_by_layer: Mapping[str, ArrayLike],
-    fits_by_layer: Mapping[str, TPLFit | None],
+    fits_by_layer: Mapping[str, Any],
     *,
     pvalues: Mapping[str, Any] | None = None,
     path: str | Path | None = None,
@@ -103,8 +134,9 @@ def plot_layer_fits(
     ----------
     degrees_by_layer : mapping of layer name to degrees
         Panels appear in this order; zeros are left out of the CCDF.
-    fits_by_layer : mapping of layer name to TPLFit or None
-        The red line spans ``[xmin, xmax]``: the share of degrees above ``xmax`` plus the
+    fits_by_layer : mapping of layer name to TPLFit, PowerLawEvidence or None
+        A :class:`analysis.PowerLawEvidence` draws its fit and puts its verdict
+        (:meth:`~analysis.PowerLawEvidence.summary`) in the legend.  The red line spans ``[xmin, xmax]``: the share of degrees above ``xmax`` plus the
         window's share times the fitted CCDF, so it starts at the data's CCDF at ``xmin`` and
         follows the data where the TPL describes them.
     pvalues : mapping of layer name to float or PValueResult, optional
@@ -140,28 +172,12 @@ def plot_layer_fits(
     fig = Figure(figsize=(4.0 * ncols, 3.3 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, name in zip(axes, names):
-        deg = np.asarray(degrees_by_layer[name])
-        x, s = ccdf_points(deg)
         ax.set_title(name, fontsize=9)
-        if x.size == 0:
-            ax.text(0.5, 0.5, "no positive degrees", transform=ax.transAxes, ha="center", va="center")
-            continue
-        ax.loglog(x, s, "o", ms=3, color="C0", alpha=0.75, label="data")
         fit = fits_by_layer.get(name)
-        if fit is not None:
-            mx, ms = model_ccdf_curve(fit, upper=float(x[-1]) if x.size else None)
-            # P(X >= x) of all positive degrees, the window's share following the TPL:
-            # share above xmax + share in the window * S_model(x); equals the data's CCDF at xmin
-            pos = deg[deg > 0]
-            above, share = float(np.mean(pos > fit.xmax)), fit.n_tail / pos.size
-            ax.loglog(mx, above + share * ms, "-", color="red", lw=1.6,
-                      label=_legend(fit, None if pvalues is None else pvalues.get(name)))
-            ax.axvspan(fit.xmin, fit.xmax if math.isfinite(fit.xmax) else x[-1], color="red", alpha=0.05)
-        _readable_log_ticks(ax.xaxis, float(x[0]), float(x[-1]))
-        ax.set_xlabel("degree", fontsize=8)
-        ax.set_ylabel("P(X ≥ x)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7, frameon=False, loc="lower left")
+        note = None if pvalues is None else pvalues.get(name)
+        if hasattr(fit, "verdict"):  # a PowerLawEvidence: its fit, its verdict in the legend
+            fit, note = fit.fit, fit
+        draw_fit_panel(ax, np.asarray(degrees_by_layer[name]), fit, note)
     for ax in axes[len(names):]:
         ax.set_visible(False)
     if title:

@@ -1,6 +1,6 @@
 """Discrete truncated power laws (TPL): exact maximum likelihood, KS distance, bound search.
 
-The model (METHOD.md §3) is ``f(x) = x**-alpha / zeta(alpha, xmin, xmax)`` for the integers
+The model (docs/method.md) is ``f(x) = x**-alpha / zeta(alpha, xmin, xmax)`` for the integers
 ``xmin <= x <= xmax``, with ``zeta(alpha, a, b) = sum_{k=a}^{b} k**-alpha``.  ``xmax = inf`` is
 the untruncated discrete power law of Clauset, Shalizi & Newman (2009), which needs
 ``alpha > 1``; with a finite ``xmax`` any real ``alpha`` is allowed.
@@ -19,7 +19,7 @@ How the numbers are computed
   the window; both are step functions, so it is evaluated at each data value ``u`` and at
   ``u + 1``.  ``ks="data"``: at the data values only, the convention of Clauset et al., the
   ``powerlaw`` package and igraph.
-* Search (METHOD.md §3): zeros are dropped (and counted); of the ``n`` positive degrees,
+* Search (docs/method.md): zeros are dropped (and counted); of the ``n`` positive degrees,
   xmin ranges over the distinct values among the ``floor(search_fraction * n)`` smallest and
   xmax over those among the ``floor(search_fraction * n)`` largest (at least one value each);
   a window must hold at least two distinct data values.  The pair with the smallest ``D``
@@ -83,9 +83,14 @@ def _validate_degrees(degrees: ArrayLike) -> tuple[np.ndarray, int, int]:
         arr = np.asarray(degrees)
     except Exception as error:  # ragged lists and the like
         raise FitError(f"degrees must be a one-dimensional array of non-negative integers: {error}") from None
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
+    if arr.ndim != 1:
+        raise FitError(f"degrees must be one-dimensional (one value per node), got an array of shape {arr.shape}: "
+                       "pass one layer's degrees, or flatten them yourself (e.g. numpy.ravel) if that is meant")
+    if arr.dtype == object:
+        _check_objects(arr)
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind not in "biuf":
         raise FitError(f"degrees must be numbers (non-negative integers), got an array of dtype {arr.dtype}")
-    arr = arr.reshape(-1) if arr.ndim != 1 else arr
     if arr.size == 0:
         raise FitError("degrees is empty: give at least two distinct positive degrees")
     if arr.dtype.kind == "f":
@@ -99,6 +104,10 @@ def _validate_degrees(degrees: ArrayLike) -> tuple[np.ndarray, int, int]:
         if np.any(np.abs(arr) > 2.0**53):
             bad = np.flatnonzero(np.abs(arr) > 2.0**53)
             raise FitError(f"degrees[{bad[0]}] = {float(arr[bad[0]])!r} is too large (at most 2**53)")
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 8:
+        bad = np.flatnonzero(arr > np.uint64(_INT64_MAX))
+        if bad.size:  # would wrap to a negative int64
+            raise FitError(f"degrees[{bad[0]}] = {int(arr[bad[0]])} is too large: degrees must be below 2**63")
     arr = arr.astype(np.int64)
     bad = np.flatnonzero(arr < 0)
     if bad.size:
@@ -111,6 +120,21 @@ def _validate_degrees(degrees: ArrayLike) -> tuple[np.ndarray, int, int]:
         raise FitError(f"all positive degrees equal {positive[0]}: a fit needs at least two distinct "
                        "positive values")
     return positive, n_zero, int(arr.size)
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _check_objects(arr: np.ndarray) -> None:
+    """Raise FitError for the first element of an object array that is not an int64-sized integer."""
+    for i, value in enumerate(arr):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            kind = "not an integer" if isinstance(value, (float, np.floating)) else f"of type {type(value).__name__}"
+            raise FitError(f"degrees[{i}] = {value!r} is {kind}: degrees must be non-negative integers")
+        if int(value) > _INT64_MAX:
+            raise FitError(f"degrees[{i}] = {int(value)} is too large: degrees must be below 2**63")
+        if int(value) < 0:
+            raise FitError(f"degrees[{i}] = {int(value)} is negative: degrees must be non-negative integers")
 
 
 # --------------------------------------------------------------------------------------------
@@ -645,6 +669,10 @@ class TPLFit:
     on_search_edge : tuple of str
         ``"alpha"`` if alpha hit ``ALPHA_RANGE``, ``"xmin"``/``"xmax"`` if a searched bound is the
         first/last of its candidates; empty when the fit is inside the search range.
+    search_options : dict
+        The options of :func:`fit_tpl` that made this fit (``xmin``, ``xmax``: the bounds given,
+        ``None`` where searched; ``search_fraction`` as used; ``ks``).  The bootstrap of
+        :func:`analysis.tpl_pvalue` refits every synthetic set with them.
     """
 
     alpha: float
@@ -658,6 +686,7 @@ class TPLFit:
     n_candidates: int
     ks: str = "integers"
     on_search_edge: tuple[str, ...] = ()
+    search_options: dict[str, Any] = field(default_factory=dict, compare=False)
     tail_values: np.ndarray = field(default=None, repr=False, compare=False)
     tail_counts: np.ndarray = field(default=None, repr=False, compare=False)
 
@@ -721,6 +750,8 @@ class TPLFit:
             "tail_fraction": self.tail_fraction, "n_zero_dropped": self.n_zero_dropped,
             "loglikelihood": self.loglikelihood, "n_candidates": self.n_candidates,
             "on_search_edge": list(self.on_search_edge),
+            "search_options": {k: ("inf" if isinstance(v, float) and math.isinf(v) else v)
+                               for k, v in self.search_options.items()},
         }
 
 
@@ -744,10 +775,10 @@ def fit_tpl(
     *,
     xmin: int | None = None,
     xmax: float | None = None,
-    search_fraction: float = 0.3,
+    search_fraction: float | None = None,
     ks: Literal["integers", "data"] = "integers",
 ) -> TPLFit:
-    """Fit a discrete truncated power law to degrees (METHOD.md §3).
+    """Fit a discrete truncated power law to degrees by the minimum-KS search (docs/method.md).
 
     Parameters
     ----------
@@ -756,11 +787,13 @@ def fit_tpl(
     xmin, xmax : int, optional
         Fix a bound; left ``None`` it is searched.  ``xmax=math.inf`` fits the untruncated
         discrete power law (xmin searched unless given).
-    search_fraction : float
+    search_fraction : float, optional
         Share of the positive degrees whose distinct smallest (largest) values are the xmin
-        (xmax) candidates; ``1.0`` searches all distinct values.
+        (xmax) candidates; ``1.0`` searches all distinct values.  Default: 0.3 for the truncated
+        law, 1.0 (every distinct value is an xmin candidate, as Clauset et al. do) when
+        ``xmax=math.inf``.
     ks : {"integers", "data"}
-        KS convention: every integer of the window (METHOD.md) or the data values only.
+        KS convention: every integer of the window (the default) or the data values only.
 
     Returns
     -------
@@ -784,15 +817,21 @@ def fit_tpl(
     """
     if ks not in ("integers", "data"):
         raise FitError(f"ks={ks!r}: expected 'integers' or 'data'")
-    if not (0.0 < float(search_fraction) <= 1.0):
+    lo_b = _check_bound("xmin", xmin, allow_inf=False)
+    hi_b = _check_bound("xmax", xmax, allow_inf=True)
+    if search_fraction is None:
+        search_fraction = 1.0 if hi_b is not None and math.isinf(hi_b) else 0.3
+    try:
+        search_fraction = float(search_fraction)
+    except (TypeError, ValueError):
+        raise FitError(f"search_fraction={search_fraction!r} must be a number in (0, 1]") from None
+    if not (0.0 < search_fraction <= 1.0):
         raise FitError(f"search_fraction={search_fraction!r} must be in (0, 1]")
     positive, n_zero, n = _validate_degrees(degrees)
     data = _Data.from_sorted(positive)
-    lo_b = _check_bound("xmin", xmin, allow_inf=False)
-    hi_b = _check_bound("xmax", xmax, allow_inf=True)
     if lo_b is not None and hi_b is not None and hi_b <= lo_b:
         raise FitError(f"xmax={xmax!r} must be larger than xmin={xmin!r}")
-    low, high = _candidates(positive, float(search_fraction))
+    low, high = _candidates(positive, search_fraction)
     a_cands = np.array([int(lo_b)]) if lo_b is not None else low
     if hi_b is not None:
         b_cands = np.array([hi_b])
@@ -821,14 +860,17 @@ def fit_tpl(
     ll = float(-best.alpha * np.sum(tc * np.log(tv)) - m * (math.log(z0) - best.alpha * loga))
     fit = TPLFit(alpha=best.alpha, xmin=int(best.a), xmax=best.b if math.isinf(best.b) else int(best.b),
                  ks_distance=best.d, n=n, n_tail=m, n_zero_dropped=n_zero, loglikelihood=ll,
-                 n_candidates=best.cand, ks=ks, on_search_edge=tuple(edges), tail_values=tv, tail_counts=tc)
+                 n_candidates=best.cand, ks=ks, on_search_edge=tuple(edges), tail_values=tv, tail_counts=tc,
+                 search_options={"xmin": None if lo_b is None else int(lo_b),
+                                 "xmax": None if hi_b is None else (hi_b if math.isinf(hi_b) else int(hi_b)),
+                                 "search_fraction": search_fraction, "ks": ks})
     if edges:
         warnings.warn(f"TPL fit on the edge of its search range ({', '.join(edges)}): alpha={fit.alpha:.4g}, "
                       f"window [{fit.xmin}, {fit.xmax}]; widen search_fraction or fix the bounds", stacklevel=2)
     if fit.xmax == fit.xmin + 1 and (lo_b is None or hi_b is None):
         warnings.warn(f"the searched window [{fit.xmin}, {fit.xmax}] holds only two degrees: a TPL reproduces the "
                       "share of any two values exactly (D = 0), so this fit says nothing about a power law "
-                      "(METHOD.md's narrow-window trap); fix xmin or xmax, or search a smaller search_fraction",
+                      "(the narrow-window trap); fix xmin or xmax, or search a smaller search_fraction",
                       stacklevel=2)
     return fit
 
