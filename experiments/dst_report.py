@@ -14,7 +14,7 @@ end) with the discrete TPL and its verdict, and writes into the run folder:
 ``attachment-omega.csv``   per transition, kind and layer: Omega's least-squares line, line
                            through the origin, their r^2, eq. 10's slope
 ``degrees.csv``            degree of every node at the fitted steps
-``fits.csv``               TPL fit and verdict per fitted step and layer
+``fits.csv``               power-law verdict (:func:`analysis.assess_power_law`) per fitted step and layer
 ``attachment.png``         attachment strength over the steps (elasticity, Omega fits)
 ``degree-ccdf.png``        degree CCDFs at the start, middle and end with the TPL fits
 ``accuracy.png``           test (and validation) accuracy over the steps
@@ -52,7 +52,7 @@ from experiments.models import model_input_shape
 from nn2graph.result_files import json_ready, write_csv_rows, write_json
 
 __all__ = ["DSTReport", "choose_fit_steps", "plot_accuracy", "plot_attachment_strength", "plot_step_ccdfs",
-           "power_law_evidence", "reproduce_dst"]
+           "evidence_row", "reproduce_dst"]
 
 _METHOD_LABEL = {"set": "SET", "rigl": "RigL"}
 
@@ -68,7 +68,7 @@ class DSTReport:
     delta_rows, omega_rows : list of dict
         The transition rows (``attachment-delta.csv``, ``attachment-omega.csv``).
     fits : list of dict
-        One row per fitted step and layer (``fits.csv``).
+        One row per fitted step and layer (``fits.csv``): the power-law verdict and its numbers.
     """
 
     out: Path
@@ -93,37 +93,39 @@ def choose_fit_steps(steps: Sequence[int]) -> list[int]:
     return sorted(set(picked))
 
 
-# Until analysis.assess_power_law (the power-law verdict) is available, this one function
-# stands in for it: the TPL fit and its bootstrap p-value, and a verdict from the p-value only.
-def power_law_evidence(degrees: np.ndarray, *, n_boot: int, seed: int, n_jobs: int | None = 1,
-                       fit=None) -> dict:
-    """TPL fit, bootstrap p-value and a verdict for one layer's degrees (a flat dict).
+#: The columns of ``fits.csv`` taken from the verdict (:func:`evidence_row`).
+EVIDENCE_COLUMNS = ("verdict", "summary", "alpha", "alpha_std_error", "xmin", "xmax", "n_tail", "tail_share",
+                    "decades", "decades_lower", "pvalue", "pvalue_std_error", "reasons")
 
-    The verdict is "TPL plausible" when the bootstrap p-value is at least 0.1, "TPL rejected"
-    below, and "not fitted" when the degrees cannot be fitted; ``reasons`` says why.  ``fit``
-    (a :class:`analysis.TPLFit` of these degrees) saves fitting them again.
+
+def evidence_row(degrees: np.ndarray, *, n_boot: int, seed: int, n_jobs: int | None = 1) -> tuple[dict, dict]:
+    """The power-law verdict of one layer's degrees (:func:`analysis.assess_power_law`, method
+    "widest") as a flat row of :data:`EVIDENCE_COLUMNS`, and the full verdict as a dict.
+
+    Degrees that cannot be fitted give the verdict "not fitted", the error as ``summary``
+    and empty numbers.
 
     Examples
     --------
-    >>> d = np.random.default_rng(0).zipf(2.2, 400)
-    >>> e = power_law_evidence(d, n_boot=20, seed=0)
-    >>> e["verdict"] in ("TPL plausible", "TPL rejected"), sorted(e)[:3]
-    (True, ['alpha', 'ks_distance', 'n'])
+    >>> row, full = evidence_row(np.random.default_rng(0).zipf(2.2, 400), n_boot=20, seed=0)
+    >>> row["verdict"] in ("supported", "inconclusive", "rejected"), full["method"]
+    (True, 'widest')
+    >>> evidence_row(np.array([3, 3, 3]), n_boot=20, seed=0)[0]["verdict"]
+    'not fitted'
     """
-    from analysis import FitError, fit_tpl, tpl_pvalue
+    from analysis import FitError, assess_power_law
 
-    if fit is None:
-        try:
-            fit = fit_tpl(degrees)
-        except FitError as error:
-            return {"verdict": "not fitted", "reasons": str(error)}
-    p = tpl_pvalue(degrees, fit=fit, n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=False)
-    verdict = "TPL plausible" if p.p_value >= 0.1 else "TPL rejected"
-    reasons = (f"bootstrap p = {p.p_value:.3f} ± {p.std_error:.3f} from {n_boot} sets "
-               f"({'>=' if p.p_value >= 0.1 else '<'} 0.1); alternatives not compared")
-    return {"verdict": verdict, "reasons": reasons, "alpha": fit.alpha, "xmin": fit.xmin, "xmax": fit.xmax,
-            "n": fit.n, "n_tail": fit.n_tail, "ks_distance": fit.ks_distance, "pvalue": p.p_value,
-            "pvalue_std_error": p.std_error, "n_boot": n_boot}
+    try:
+        evidence = assess_power_law(degrees, method="widest", n_boot=n_boot, seed=seed, n_jobs=n_jobs)
+    except FitError as error:
+        return dict.fromkeys(EVIDENCE_COLUMNS) | {"verdict": "not fitted", "summary": str(error)}, {}
+    full = evidence.to_dict()
+    row = {"verdict": evidence.verdict, "summary": evidence.summary(), "alpha": evidence.fit.alpha,
+           "alpha_std_error": evidence.alpha_std_error, "xmin": evidence.fit.xmin, "xmax": evidence.fit.xmax,
+           "n_tail": evidence.fit.n_tail, "tail_share": evidence.tail_share, "decades": evidence.decades,
+           "decades_lower": evidence.decades_lower, "pvalue": evidence.pvalue.p_value,
+           "pvalue_std_error": evidence.pvalue.std_error, "reasons": " ".join(evidence.reasons)}
+    return row, full
 
 
 def _graph(model_name: str, masks: Mapping[str, np.ndarray]):
@@ -183,7 +185,7 @@ def reproduce_dst(
     -------
     DSTReport
     """
-    from analysis import FitError, fit_tpl
+    from analysis import fit_tpl
     from analysis.attachment_series import transition_rows
     from experiments.data import load_mnist
 
@@ -247,22 +249,23 @@ def reproduce_dst(
     if unknown:
         raise DSTError(f"fit steps {unknown} are not rewiring steps of this run; saved steps are {steps}")
     degrees_at: dict[int, dict[str, np.ndarray]] = {}
-    fits, fitted = [], {}
+    fits, fitted, verdicts = [], {}, []
     for s in chosen:
         degrees_at[s] = _graph(model, load_topology(topology[s])).degrees()
         for layer, degrees in degrees_at[s].items():
-            try:
-                fit = fit_tpl(degrees)
-            except FitError:
-                fit = None
             name = f"{s}/{layer}/{n_boot}"
             if name not in cache["fits"]:
-                cache["fits"][name] = power_law_evidence(degrees, n_boot=n_boot, seed=config.seed, n_jobs=n_jobs,
-                                                         fit=fit)
+                row, full = evidence_row(degrees, n_boot=n_boot, seed=config.seed, n_jobs=n_jobs)
+                cache["fits"][name] = {"row": row, "evidence": full}
                 write_json(cache_path, cache)
-            fitted[(s, layer)] = (fit, cache["fits"][name]["verdict"])
+            row = cache["fits"][name]["row"]
             fits.append({"step": s, "layer": layer, "n_nodes": int(len(degrees)),
-                         "mean_degree": float(np.mean(degrees))} | cache["fits"][name])
+                         "mean_degree": float(np.mean(degrees))} | row)
+            verdicts.append({"step": s, "layer": layer} | cache["fits"][name]["evidence"])
+            # the fitted law of the verdict's window, for the figure (the maximum-likelihood alpha
+            # of fixed bounds is deterministic)
+            fitted[(s, layer)] = (None if row["xmin"] is None else
+                                  fit_tpl(degrees, xmin=int(row["xmin"]), xmax=float(row["xmax"])), row["verdict"])
     write_csv_rows(out / "fits.csv", fits)
     write_csv_rows(out / "degrees.csv", [{"step": s, "layer": layer, "unit": unit, "degree": int(d)}
                                          for s in chosen for layer, deg in degrees_at[s].items()
@@ -283,7 +286,7 @@ def reproduce_dst(
     plot_step_ccdfs(degrees_at, fitted, path=out / "degree-ccdf.png",
                     title=f"{label}: degree distributions at the start, middle and end ({model})")
     plot_accuracy({label: training.history}, path=out / "accuracy.png", title=f"{label}: accuracy over the steps")
-    metrics["fits"] = fits
+    metrics["fits"] = verdicts
     metrics["attachment"] = {"bins": bins, "n_bins": n_bins, "summary": _summary(delta_rows, omega_rows)}
     metrics["seconds_this_run"] = time.perf_counter() - began
     write_json(out / "metrics.json", metrics)
@@ -363,18 +366,24 @@ def _report(label: str, config, metrics: dict, training: DSTResult, fits: list[d
         lines.append(f"| {r['kind']} | {r['what']} | {r['layer']} | {r['transitions']} | "
                      f"{_fmt(r.get('median_elasticity'))} | {_fmt(r.get('median_r2'))} | "
                      f"{_fmt(r.get('median_origin_r2'))} | {_fmt(r.get('median_origin_over_eq10'))} |")
-    if config.method == "set":
-        lines += ["", "SET grows uniformly at random among the free positions, so its gains are by construction "
-                  "the random baseline of the growth side: their elasticity is 0 up to noise (and a layer-pair "
-                  "elasticity away from 0 measures the noise of this estimate). SET's losses remove the weights "
-                  "closest to zero, which can depend on degree."]
+    lines += ["", "Baselines. Gains: new connections drawn uniformly among the free positions (SET's growth, by "
+              "construction) give an elasticity of 0 up to noise (the free positions are nearly all pairs at a low "
+              "density), so a SET run measures the noise of the estimate, and RigL's gains are preferential to the "
+              "extent that their elasticity exceeds SET's. Losses: Delta counts all pairs of a cell, and a pair can "
+              "only lose a connection it has, which it has with probability proportional to d1 d2; removing "
+              "connections blind to degree (a random share of them, or the smallest weights when weights do not "
+              "depend on degree) gives an elasticity of 1, so for losses 1 is the neutral value and a larger one "
+              "means well-connected pairs lose more than their share."]
     lines += ["", "## Degree distributions (degree-ccdf.png, fits.csv)", "",
-              "| step | layer | mean degree | verdict | alpha | xmin | xmax | n_tail | p | reasons |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "Verdict of analysis.assess_power_law (method 'widest': the widest window whose goodness of fit "
+              "passes; supported / inconclusive / rejected with the criterion that decided):", "",
+              "| step | layer | mean degree | verdict | alpha | window | decades | tail share | p |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in fits:
-        lines.append(f"| {r['step']} | {r['layer']} | {r['mean_degree']:.1f} | {r['verdict']} | {_fmt(r.get('alpha'))} | "
-                     f"{_fmt(r.get('xmin'))} | {_fmt(r.get('xmax'))} | {_fmt(r.get('n_tail'))} | "
-                     f"{_fmt(r.get('pvalue'), '.3f')} | {r.get('reasons', '')} |")
+        window = "n/a" if r["xmin"] is None else f"[{r['xmin']}, {_fmt(r['xmax'], 'g')}]"
+        lines.append(f"| {r['step']} | {r['layer']} | {r['mean_degree']:.1f} | {r['summary']} | {_fmt(r['alpha'])} | "
+                     f"{window} | {_fmt(r['decades'], '.2f')} | {_fmt(r['tail_share'], '.2f')} | "
+                     f"{_fmt(r['pvalue'], '.3f')} |")
     lines += ["", "Files: history.json, connections.csv, attachment-delta.csv, attachment-omega.csv, degrees.csv, "
               "fits.csv, attachment.png, degree-ccdf.png, accuracy.png, model.pt, metrics.json, topology/ "
               "(one file per rewiring step).", ""]
@@ -395,8 +404,9 @@ def plot_attachment_strength(delta_runs: Mapping[str, list[dict]], omega_runs: M
     """Attachment strength over the rewiring steps, one line per run (e.g. SET and RigL).
 
     Top row: Delta's elasticity in d1 d2 per layer pair, gains (solid) and losses (dashed);
-    1 is internal preferential attachment, 0 uniformly random changes.  Bottom row (with
-    ``omega_runs``): r^2 of Omega's line through the origin per layer, gains.
+    1 is internal preferential attachment (and degree-blind losses), 0 uniformly random gains.
+    Bottom row (with ``omega_runs``): r^2 of Omega's least-squares line (solid) and of its line
+    through the origin (dashed) per layer, gains; values below -1 are drawn at -1.
 
     Parameters
     ----------
@@ -445,10 +455,15 @@ def plot_attachment_strength(delta_runs: Mapping[str, list[dict]], omega_runs: M
         ax = axes[1, j]
         for c, (label, rows) in enumerate((omega_runs or {}).items()):
             sel = [r for r in rows if r["kind"] == "gains" and r["layer"] == layer]
-            ax.plot(_values(sel, "step"), _values(sel, "origin_r2"), "-", color=f"C{c}", marker=".", label=label)
+            steps = _values(sel, "step")
+            ax.plot(steps, np.maximum(_values(sel, "r2"), -1.0), "-", color=f"C{c}", marker=".",
+                    label=f"{label} least squares")
+            ax.plot(steps, np.maximum(_values(sel, "origin_r2"), -1.0), "--", color=f"C{c}", marker=".",
+                    label=f"{label} through 0")
+        ax.set_ylim(-1.05, 1.05)
         ax.set_title(f"\u03a9 of {layer} (gains)", fontsize=9)
         ax.set_xlabel("training step", fontsize=8)
-        ax.set_ylabel("r\u00b2 of the line through 0", fontsize=8)
+        ax.set_ylabel("r\u00b2 of the line (below -1 drawn at -1)", fontsize=8)
         ax.legend(fontsize=7, frameon=False)
     for ax in axes.ravel():
         if not ax.has_data():
