@@ -1,4 +1,4 @@
-"""Tests of experiments.dst: SET's and RigL's rewiring, fixed density, topology files."""
+"""Tests of experiments.rewiring and experiments.dst: SET's and RigL's rewiring, fixed density, topology files."""
 
 from __future__ import annotations
 
@@ -8,19 +8,10 @@ import torch
 from scipy import stats
 from torch.utils.data import TensorDataset
 
-import experiments.dst as dst
+import experiments.rewiring as rewiring
 from experiments.data import DataSplits
-from experiments.dst import (
-    DSTError,
-    default_config,
-    init_masks,
-    layer_densities,
-    load_topology,
-    rigl_rewire,
-    set_rewire,
-    topology_steps,
-    train_dst,
-)
+from experiments.dst import DSTError, default_config, load_topology, topology_steps, train_dst
+from experiments.rewiring import init_masks, layer_densities, rigl_rewire, set_rewire
 
 SHAPE = (6, 10)
 
@@ -55,7 +46,7 @@ def test_the_uniformity_test_rejects_regrowth_biased_to_low_indices(monkeypatch)
         weights = np.linspace(1.5, 1.0, len(free))  # the first free position 1.5 times as likely as the last
         return rng.choice(free, size=k, replace=False, p=weights / weights.sum())
 
-    monkeypatch.setattr(dst, "_choose_free", biased)
+    monkeypatch.setattr(rewiring, "_choose_free", biased)
     assert _regrowth_pvalue() < 1e-6
 
 
