@@ -149,6 +149,10 @@ class DSTConfig:
             problems.append(f"max_steps must be at least 1, not {self.max_steps}")
         if not self.lr > 0:
             problems.append(f"lr must be positive, not {self.lr}")
+        if not 0 <= self.momentum < 1:
+            problems.append(f"momentum must be in [0, 1), not {self.momentum}")
+        if self.weight_decay < 0:
+            problems.append(f"weight_decay must be non-negative, not {self.weight_decay}")
         if problems:
             raise DSTError("invalid dynamic sparse training settings: " + "; ".join(problems))
 
