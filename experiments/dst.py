@@ -66,7 +66,8 @@ __all__ = [
 
 #: The two rewiring methods.
 METHODS = ("set", "rigl")
-#: The sparse layers of each model (the output layer ``out`` stays dense).
+#: The layers of each model that are made sparse (the output layer ``out`` stays dense, and so
+#: does a layer whose density comes out as 1).
 SPARSE_LAYERS: dict[str, tuple[str, ...]] = {"mlp": ("fc1", "fc2"), "cnn-mnist": ("conv1", "conv2", "fc3")}
 _FORMAT = "nn2graph dynamic sparse training topology, version 1"
 
@@ -277,7 +278,8 @@ class DSTResult:
     final : dict
         ``steps``, ``val_accuracy``, ``test_accuracy`` at the end of training.
     densities : dict of str to float
-        Target density of each sparse layer.
+        Density of each candidate layer (:data:`SPARSE_LAYERS`); one of 1.0 is trained densely
+        and has no mask.
     resumed_from_epoch : int
     seconds : float
     """
@@ -385,7 +387,14 @@ def train_dst(splits: DataSplits, config: DSTConfig, *, out: str | os.PathLike, 
     shapes = {name: tuple(layers[name].weight.shape) for name in names}
     densities = layer_densities(shapes, distribution=config.distribution, epsilon=config.epsilon,
                                 density=config.density)
-    masks = init_masks(shapes, densities, method=config.method, seed=np.random.SeedSequence([config.seed, 0]))
+    # a layer the densities make dense (e.g. the CNN's conv1 under epsilon = 20) is trained densely
+    names = tuple(name for name in names if densities[name] < 1.0)
+    if not names:
+        raise DSTError(f"every candidate layer of {config.model} is dense at these settings ({densities}); "
+                       f"lower epsilon or density")
+    shapes = {name: shapes[name] for name in names}
+    masks = init_masks(shapes, {name: densities[name] for name in names}, method=config.method,
+                       seed=np.random.SeedSequence([config.seed, 0]))
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
     identity = {"config": config.to_dict(), "train_data": _digest(splits), "device": device.type}

@@ -40,7 +40,6 @@ import numpy as np
 import torch
 
 from experiments.dst import (
-    SPARSE_LAYERS,
     DSTError,
     DSTResult,
     default_config,
@@ -56,6 +55,8 @@ __all__ = ["EVIDENCE_COLUMNS", "DSTReport", "choose_fit_steps", "evidence_row", 
 
 _METHOD_LABEL = {"set": "SET", "rigl": "RigL"}
 _CACHE_FORMAT = "dst analysis cache, version 1"
+#: What a finished run holds that ``compare`` reads.
+_RUN_FILES = ("metrics.json", "history.json", "attachment-delta.csv", "attachment-omega.csv")
 
 
 @dataclass(frozen=True, eq=False)
@@ -192,6 +193,11 @@ def reproduce_dst(
 
     if n_boot < 1:
         raise DSTError(f"n_boot must be a positive number of bootstrap sets, not {n_boot}")
+    if compare is not None:
+        missing = [name for name in _RUN_FILES if not (Path(compare) / name).is_file()]
+        if missing:
+            raise DSTError(f"--compare {compare}: {', '.join(missing)} missing; give the folder of a finished "
+                           f"'nn2graph reproduce dst' run")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
@@ -206,7 +212,7 @@ def reproduce_dst(
     tmp = out / "model.pt.tmp"
     torch.save({k: v.detach().cpu() for k, v in training.model.state_dict().items()}, tmp)
     os.replace(tmp, out / "model.pt")
-    layers = SPARSE_LAYERS[model]
+    layers = list(training.masks)
     write_csv_rows(out / "connections.csv", [
         {"step": row["step"], "epoch": row["epoch"], "layer": layer, "active": row[f"{layer}_active"],
          "added": row[f"{layer}_added"], "removed": row[f"{layer}_removed"], "drop_fraction": row["drop_fraction"]}
@@ -301,18 +307,13 @@ def reproduce_dst(
 
 
 def _read_run(folder: Path, name: str) -> dict:
-    path = folder / name
-    if not path.is_file():
-        raise DSTError(f"--compare {folder}: {name} is missing; give the folder of a finished "
-                       f"'nn2graph reproduce dst' run")
-    return json.loads(path.read_text())
+    return json.loads((folder / name).read_text())
 
 
 def _read_csv(path: Path) -> list[dict]:
+    """Rows of a CSV written by :func:`reproduce_dst`, numbers as floats and empty cells as None."""
     import csv
 
-    if not path.is_file():
-        raise DSTError(f"--compare: {path} is missing; give the folder of a finished 'nn2graph reproduce dst' run")
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
@@ -360,7 +361,7 @@ def _report(label: str, config, metrics: dict, training: DSTResult, fits: list[d
              + f", {metrics['final']['steps']} steps; seed {c['seed']}. Method and sources: docs/dst.md.",
              "", "| layer | density | connections |", "|---|---|---|"]
     for layer, d in training.densities.items():
-        lines.append(f"| {layer} | {d:.4f} | {training.history[0][f'{layer}_active']} |")
+        lines.append(f"| {layer} | {d:.4f} | {training.history[0].get(f'{layer}_active', 'all (trained densely)')} |")
     lines += ["", f"Rewiring steps: {metrics['rewiring_steps']}; final test accuracy "
               f"{100 * metrics['final']['test_accuracy']:.2f} % (validation {100 * metrics['final']['val_accuracy']:.2f} %).",
               "", "## Attachment over the steps (attachment.png)", "",

@@ -91,3 +91,10 @@ def test_bad_fit_steps_are_a_clear_error(tmp_path, capsys):
     argv = ["reproduce", "dst", "--method", "set", "--fit-steps", "a,b", "--out", str(tmp_path)]
     assert main(argv) == 2
     assert "--fit-steps must be comma-separated step numbers" in capsys.readouterr().err
+
+
+def test_compare_with_a_folder_that_is_no_run_is_a_clear_error(tmp_path, capsys):
+    argv = ["reproduce", "dst", "--method", "rigl", "--compare", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "metrics.json" in err and "finished 'nn2graph reproduce dst' run" in err
