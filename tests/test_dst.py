@@ -139,3 +139,18 @@ def test_load_topology_names_a_bad_file(tmp_path):
     torch.save({"something": 1}, tmp_path / "x.pt")
     with pytest.raises(DSTError, match="not a topology file"):
         load_topology(tmp_path / "x.pt")
+
+
+def test_cnn_keeps_its_dense_layer_dense_and_its_graph_counts_every_connection(tmp_path):
+    import nn2graph
+    from experiments.dst import snapshot_model
+
+    result = train_dst(_tiny_data(), default_config("rigl", model="cnn-mnist", epochs=2, batch_size=16, delta_t=2),
+                       out=tmp_path, progress=False)
+    assert result.densities["conv1"] == 1.0 and set(result.masks) == {"conv2", "fc3"}
+    assert torch.count_nonzero(result.model.conv1.weight) == result.model.conv1.weight.numel()
+    graph = nn2graph.to_graph(snapshot_model("cnn-mnist", result.masks), (1, 28, 28)).graph
+    layer = np.asarray(graph.vs["layer"])
+    edges = np.array(graph.get_edgelist())
+    into_fc3 = (layer[edges[:, 0]] == "conv2") & (layer[edges[:, 1]] == "fc3")
+    assert int(np.sum(np.asarray(graph.es["multiplicity"])[into_fc3])) == int(result.masks["fc3"].sum())
