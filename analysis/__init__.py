@@ -5,7 +5,8 @@ Power laws: :func:`assess_power_law` (a verdict with its reasons), :func:`fit_tp
 :func:`tpl_pvalue`, :func:`compare_alternatives`, :func:`plot_layer_fits`.  Preferential attachment: :func:`preferential_attachment`,
 :func:`attachment_general`, :func:`layered_changes`, :func:`attachment_series`,
 :func:`simulate_growth`, :func:`development_attachment`.
-Side by side: :func:`analyse_degrees`, :func:`compare_networks`.  Connectomes and graph files:
+The one analysis of a degree set (fit, p-value, alternatives, tail), used by every command:
+:func:`analyse_degrees`.  Side by side: :func:`compare_networks`.  Connectomes and graph files:
 :func:`load_connectome`, :func:`list_connectomes`, :func:`connectome_degrees`,
 :func:`read_graph_file`.
 """
@@ -24,15 +25,7 @@ from analysis.attachment import (
 )
 from analysis.attachment_series import AttachmentSeries, attachment_series, delta_trend
 from analysis.bootstrap import PValueResult, tpl_pvalue
-from analysis.compare import (
-    CompareError,
-    Comparison,
-    DegreeAnalysis,
-    DegreeSet,
-    analyse_degrees,
-    compare_networks,
-    plot_degree_ccdfs,
-)
+from analysis.compare import CompareError, Comparison, DegreeSet, compare_networks, plot_degree_ccdfs
 from analysis.connectomes import (
     ConnectomeDependencyError,
     ConnectomeError,
@@ -41,6 +34,7 @@ from analysis.connectomes import (
     list_connectomes,
     load_connectome,
 )
+from analysis.degree_analysis import AnalysisCache, DegreeAnalysis, analyse_degrees
 from analysis.development import DevelopmentError, DevelopmentResult, development_attachment
 from analysis.evidence import Criterion, PowerLawEvidence, assess_power_law
 from analysis.general_attachment import GeneralAttachmentResult, attachment_general
@@ -51,6 +45,7 @@ from analysis.tpl import FitError, TPLFit, fit_tpl
 
 __all__ = [
     "AlternativeTest",
+    "AnalysisCache",
     "AlternativesResult",
     "AttachmentError",
     "AttachmentResult",

@@ -9,12 +9,12 @@ PNG when given a path.  matplotlib is imported inside the functions.
 
 from __future__ import annotations
 
-import os
 import numpy as np
 
 from analysis.attachment import AttachmentResult, DeltaTable, OmegaFit
 from analysis.general_attachment import GeneralAttachmentResult
 from nn2graph.exceptions import NN2GraphError
+from nn2graph.result_files import save_figure
 
 
 class AttachmentPlotError(NN2GraphError, TypeError):
@@ -56,7 +56,7 @@ def _finish(fig, path, title):
     if title:
         fig.suptitle(title)
     if path is not None:
-        fig.savefig(os.fspath(path), dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig
 
 

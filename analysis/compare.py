@@ -1,10 +1,9 @@
-"""Degree distributions of networks and connectomes side by side (issue 6, items 2 and 3).
+"""Degree distributions of networks and connectomes side by side.
 
-:func:`analyse_degrees` is the one analysis applied to every degree set, whether a layer of a
-pruned network or a connectome's in-, out- or total degrees: the TPL fit of METHOD.md §3 with
-its bootstrap p-value and the comparison with alternative laws, plus a fit of the untruncated
-power-law *tail* (xmin searched over every value, Clauset et al. 2009), which is the fit the
-connectome literature reports (Varshney et al. 2011: in-degree tail exponent 3.17).
+Every degree set, whether a layer of a pruned network or a connectome's in-, out- or total
+degrees, gets the one analysis of :func:`analysis.analyse_degrees` (the TPL fit, its bootstrap
+p-value, the alternative laws and the untruncated power-law tail, the fit the connectome
+literature reports: Varshney et al. 2011 give an in-degree tail exponent of 3.17).
 
 :func:`compare_networks` resolves source specifications (degree CSVs, graph files, connectome
 names such as ``celegans:cook2019-herm:in``), analyses each degree set and returns a
@@ -16,30 +15,25 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import ArrayLike
 
-from analysis.alternatives import AlternativesResult, compare_alternatives
-from analysis.bootstrap import PValueResult, tpl_pvalue
-from analysis.tpl import FitError, TPLFit, fit_tpl
-from nn2graph._rng import SeedLike, as_generator
+from analysis.degree_analysis import AnalysisCache, DegreeAnalysis, analyse_degrees
+from analysis.tpl import FitError
+from nn2graph._rng import SeedLike
+from nn2graph.degree_csv import DegreeFileError, read_degree_csv
 from nn2graph.exceptions import NN2GraphError
-from nn2graph.result_files import write_csv_rows
+from nn2graph.result_files import json_ready, save_figure, write_csv_rows, write_json
 
 __all__ = [
     "CompareError",
     "Comparison",
     "ComparisonEntry",
-    "DegreeAnalysis",
     "DegreeSet",
-    "analyse_degrees",
     "compare_networks",
     "markdown_table",
     "plot_degree_ccdfs",
@@ -55,154 +49,6 @@ _GRAPH_SUFFIXES = (".graphml", ".xml", ".gexf")
 
 class CompareError(NN2GraphError, ValueError):
     """A source that cannot be resolved into degrees, or a degree set that cannot be analysed."""
-
-
-# --------------------------------------------------------------------------------------------
-# one degree set
-
-
-@dataclass(frozen=True)
-class DegreeAnalysis:
-    """The analysis of one degree set (:func:`analyse_degrees`).
-
-    Attributes
-    ----------
-    n : int
-        Number of nodes, zeros included.
-    n_zero : int
-        Nodes of degree 0 (left out of every fit).
-    mean_degree : float
-        Mean degree over all ``n`` nodes (the CCDFs of :class:`Comparison` divide by it).
-    max_degree : int
-        Largest degree.
-    fit : TPLFit
-        Discrete truncated power law, METHOD.md §3 (window searched among the 30 % smallest and
-        largest degrees).
-    pvalue : PValueResult or None
-        Its bootstrap goodness of fit; None when ``n_boot=0`` was asked.
-    alternatives : AlternativesResult
-        The TPL against a power law, exponential, log-normal and Poisson law on the same window.
-    tail_fit : TPLFit
-        Untruncated discrete power law on ``[xmin, inf)`` with xmin searched over every distinct
-        degree (Clauset et al. 2009): the exponent of the tail, steep tails (alpha > 3) included.
-    degrees : numpy.ndarray of int64
-        The degrees analysed.
-    """
-
-    n: int
-    n_zero: int
-    mean_degree: float
-    max_degree: int
-    fit: TPLFit
-    pvalue: PValueResult | None
-    alternatives: AlternativesResult
-    tail_fit: TPLFit
-    degrees: np.ndarray = field(repr=False, compare=False)
-
-    @property
-    def best(self) -> str:
-        """Law with the largest log-likelihood on the TPL window (``"tpl"`` for the TPL)."""
-        return self.alternatives.best
-
-    @property
-    def p_value(self) -> float | None:
-        """Bootstrap p-value of the TPL fit, None when not computed."""
-        return None if self.pvalue is None else self.pvalue.p_value
-
-    def row(self) -> dict[str, Any]:
-        """One flat table row (CSV/markdown): fit, p-value, best law, tail fit."""
-        f, t = self.fit, self.tail_fit
-        return {
-            "n": self.n, "n_zero": self.n_zero, "mean_degree": self.mean_degree, "max_degree": self.max_degree,
-            "alpha": f.alpha, "xmin": f.xmin, "xmax": f.xmax, "n_tail": f.n_tail, "tail_share": f.tail_fraction,
-            "ks_distance": f.ks_distance, "p_value": self.p_value,
-            "n_boot": 0 if self.pvalue is None else self.pvalue.n_boot,
-            "best": self.best, "tpl_favoured": self.alternatives.tpl_favoured,
-            "on_search_edge": "+".join(f.on_search_edge),
-            "tail_alpha": t.alpha, "tail_xmin": t.xmin, "tail_n": t.n_tail, "tail_ks_distance": t.ks_distance,
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (without the degrees)."""
-        return {
-            "n": self.n, "n_zero": self.n_zero, "mean_degree": self.mean_degree, "max_degree": self.max_degree,
-            "fit": self.fit.to_dict(), "pvalue": None if self.pvalue is None else self.pvalue.to_dict(),
-            "alternatives": self.alternatives.to_dict(), "tail_fit": self.tail_fit.to_dict(),
-        }
-
-
-def analyse_degrees(
-    degrees: ArrayLike,
-    *,
-    n_boot: int = 2500,
-    seed: SeedLike = None,
-    n_jobs: int | None = 1,
-    search_fraction: float = 0.3,
-    progress: bool = False,
-) -> DegreeAnalysis:
-    """Fit, test and compare the degree distribution of one layer or connectome.
-
-    The same code path serves layers of networks and connectomes, so their numbers are
-    comparable.  Notes that a fit lies on the edge of its search range are not warned
-    about: they are kept in ``fit.on_search_edge`` (a column of the table).
-
-    Parameters
-    ----------
-    degrees : array_like of int
-        Non-negative integer degrees, one per node (zeros allowed, they are left out of fits).
-    n_boot : int, default 2500
-        Bootstrap sets for the TPL p-value (METHOD.md: 2500 give p to about +-0.01);
-        0 skips the p-value.
-    seed : int, Generator or None
-        Seed of the bootstrap.
-    n_jobs : int or None, default 1
-        Bootstrap worker processes (None: every core).
-    search_fraction : float, default 0.3
-        Search range of the TPL window (METHOD.md §3).
-    progress : bool, default False
-        Show the bootstrap's progress bar.
-
-    Returns
-    -------
-    DegreeAnalysis
-
-    Raises
-    ------
-    FitError
-        Degrees that cannot be fitted (negative, fractional, fewer than two distinct
-        positive values).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> k = np.arange(1, 101)
-    >>> x = np.random.default_rng(0).choice(k, 500, p=k**-2.5 / np.sum(k**-2.5))
-    >>> a = analyse_degrees(x, n_boot=5, seed=1)
-    >>> a.n, a.pvalue.n_boot, 0.0 <= a.p_value <= 1.0
-    (500, 5, True)
-
-    The search of METHOD.md may settle on a narrow window (here two values, where a
-    one-parameter law fits exactly); the tail fit gives the exponent of the whole tail:
-
-    >>> (a.fit.xmin, a.fit.xmax, a.fit.n_tail), round(a.tail_fit.alpha, 2)
-    ((1, 2, 431), 2.39)
-    """
-    if int(n_boot) != n_boot or n_boot < 0:
-        raise CompareError(f"n_boot={n_boot!r}: expected 0 (no p-value) or a positive number of bootstrap sets")
-    values = np.asarray(degrees)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="TPL fit on the edge of its search range", category=UserWarning)
-        fit = fit_tpl(values, search_fraction=search_fraction)
-        tail_fit = fit_tpl(values, xmax=math.inf, search_fraction=1.0)
-    d = values.astype(np.int64)
-    pvalue = None
-    if n_boot:
-        pvalue = tpl_pvalue(d, fit=fit, n_boot=int(n_boot), seed=seed, n_jobs=n_jobs,
-                            search_fraction=search_fraction, progress=progress)
-    return DegreeAnalysis(
-        n=int(d.size), n_zero=int(np.sum(d == 0)), mean_degree=float(d.mean()), max_degree=int(d.max()),
-        fit=fit, pvalue=pvalue, alternatives=compare_alternatives(d, fit), tail_fit=tail_fit, degrees=d,
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,25 +86,11 @@ def _connectome_sets(spec: str, label: str | None, synapses: str, weighted: bool
 
 
 def _degree_csv_sets(path: Path, label: str) -> list[DegreeSet]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        columns = {c.strip().lower(): c for c in (reader.fieldnames or [])}
-        if "layer" not in columns or "degree" not in columns:
-            raise CompareError(f"{path}: a degree CSV needs the columns layer and degree (as "
-                               f"'nn2graph convert --degrees' writes), found {reader.fieldnames}")
-        by_layer: dict[str, list[int]] = {}
-        for row_number, row in enumerate(reader, start=2):
-            text = (row[columns["degree"]] or "").strip()
-            try:
-                value = float(text)
-            except ValueError:
-                value = math.nan
-            if not math.isfinite(value) or value != round(value) or value < 0:
-                raise CompareError(f"{path}, line {row_number}: degree {text!r} is not a non-negative integer")
-            by_layer.setdefault(row[columns["layer"]], []).append(int(value))
-    if not by_layer:
-        raise CompareError(f"{path}: the degree CSV has no rows")
-    return [DegreeSet(label, layer, np.asarray(v, dtype=np.int64)) for layer, v in by_layer.items()]
+    try:
+        layers = read_degree_csv(path)
+    except DegreeFileError as error:
+        raise CompareError(str(error)) from None
+    return [DegreeSet(label, layer, degrees) for layer, degrees in layers.items()]
 
 
 def _graph_sets(path: Path, label: str, weighted: bool, include_output: bool) -> list[DegreeSet]:
@@ -342,10 +174,14 @@ def resolve_source(
         raise CompareError(f"{path}: model files are not read here; convert it first with "
                            f"'nn2graph convert {path} --input-shape ... --degrees DEGREES.csv' and compare that CSV")
     if suffix == ".csv":
-        with open(path, newline="", encoding="utf-8") as fh:
-            header = [c.strip().lower() for c in next(csv.reader(fh), [])]
-        sets = (_degree_csv_sets(path, name) if "degree" in header
-                else _graph_sets(path, name, weighted, include_output))
+        try:
+            with open(path, newline="", encoding="utf-8") as fh:
+                header = {c.strip().lower() for c in next(csv.reader(fh), [])}
+        except (UnicodeDecodeError, csv.Error):
+            raise CompareError(f"{path}: not a text CSV; expected a degree CSV (layer,unit,degree) or an "
+                               "edge list (source,target)") from None
+        sets = (_graph_sets(path, name, weighted, include_output) if {"source", "target"} <= header
+                else _degree_csv_sets(path, name))
     elif suffix in _GRAPH_SUFFIXES:
         sets = _graph_sets(path, name, weighted, include_output)
     else:
@@ -385,12 +221,12 @@ _MD_COLUMNS = (("source", "source", "{}"), ("layer", "layer / kind", "{}"), ("n"
                ("mean_degree", "mean degree", "{:.2f}"), ("alpha", "alpha", "{:.3f}"), ("xmin", "xmin", "{}"),
                ("xmax", "xmax", "{}"), ("tail_share", "n_tail / n", "{:.2f}"), ("ks_distance", "D", "{:.4f}"),
                ("p_value", "p", "{:.3f}"), ("best", "best law", "{}"), ("tail_alpha", "tail alpha", "{:.2f}"),
-               ("tail_xmin", "tail xmin", "{}"), ("tail_n", "tail n", "{}"))
+               ("tail_xmin", "tail xmin", "{}"), ("tail_n", "tail n", "{}"), ("not_fitted", "not fitted", "{}"))
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown table of comparison rows (:meth:`ComparisonEntry.row`): the TPL window fit of
-    METHOD.md, its p-value and best law, then the power-law tail.
+    """Markdown table of comparison rows (:meth:`ComparisonEntry.row`): the TPL window fit, its
+    p-value and best law, the power-law tail, and why a degenerate set was not fitted.
 
     Examples
     --------
@@ -401,7 +237,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     """
     lines = ["| " + " | ".join(h for _, h, _ in _MD_COLUMNS) + " |", "|" + "---|" * len(_MD_COLUMNS)]
     for row in rows:
-        cells = ["n/a" if row[k] is None else fmt.format(row[k]) for k, _, fmt in _MD_COLUMNS]
+        cells = [("" if k == "not_fitted" else "n/a") if row[k] is None else fmt.format(row[k])
+                 for k, _, fmt in _MD_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -440,10 +277,9 @@ class Comparison:
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """:meth:`to_dict` as JSON text, also written to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=2)
         if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
-        return text
+            write_json(path, self.to_dict())
+        return json.dumps(json_ready(self.to_dict()), indent=2, allow_nan=False)
 
     def plot(self, *, path: str | os.PathLike | None = None, title: str | None = None):
         """Overlaid log-log CCDFs of degree / mean degree, one curve per entry
@@ -507,7 +343,7 @@ def plot_degree_ccdfs(degree_sets, *, path: str | os.PathLike | None = None, tit
     if title:
         ax.set_title(title)
     if path is not None:
-        fig.savefig(os.fspath(path), dpi=110)
+        save_figure(fig, path, dpi=110)
     return fig
 
 
@@ -515,12 +351,13 @@ def compare_networks(
     sources,
     *,
     n_boot: int = 2500,
-    seed: SeedLike = None,
-    n_jobs: int | None = 1,
+    seed: SeedLike = 0,
+    n_jobs: int | None = None,
     synapses: Literal["chemical", "electrical", "both"] = "chemical",
     weighted: bool = False,
     include_output: bool = False,
     search_fraction: float = 0.3,
+    cache: AnalysisCache | str | os.PathLike | None = None,
     progress: bool = False,
 ) -> Comparison:
     """Analyse the degrees of the layers of networks and of connectomes side by side.
@@ -531,25 +368,30 @@ def compare_networks(
         Source specifications (see :func:`resolve_source`) or ready degree sets.
     n_boot : int, default 2500
         Bootstrap sets per p-value; 0 skips p-values.
-    seed : int, Generator or None
-        One seed for the whole comparison (each degree set gets its own stream).
-    n_jobs : int or None, default 1
-        Bootstrap worker processes.
+    seed : int, SeedSequence, Generator or None, default 0
+        Seed of every degree set's bootstrap, as :func:`analysis.analyse_degrees` takes it: the
+        same degrees give the same p-value here as in ``nn2graph fit`` and ``nn2graph reproduce``.
+    n_jobs : int or None, default None
+        Bootstrap worker processes (None: every core).
     synapses, weighted, include_output
         Passed to :func:`resolve_source`.
     search_fraction : float, default 0.3
-        TPL window search range (METHOD.md §3).
+        TPL window search range.
+    cache : AnalysisCache, path or None
+        Folder of finished bootstraps (:class:`analysis.AnalysisCache`).
     progress : bool, default False
         Show bootstrap progress bars.
 
     Returns
     -------
     Comparison
+        Degenerate degree sets (too few nodes or distinct degrees) are in it, not fitted.
 
     Raises
     ------
     CompareError
-        An unresolvable source, or a degree set that cannot be fitted (named by source and layer).
+        An unresolvable source, or degrees that are not non-negative integers (named by source
+        and layer).
 
     Examples
     --------
@@ -567,12 +409,11 @@ def compare_networks(
             sets.append(spec)
         else:
             sets.extend(resolve_source(spec, synapses=synapses, weighted=weighted, include_output=include_output))
-    streams = as_generator(seed).bit_generator.seed_seq.spawn(len(sets))
     entries = []
-    for s, stream in zip(sets, streams):
+    for s in sets:
         try:
-            analysis = analyse_degrees(s.degrees, n_boot=n_boot, seed=np.random.default_rng(stream), n_jobs=n_jobs,
-                                       search_fraction=search_fraction, progress=progress)
+            analysis = analyse_degrees(s.degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
+                                       search_fraction=search_fraction, cache=cache, progress=progress)
         except FitError as error:
             raise CompareError(f"{s.source}: {s.layer}: cannot analyse its degrees: {error}") from error
         entries.append(ComparisonEntry(s.source, s.layer, analysis))

@@ -1,41 +1,34 @@
 """``nn2graph reproduce celegans-development``: internal preferential attachment in a real
-developing brain (issue 6, item 4).
+developing brain.
 
 :func:`reproduce_celegans_development` measures Delta and Omega (the paper's eqs. 5-10 in the
 general form of :func:`analysis.attachment_general`) between consecutive Witvliet stages,
-counting connections both as synapses and as connected pairs, fits every stage's degree
-distribution with :func:`analysis.compare.analyse_degrees`, and writes into the output folder:
+counting connections both as synapses and as connected pairs, analyses every stage's degree
+distribution with :func:`analysis.analyse_degrees` (the analysis of every command), and writes
+into the output folder:
 
 - ``metrics.json`` (rewritten after every phase), ``report.md``;
 - ``transitions_{unit}.csv`` (one row per transition), ``delta_{unit}.csv``, ``omega_{unit}.csv``,
   ``attachment_{unit}.json`` with ``unit`` = ``synapses`` or ``pairs``;
-- ``stage_degrees.csv`` / ``.md`` and ``stages/stage-K.json`` (reused when rerun with the same
-  options: the bootstraps are the slow part);
+- ``stage_degrees.csv`` / ``.md``, and ``analyses/`` (the finished bootstraps, keyed by the
+  degrees and options: reused when rerun, they are the slow part);
 - ``figures/delta_{unit}_{a}-{b}.png``, ``figures/omega_{unit}_{a}-{b}.png``,
   ``figures/summary_{unit}.png``, ``figures/stage_ccdf.png``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from analysis.attachment_plots import plot_delta, plot_omega
-from analysis.compare import (
-    ComparisonEntry,
-    DegreeSet,
-    analyse_degrees,
-    markdown_table,
-    plot_degree_ccdfs,
-)
+from analysis.compare import ComparisonEntry, DegreeSet, markdown_table, plot_degree_ccdfs
 from analysis.connectomes import connectome_degrees, load_connectome
+from analysis.degree_analysis import analyse_degrees
 from analysis.development import WITVLIET_STAGES, DevelopmentResult, check_stages, development_attachment
-from nn2graph.result_files import write_csv_rows, write_json
+from nn2graph.run_folder import RunFolder, open_run
 
 __all__ = ["UNITS", "reproduce_celegans_development"]
 
@@ -43,45 +36,33 @@ __all__ = ["UNITS", "reproduce_celegans_development"]
 UNITS: dict[str, bool] = {"synapses": True, "pairs": False}
 
 
-def _attachment_phase(dev: DevelopmentResult, unit: str, out: Path) -> list[dict[str, Any]]:
-    figures = out / "figures"
+def _attachment_phase(dev: DevelopmentResult, unit: str, run: RunFolder) -> list[dict[str, Any]]:
     for t in dev.transitions:
         what = f"Witvliet datasets {t.stage0} \u2192 {t.stage1} ({dev.synapses}, {unit})"
-        plot_delta(t.result, path=figures / f"delta_{unit}_{t.label}.png", title=f"\u0394(d1, d2): {what}")
-        plot_omega(t.result, path=figures / f"omega_{unit}_{t.label}.png", title=f"\u03a9(d): {what}")
-    dev.plot_summary(path=figures / f"summary_{unit}.png",
+        plot_delta(t.result, path=run.file(f"figures/delta_{unit}_{t.label}.png"), title=f"\u0394(d1, d2): {what}")
+        plot_omega(t.result, path=run.file(f"figures/omega_{unit}_{t.label}.png"), title=f"\u03a9(d): {what}")
+    dev.plot_summary(path=run.file(f"figures/summary_{unit}.png"),
                      title=f"\u03a9(d) between consecutive datasets, {dev.synapses} connections counted as {unit}")
     rows = dev.summary_rows()
-    write_csv_rows(out / f"transitions_{unit}.csv", rows)
-    write_csv_rows(out / f"delta_{unit}.csv",
-                   [{"transition": t.label} | r for t in dev.transitions for r in t.result.delta_rows()])
-    write_csv_rows(out / f"omega_{unit}.csv",
-                   [{"transition": t.label} | r for t in dev.transitions for r in t.result.omega_rows()])
-    write_json(out / f"attachment_{unit}.json", dev.to_dict())
+    run.write_csv(f"transitions_{unit}.csv", rows)
+    run.write_csv(f"delta_{unit}.csv",
+                  [{"transition": t.label} | r for t in dev.transitions for r in t.result.delta_rows()])
+    run.write_csv(f"omega_{unit}.csv",
+                  [{"transition": t.label} | r for t in dev.transitions for r in t.result.omega_rows()])
+    run.write_json(f"attachment_{unit}.json", dev.to_dict())
     return rows
 
 
 def _stage_phase(stages: tuple[int, ...], synapses: str, n_boot: int, seed: int, n_jobs: int | None,
-                 progress: bool, out: Path) -> tuple[list[dict[str, Any]], list[DegreeSet]]:
-    cache = out / "stages"
-    cache.mkdir(exist_ok=True)
+                 progress: bool, run: RunFolder) -> tuple[list[dict[str, Any]], list[DegreeSet]]:
     rows, sets = [], []
     for s in stages:
         name = f"witvliet2020-{s}"
         degrees = connectome_degrees(load_connectome(name, synapses=synapses), kind="total")
         sets.append(DegreeSet(f"{s} ({WITVLIET_STAGES[s]})", "total", degrees))
-        path = cache / f"stage-{s}.json"
-        key = {"stage": s, "synapses": synapses, "n_boot": n_boot, "seed": seed}
-        if path.exists():
-            saved = json.loads(path.read_text(encoding="utf-8"))
-            if saved.get("key") == key:
-                rows.append(saved["row"])
-                continue
-        analysis = analyse_degrees(degrees, n_boot=n_boot, seed=np.random.SeedSequence([seed, s]), n_jobs=n_jobs,
+        analysis = analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=run.path / "analyses",
                                    progress=progress)
-        row = ComparisonEntry(name, "total", analysis).row()
-        write_json(path, {"key": key, "row": row, "analysis": analysis.to_dict()})
-        rows.append(row)
+        rows.append(ComparisonEntry(name, "total", analysis).row())
     return rows, sets
 
 
@@ -151,7 +132,7 @@ def _report(metrics: dict[str, Any], stage_rows: list[dict[str, Any]]) -> str:
                   f"Figures: `figures/summary_{unit}.png`, `figures/delta_{unit}_A-B.png`, "
                   f"`figures/omega_{unit}_A-B.png`.", ""]
     parts += ["## Degree distributions of the stages (total degree, connected partners)", "",
-              f"TPL window of METHOD.md with its bootstrap p ({o['n_boot']} sets), best law on that window, and the "
+              f"TPL window fit (minimum KS distance) with its bootstrap p ({o['n_boot']} sets), best law on that window, and the "
               "untruncated power-law tail (xmin over all values). Figure: `figures/stage_ccdf.png`.", "",
               markdown_table(stage_rows), ""]
     return "\n".join(parts)
@@ -167,7 +148,8 @@ def reproduce_celegans_development(
     degree: str = "total",
     n_boot: int = 2500,
     seed: int = 0,
-    n_jobs: int | None = 1,
+    n_jobs: int | None = None,
+    restart: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the developmental attachment analysis and write its artefacts into ``out``.
@@ -175,7 +157,8 @@ def reproduce_celegans_development(
     Parameters
     ----------
     out : path
-        Output folder (created).  Stage fits in ``out/stages`` are reused when the options match.
+        Output folder (created).  Finished bootstraps in ``out/analyses`` are reused for the same
+        degrees and options.
     stages : iterable of int, default 1..8
         Witvliet datasets in developmental order.
     synapses, bins, n_bins, degree
@@ -183,9 +166,13 @@ def reproduce_celegans_development(
     n_boot : int, default 2500
         Bootstrap sets of each stage's p-value (0: none).
     seed : int, default 0
-        Seed of the bootstraps (stage s uses the stream ``SeedSequence([seed, s])``).
-    n_jobs : int or None, default 1
-        Bootstrap worker processes.
+        Seed of every stage's bootstrap (as in every command: the same degrees and seed give the
+        same p-value).
+    n_jobs : int or None, default None
+        Bootstrap worker processes (None: every core).
+    restart : bool, default False
+        Delete the files of the run in ``out`` first.  ``out`` is locked while the run lives,
+        and a folder holding a run with other options (``run.json``) is refused, naming them.
     progress : bool, default True
         Show bootstrap progress bars.
 
@@ -199,14 +186,21 @@ def reproduce_celegans_development(
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
     ...     m = reproduce_celegans_development(d, stages=[7, 8], n_boot=0, progress=False)
-    ...     sorted(p.name for p in Path(d).iterdir())[:4]
+    ...     sorted(p.name for p in Path(d).iterdir() if not p.name.startswith("."))[:4]
     ['attachment_pairs.json', 'attachment_synapses.json', 'delta_pairs.csv', 'delta_synapses.csv']
     >>> [r["transition"] for r in m["attachment"]["synapses"]]
     ['7-8']
     """
     values = check_stages(stages)
-    out = Path(out)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
+    options = {"stages": list(values), "synapses": synapses, "bins": bins, "n_bins": n_bins, "degree": degree,
+               "n_boot": n_boot, "seed": seed}
+    with open_run(out, {"target": "celegans-development", **options}, restart=restart) as run:
+        return _development_run(run, values, synapses=synapses, bins=bins, n_bins=n_bins, degree=degree,
+                                n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
+
+
+def _development_run(run: RunFolder, values: tuple[int, ...], *, synapses: str, bins: str, n_bins: int, degree: str,
+                     n_boot: int, seed: int, n_jobs: int | None, progress: bool) -> dict[str, Any]:
     metrics: dict[str, Any] = {
         "target": "celegans-development",
         "options": {"stages": list(values), "synapses": synapses, "bins": bins, "n_bins": n_bins,
@@ -216,14 +210,14 @@ def reproduce_celegans_development(
     for unit, weighted in UNITS.items():
         dev = development_attachment(values, synapses=synapses, weighted=weighted, bins=bins, n_bins=n_bins,
                                      degree=degree)
-        metrics["attachment"][unit] = _attachment_phase(dev, unit, out)
-        write_json(out / "metrics.json", metrics)
-    stage_rows, sets = _stage_phase(values, synapses, n_boot, seed, n_jobs, progress, out)
+        metrics["attachment"][unit] = _attachment_phase(dev, unit, run)
+        run.write_json("metrics.json", metrics)
+    stage_rows, sets = _stage_phase(values, synapses, n_boot, seed, n_jobs, progress, run)
     metrics["stage_degrees"] = stage_rows
-    write_json(out / "metrics.json", metrics)
-    write_csv_rows(out / "stage_degrees.csv", stage_rows)
-    (out / "stage_degrees.md").write_text(markdown_table(stage_rows) + "\n", encoding="utf-8")
-    plot_degree_ccdfs(sets, path=out / "figures" / "stage_ccdf.png",
+    run.write_json("metrics.json", metrics)
+    run.write_csv("stage_degrees.csv", stage_rows)
+    run.write_text("stage_degrees.md", markdown_table(stage_rows) + "\n")
+    plot_degree_ccdfs(sets, path=run.file("figures/stage_ccdf.png"),
                       title=f"Witvliet datasets: total degree ({synapses}), divided by its mean")
-    (out / "report.md").write_text(_report(metrics, stage_rows), encoding="utf-8")
+    run.write_text("report.md", _report(metrics, stage_rows))
     return metrics

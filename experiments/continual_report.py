@@ -6,27 +6,28 @@ preferential attachment between them (:func:`analysis.preferential_attachment`),
 degree distributions with the discrete TPL and its bootstrap p-value, and writes into the
 output folder:
 
-==================  ==========================================================================
-``table1.csv/md``   test accuracies (%) of the four networks, the paper's beside ours
-``figure-7.png``    Delta_0(d1, d2) per adjacent layer pair (:func:`~analysis.attachment_plots.plot_delta`)
-``figure-8.png``    Omega_0(d) per layer with its lines (:func:`~analysis.attachment_plots.plot_omega`)
-``figure-9.png``    t = 1 CCDF per layer with its TPL fit and p-value (:func:`analysis.plot_layer_fits`)
-``delta.csv``       every Delta cell; ``omega.csv`` every Omega bin; ``omega-summary.csv`` per layer
-``degrees.csv``     t = 0 and t = 1 degree and new connections of every node
-``fits.csv``        TPL fit and p-value per layer at t = 1
-``attachment.json`` the full attachment result; ``pvalues.json`` the p-values as they come
-``metrics.json``    everything above as numbers, the settings and the training histories
-``report.md``       the paper's numbers and statements beside ours
-==================  ==========================================================================
+=======================  =======================================================================================
+``table1.csv/md``        test accuracies (%) of the four networks, the paper's beside ours
+``figure-7.png``         Delta_0(d1, d2) per adjacent layer pair (:func:`~analysis.attachment_plots.plot_delta`)
+``figure-8.png``         Omega_0(d) per layer with its lines (:func:`~analysis.attachment_plots.plot_omega`)
+``figure-9.png``         t = 1 CCDF per layer with its TPL fit and p-value (:func:`analysis.plot_layer_fits`)
+``delta.csv``            every Delta cell; ``omega.csv`` every Omega bin; ``omega-summary.csv`` per layer
+``degrees-t0.csv``       degrees at t = 0, the degree CSV of every command (``layer,unit,degree``)
+``degrees-t1.csv``       degrees at t = 1, the same format
+``new-connections.csv``  t = 0 and t = 1 degree and new connections of every node
+``fits.csv``             the analysis (:func:`analysis.analyse_degrees`) of each layer at t = 1
+``attachment.json``      the full attachment result; ``analyses/`` the finished bootstraps
+``metrics.json``         everything above as numbers, the settings and the training histories
+``report.md``            the paper's numbers and statements beside ours
+=======================  =======================================================================================
 
 Every stage is resumable: the training phases (see :mod:`experiments.continual`) and each
-layer's p-value (``pvalues.json``) are reused when the command is rerun with the same folder
-and settings; ``metrics.json`` is rewritten after every stage.
+layer's bootstrap (``analyses/``, keyed by the degrees and options) are reused when the command
+is rerun with the same folder and settings; ``metrics.json`` is rewritten after every stage.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -39,12 +40,13 @@ from scipy import stats
 from analysis.attachment_series import delta_trend
 from experiments.continual import PHASES, ContinualResult, train_continual
 from experiments.tasks import load_continual_tasks
-from experiments.training import get_profile
+from experiments.training import get_profile, resolve_device
+from nn2graph.degree_csv import write_degree_csv
 from nn2graph.exceptions import NN2GraphError
-from nn2graph.result_files import write_csv_rows, write_json
+from nn2graph.run_folder import RunFolder, content_key, open_run
 
 if TYPE_CHECKING:
-    from analysis import AttachmentResult
+    from analysis import AttachmentResult, DegreeAnalysis
 
 __all__ = ["PAPER_FIGURES", "PAPER_TABLE1", "ContinualReport", "ReproduceError", "delta_trend", "fmt", "node_growth",
            "reproduce_continual"]
@@ -109,10 +111,8 @@ class ContinualReport:
         Delta and Omega between t = 0 and t = 1.
     degrees_t1 : dict of str to numpy.ndarray
         t = 1 degree of every node per analysed layer.
-    fits : dict of str to analysis.TPLFit or None
-        TPL fit of each layer at t = 1 (None where a layer cannot be fitted).
-    pvalues : dict of str to dict
-        ``p_value``, ``std_error``, ``n_boot``, ... per fitted layer.
+    analyses : dict of str to analysis.DegreeAnalysis
+        The analysis of each layer's degrees at t = 1 (fit, p-value, alternatives).
     """
 
     out: Path
@@ -120,8 +120,12 @@ class ContinualReport:
     continual: ContinualResult
     attachment: AttachmentResult
     degrees_t1: dict[str, np.ndarray]
-    fits: dict
-    pvalues: dict[str, dict]
+    analyses: dict[str, DegreeAnalysis]
+
+    @property
+    def fits(self) -> dict:
+        """TPL fit of each layer at t = 1 (None where a layer was not fitted)."""
+        return {layer: a.fit for layer, a in self.analyses.items()}
 
     def table1(self) -> dict[str, float]:
         """Our Table 1 row (test accuracy %)."""
@@ -143,7 +147,7 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
                         profile: str = "quick", epochs: int | None = None, retrain_epochs: int | None = None,
                         limit_train: int | None = None, n_boot: int = 2500, seed: int = 0,
                         bins: str = "log", n_bins: int = 10, omega_bins: str | None = None,
-                        n_jobs: int | None = 1, device: str = "auto",
+                        n_jobs: int | None = None, device: str = "auto", restart: bool = False,
                         progress: bool = True) -> ContinualReport:
     """Run the paper's continual-learning experiment for one P and write its artefacts.
 
@@ -161,13 +165,16 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
     limit_train : int, optional
         Train on the first N training examples only.
     n_boot : int
-        Bootstrap sets per layer for the TPL p-values (METHOD.md: 2500).
+        Bootstrap sets per layer for the TPL p-values (2500 give p to about +-0.01).
     seed : int
         Seeds the weights, the data order, task B's permutation and the bootstraps.
     bins, n_bins, omega_bins
         Degree bins of Delta and Omega (:func:`analysis.preferential_attachment`).
     n_jobs : int or None
         Worker processes of each bootstrap (None: every core).
+    restart : bool
+        Delete the files of the run in ``out`` first.  ``out`` is locked while the run lives,
+        and a folder holding a run with other settings (``run.json``) is refused, naming them.
     device, progress
         As for :func:`experiments.training.train`.
 
@@ -175,48 +182,61 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
     -------
     ContinualReport
     """
-    import nn2graph
-    from analysis import FitError, fit_tpl, plot_layer_fits, preferential_attachment, tpl_pvalue
-    from analysis.attachment_plots import plot_delta, plot_omega
-
     if n_boot < 1:
         raise ReproduceError(f"n_boot must be a positive number of bootstrap sets, not {n_boot}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
+    resolve_device(device)
     task_a, task_b = load_continual_tasks(data_dir, size, seed=seed, limit_train=limit_train)
     train_profile = get_profile(profile, "mnist").with_epochs(epochs, retrain_epochs)
+    identity = {"experiment": "continual", "P": size, "seed": seed, "profile": asdict(train_profile),
+                "limit_train": limit_train, "n_boot": n_boot, "bins": bins, "n_bins": n_bins,
+                "omega_bins": omega_bins,
+                "data": content_key([t.tensors for s in (task_a, task_b) for t in (s.train, s.val, s.test)])}
+    with open_run(out, identity, restart=restart) as run:
+        return _continual_run(run, size=size, task_a=task_a, task_b=task_b, train_profile=train_profile,
+                              n_boot=n_boot, seed=seed, bins=bins, n_bins=n_bins, omega_bins=omega_bins,
+                              n_jobs=n_jobs, device=device, progress=progress, began=began)
+
+
+def _continual_run(run: RunFolder, *, size: int, task_a, task_b, train_profile, n_boot: int, seed: int, bins: str,
+                   n_bins: int, omega_bins: str | None, n_jobs: int | None, device: str, progress: bool,
+                   began: float) -> ContinualReport:
+    import nn2graph
+    from analysis import analyse_degrees, plot_layer_fits, preferential_attachment
+    from analysis.attachment_plots import plot_delta, plot_omega
+
+    out = run.path
     metrics: dict = {"experiment": "continual learning (paper §4.2)", "P": size, "seed": seed,
                      "profile": asdict(train_profile),
                      "data": {"source": task_a.source, "note": task_b.note, **task_a.sizes()}}
 
     # stage 1: the four networks (Table 1)
-    result = train_continual(task_a, task_b, train_profile, out=out, seed=seed, device=device,
+    result = train_continual(task_a, task_b, train_profile, out=run, seed=seed, device=device,
                              progress=progress)
     table = result.table1()
     paper = PAPER_TABLE1.get(size)
     rows = [{"P": size, "source": "ours", **{k: round(v, 2) for k, v in table.items()}}]
     if paper is not None:
         rows.insert(0, {"P": size, "source": "paper", **paper})
-    write_csv_rows(out / "table1.csv", rows)
+    run.write_csv("table1.csv", rows)
     header = "| P | source | " + " | ".join(_COLUMNS.values()) + " |"
     md = [header, "|" + "---|" * (len(_COLUMNS) + 2)]
     md += ["| " + " | ".join(str(r[k]) if k in ("P", "source") else f"{r[k]:.2f}" for k in r) + " |" for r in rows]
-    (out / "table1.md").write_text("\n".join(md) + "\n")
+    run.write_text("table1.md", "\n".join(md) + "\n")
     metrics["continual"] = result.to_dict()
-    write_json(out / "metrics.json", metrics)
+    run.write_json("metrics.json", metrics)
 
     # stage 2: snapshots and internal preferential attachment (Figures 7, 8)
     g0 = nn2graph.to_graph(result.snapshot(0), (784,))
     g1 = nn2graph.to_graph(result.snapshot(1), (784,))
     attachment = preferential_attachment(g0.graph, g1.graph, bins=bins, n_bins=n_bins, omega_bins=omega_bins)
-    attachment.to_json(out / "attachment.json")
-    write_csv_rows(out / "delta.csv", attachment.delta_rows())
-    write_csv_rows(out / "omega.csv", attachment.omega_rows())
-    write_csv_rows(out / "omega-summary.csv", attachment.omega_summary())
-    plot_delta(attachment, path=out / "figure-7.png",
+    attachment.to_json(run.file("attachment.json"))
+    run.write_csv("delta.csv", attachment.delta_rows())
+    run.write_csv("omega.csv", attachment.omega_rows())
+    run.write_csv("omega-summary.csv", attachment.omega_summary())
+    plot_delta(attachment, path=run.file("figure-7.png"),
                title=f"Figure 7: new connections per node pair vs t = 0 degrees (P = {size})")
-    plot_omega(attachment, path=out / "figure-8.png",
+    plot_omega(attachment, path=run.file("figure-8.png"),
                title=f"Figure 8: new connections per node vs t = 0 degree (P = {size})")
     trends = [delta_trend(t) for t in attachment.deltas]
     metrics["attachment"] = {"bins": bins, "n_bins": n_bins, "omega_bins": omega_bins or bins,
@@ -225,45 +245,30 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
                              "nodes": [node_growth(layer, attachment.degrees[layer], attachment.new_connections[layer])
                                        for layer in attachment.layers]}
     degrees_t1 = g1.degrees()
+    write_degree_csv(run.file("degrees-t0.csv"), {layer: attachment.degrees[layer] for layer in attachment.layers})
+    write_degree_csv(run.file("degrees-t1.csv"), {layer: degrees_t1[layer] for layer in attachment.layers})
     node_rows = [{"layer": layer, "unit": unit, "degree_t0": int(attachment.degrees[layer][unit]),
                   "degree_t1": int(degrees_t1[layer][unit]),
                   "new_connections": int(attachment.new_connections[layer][unit])}
                  for layer in attachment.layers for unit in range(len(degrees_t1[layer]))]
-    write_csv_rows(out / "degrees.csv", node_rows)
-    write_json(out / "metrics.json", metrics)
+    run.write_csv("new-connections.csv", node_rows)
+    run.write_json("metrics.json", metrics)
 
-    # stage 3: TPL fits and p-values at t = 1 (Figure 9)
-    fits, pvalues = {}, {}
-    cache_path = out / "pvalues.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
-    for layer, degrees in degrees_t1.items():
-        try:
-            fits[layer] = fit_tpl(degrees)
-        except FitError as error:
-            fits[layer] = None
-            pvalues[layer] = {"error": str(error)}
-            continue
-        key = {"n_boot": n_boot, "seed": seed, "fit": fits[layer].to_dict()}
-        cached = cache.get(layer)
-        if cached is not None and cached.get("key") == json.loads(json.dumps(key)):
-            pvalues[layer] = cached["result"]
-            continue
-        p = tpl_pvalue(degrees, fit=fits[layer], n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
-        pvalues[layer] = p.to_dict()
-        cache[layer] = {"key": key, "result": pvalues[layer]}
-        write_json(cache_path, cache)
-    plot_layer_fits(degrees_t1, fits, pvalues={k: v["p_value"] for k, v in pvalues.items() if "p_value" in v},
-                    path=out / "figure-9.png",
+    # stage 3: the analysis of every layer's degrees at t = 1 (Figure 9); finished bootstraps in analyses/
+    analyses = {layer: analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=run.path / "analyses",
+                                       progress=progress)
+                for layer, degrees in degrees_t1.items()}
+    plot_layer_fits(degrees_t1, {layer: a.fit for layer, a in analyses.items()},
+                    pvalues={layer: a.pvalue for layer, a in analyses.items() if a.pvalue is not None},
+                    path=run.file("figure-9.png"),
                     title=f"Figure 9: degree CCDFs and TPL fits at t = 1 (P = {size}, {n_boot} bootstrap sets)")
-    fit_rows = [{"layer": layer, **(fits[layer].to_dict() if fits[layer] is not None else {}),
-                 **pvalues[layer]} for layer in degrees_t1]
-    write_csv_rows(out / "fits.csv", [{k: v for k, v in r.items() if not isinstance(v, (dict, list))} for r in fit_rows])
-    metrics["fits_t1"] = fit_rows
+    run.write_csv("fits.csv", [{"layer": layer, **a.row()} for layer, a in analyses.items()])
+    metrics["fits_t1"] = [{"layer": layer, **a.to_dict()} for layer, a in analyses.items()]
     metrics["seconds_total_this_run"] = time.perf_counter() - began
-    write_json(out / "metrics.json", metrics)
+    run.write_json("metrics.json", metrics)
 
-    report = ContinualReport(out, size, result, attachment, degrees_t1, fits, pvalues)
-    (out / "report.md").write_text(_report_markdown(report, metrics, trends, n_boot))
+    report = ContinualReport(out, size, result, attachment, degrees_t1, analyses)
+    run.write_text("report.md", _report_markdown(report, metrics, trends, n_boot))
     return report
 
 
@@ -312,18 +317,20 @@ def _report_markdown(report: ContinualReport, metrics: dict, trends: list[dict],
               "ratio in every layer (1.8 for s1 = 0.9, s2 = 0.8): the prediction pins the mean, and the test "
               "is whether Omega is proportional to d (r^2 of the lines, the correlations).", "",
               "## Figure 9: degree distributions at t = 1", "", f"Paper: {PAPER_FIGURES['figure-9']}", "",
-              f"Ours (discrete TPL, METHOD.md §3; p-values from {n_boot} bootstrap sets):", "",
+              f"Ours (discrete TPL, window of minimum KS distance, docs/method.md; p-values from {n_boot} "
+              "bootstrap sets; the analysis of every command, analysis.analyse_degrees):", "",
               "| layer | n | alpha | xmin | xmax | n_tail (share) | KS D | p |",
               "|---|---|---|---|---|---|---|---|"]
-    for layer, fit in report.fits.items():
-        p = report.pvalues[layer]
+    for layer, a in report.analyses.items():
+        fit = a.fit
         if fit is None:
-            lines.append(f"| {layer} | | | | | | | {p.get('error', '')} |")
+            lines.append(f"| {layer} | {a.n} | | | | | | not fitted: {a.not_fitted} |")
             continue
         lines.append(f"| {layer} | {fit.n} | {fit.alpha:.3f} | {fit.xmin} | {fmt(fit.xmax)} | {fit.n_tail} "
                      f"({100 * fit.n_tail / fit.n:.0f} %) | {fit.ks_distance:.4f} | "
-                     f"{fmt(p.get('p_value'), '.3f')} ± {fmt(p.get('std_error'), '.3f')} |")
+                     f"{fmt(a.p_value, '.3f')} ± {fmt(a.pvalue.std_error, '.3f')} |")
     lines += ["", "Files: table1.csv/md, figure-7.png, figure-8.png, figure-9.png, delta.csv, omega.csv, "
-              "omega-summary.csv, degrees.csv, fits.csv, attachment.json, pvalues.json, metrics.json; "
+              "omega-summary.csv, degrees-t0.csv, degrees-t1.csv, new-connections.csv, fits.csv, attachment.json, "
+              "metrics.json, analyses/ (the finished bootstraps); "
               f"phase files {', '.join(f'{p}.pt' for p in PHASES)}.", ""]
     return "\n".join(lines)

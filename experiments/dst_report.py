@@ -13,7 +13,7 @@ end) with the discrete TPL and its verdict, and writes into the run folder:
                            elasticity in d1 d2, Spearman correlations, pa constant
 ``attachment-omega.csv``   per transition, kind and layer: Omega's least-squares line, line
                            through the origin, their r^2, eq. 10's slope
-``degrees.csv``            degree of every node at the fitted steps
+``degrees-step-N.csv``     degree of every node at each fitted step (the degree CSV, ``layer,unit,degree``)
 ``fits.csv``               power-law verdict (:func:`analysis.assess_power_law`) per fitted step and layer
 ``attachment.png``         attachment strength over the steps (elasticity, Omega fits)
 ``degree-ccdf.png``        degree CCDFs at the start, middle and end with the TPL fits
@@ -48,7 +48,8 @@ from experiments.dst import (
     train_dst,
 )
 from experiments.dst_plots import plot_accuracy, plot_attachment_strength, plot_step_ccdfs
-from experiments.models import model_input_shape
+from experiments.models import model_spec
+from nn2graph.degree_csv import write_degree_csv
 from nn2graph.result_files import json_ready, write_csv_rows, write_json
 
 __all__ = ["EVIDENCE_COLUMNS", "DSTReport", "choose_fit_steps", "evidence_row", "reproduce_dst"]
@@ -133,7 +134,7 @@ def evidence_row(degrees: np.ndarray, *, n_boot: int, seed: int, n_jobs: int | N
 def _graph(model_name: str, masks: Mapping[str, np.ndarray]):
     import nn2graph
 
-    return nn2graph.to_graph(snapshot_model(model_name, masks), model_input_shape(model_name))
+    return nn2graph.to_graph(snapshot_model(model_name, masks), model_spec(model_name).input_shape)
 
 
 def reproduce_dst(
@@ -275,9 +276,8 @@ def reproduce_dst(
             fitted[(s, layer)] = (None if row["xmin"] is None else
                                   fit_tpl(degrees, xmin=int(row["xmin"]), xmax=float(row["xmax"])), row["verdict"])
     write_csv_rows(out / "fits.csv", fits)
-    write_csv_rows(out / "degrees.csv", [{"step": s, "layer": layer, "unit": unit, "degree": int(d)}
-                                         for s in chosen for layer, deg in degrees_at[s].items()
-                                         for unit, d in enumerate(deg.tolist())])
+    for s in chosen:
+        write_degree_csv(out / f"degrees-step-{s:08d}.csv", degrees_at[s])
 
     # stage 4: figures, metrics, report
     label = _METHOD_LABEL[method]
@@ -391,7 +391,7 @@ def _report(label: str, config, metrics: dict, training: DSTResult, fits: list[d
         lines.append(f"| {r['step']} | {r['layer']} | {r['mean_degree']:.1f} | {r['summary']} | {_fmt(r['alpha'])} | "
                      f"{window} | {_fmt(r['decades'], '.2f')} | {_fmt(r['tail_share'], '.2f')} | "
                      f"{_fmt(r['pvalue'], '.3f')} |")
-    lines += ["", "Files: history.json, connections.csv, attachment-delta.csv, attachment-omega.csv, degrees.csv, "
+    lines += ["", "Files: history.json, connections.csv, attachment-delta.csv, attachment-omega.csv, degrees-step-N.csv, "
               "fits.csv, attachment.png, degree-ccdf.png, accuracy.png, model.pt, metrics.json, topology/ "
               "(one file per rewiring step).", ""]
     return "\n".join(lines)

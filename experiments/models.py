@@ -1,4 +1,10 @@
-"""The networks of the paper (METHOD.md §1) with stable, documented layer names.
+"""The networks of the paper with stable, documented layer names, one :class:`ModelSpec` each.
+
+A spec holds everything a run needs about a model: its builder, input shape, data set, output
+layer, pruned fractions and layer names (:data:`MODELS`, :func:`model_spec`); a new model is one
+:func:`register_model` call.  Weighted layers (:func:`weighted_layers`, pruned by
+:mod:`experiments.pruning` and labelled by :meth:`ModelSpec.layer_labels`) are the modules with a
+handler in :mod:`nn2graph.handlers`, so a layer type registered there is pruned and labelled too.
 
 ``to_graph`` names layers by module path, so these names are part of the API:
 
@@ -30,7 +36,8 @@ weights; their ImageNet weights cannot be downloaded here: pass ``weights=FILE``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -39,27 +46,18 @@ from torch import nn
 from nn2graph.exceptions import NN2GraphError
 
 __all__ = [
-    "MODEL_NAMES",
+    "MODELS",
     "ModelError",
+    "ModelSpec",
     "build_model",
+    "layer_labels",
     "load_weights",
-    "model_dataset",
-    "model_input_shape",
-    "output_layer",
+    "model_spec",
     "pruning_fractions",
+    "register_model",
     "weighted_layers",
 ]
 
-#: The models :func:`build_model` knows, in METHOD.md's order.
-MODEL_NAMES = ("mlp", "cnn-mnist", "cnn-cifar10", "alexnet", "vgg16")
-
-_INPUT_SHAPES = {"mlp": (784,), "cnn-mnist": (1, 28, 28), "cnn-cifar10": (3, 32, 32),
-                 "alexnet": (3, 224, 224), "vgg16": (3, 224, 224)}
-_DATASETS = {"mlp": "mnist", "cnn-mnist": "mnist", "cnn-cifar10": "cifar10",
-             "alexnet": "imagenet", "vgg16": "imagenet"}
-_OUTPUT = {"mlp": "out", "cnn-mnist": "out", "cnn-cifar10": "out", "alexnet": "classifier.6",
-           "vgg16": "classifier.6"}
-_UNIFORM_FRACTION = {"mlp": 0.9, "cnn-mnist": 0.7, "cnn-cifar10": 0.7, "vgg16": 0.3}
 #: Han et al. (2015), Table 4: share of AlexNet's weights KEPT per layer (Caffe names).
 ALEXNET_KEEP = {"conv1": 0.84, "conv2": 0.38, "conv3": 0.35, "conv4": 0.37, "conv5": 0.37,
                 "fc6": 0.09, "fc7": 0.09, "fc8": 0.25}
@@ -71,11 +69,6 @@ ALEXNET_CAFFE_NAMES = {"conv1": "features.0", "conv2": "features.3", "conv3": "f
 
 class ModelError(NN2GraphError, ValueError):
     """Unknown model name or weights that do not fit the model."""
-
-
-def _check_name(name: str) -> None:
-    if name not in MODEL_NAMES:
-        raise ModelError(f"unknown model {name!r}: known are {', '.join(MODEL_NAMES)}")
 
 
 class MLP(nn.Module):
@@ -167,15 +160,29 @@ def _glorot(model: nn.Module) -> nn.Module:
 
 
 def weighted_layers(model: nn.Module) -> dict[str, nn.Module]:
-    """Return the Linear and Conv2d modules of ``model`` by module path, in forward order.
+    """Return the weighted layers of ``model`` by module path, in forward order.
+
+    A weighted layer is a module whose type has a handler in :mod:`nn2graph.handlers` (Linear
+    and convolutions, and every type registered with :func:`nn2graph.handlers.register`): the
+    layers that become layers of the graph are the ones that are pruned and labelled.  The
+    modules inside a weighted layer are not layers of their own.
 
     Examples
     --------
     >>> list(weighted_layers(build_model("cnn-mnist")))
     ['conv1', 'conv2', 'fc3', 'out']
     """
-    return {name: module for name, module in model.named_modules()
-            if isinstance(module, (nn.Linear, nn.Conv2d))}
+    from nn2graph.handlers import handler_for
+
+    layers: dict[str, nn.Module] = {}
+    inside: str | None = None
+    for name, module in model.named_modules():
+        if inside is not None and (inside == "" or name.startswith(inside)):
+            continue
+        if handler_for(module) is not None:
+            layers[name] = module
+            inside = f"{name}." if name else ""
+    return layers
 
 
 def load_weights(model: nn.Module, weights: str | Path | Mapping[str, torch.Tensor]) -> nn.Module:
@@ -221,13 +228,160 @@ def load_weights(model: nn.Module, weights: str | Path | Mapping[str, torch.Tens
     return model
 
 
+def _pool_between(model: nn.Module, first: str, second: str) -> bool:
+    """True when a max-pooling module sits between two modules of ``model.features``."""
+    i, j = int(first.split(".")[1]), int(second.split(".")[1])
+    return any(isinstance(model.features[k], nn.MaxPool2d) for k in range(i + 1, j))
+
+
+def _vgg_labels(model: nn.Module, layers: Mapping[str, nn.Module]) -> dict[str, str]:
+    """Caffe's names of VGG-16's layers: conv<block>_<index> (blocks end at max-pooling), fc6-8."""
+    labels, block, index, previous = {}, 1, 0, None
+    for path, module in layers.items():
+        if isinstance(module, nn.Conv2d):
+            if previous is not None and _pool_between(model, previous, path):
+                block, index = block + 1, 0
+            index += 1
+            labels[path] = f"conv{block}_{index}"
+            previous = path
+    fcs = [p for p, m in layers.items() if isinstance(m, nn.Linear)]
+    return labels | {p: f"fc{6 + i}" for i, p in enumerate(fcs)}
+
+
+def _alexnet_labels(model: nn.Module, layers: Mapping[str, nn.Module]) -> dict[str, str]:
+    caffe = {path: name for name, path in ALEXNET_CAFFE_NAMES.items()}
+    return {p: caffe.get(p, p) for p in layers}
+
+
+def _torchvision(name: str) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        import torchvision
+
+        return getattr(torchvision.models, name)(weights=None)
+
+    return build
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything a run needs to know about one model; a new model is one spec.
+
+    Attributes
+    ----------
+    name : str
+        The name commands take (``nn2graph train NAME``).
+    builder : callable
+        ``builder()`` returns the module with fresh initial weights, in training mode.
+    input_shape : tuple of int
+        One input without the batch dimension.
+    dataset : str
+        ``"mnist"``, ``"cifar10"`` or ``"imagenet"``.
+    output_layer : str
+        Module path of the layer that feeds the softmax (left unpruned by default).
+    fraction : float or None
+        Pruned fraction of every weighted layer except the output layer.
+    fractions : mapping of str to float, optional
+        Pruned fraction per module path instead (e.g. AlexNet's published ratios).
+    labels : callable, optional
+        ``labels(model, weighted_layers)`` -> module path to the paper's layer name; default the
+        module paths.
+    """
+
+    name: str
+    builder: Callable[[], nn.Module] = field(repr=False)
+    input_shape: tuple[int, ...]
+    dataset: str
+    output_layer: str
+    fraction: float | None = None
+    fractions: Mapping[str, float] | None = None
+    labels: Callable[[nn.Module, Mapping[str, nn.Module]], dict[str, str]] | None = field(default=None, repr=False)
+
+    def build(self, *, weights: str | Path | Mapping[str, torch.Tensor] | None = None) -> nn.Module:
+        """The model with fresh initial weights, or ``weights`` (a state dict or its file)."""
+        model = self.builder()
+        if weights is not None:
+            load_weights(model, weights)
+        return model
+
+    def skeleton(self) -> nn.Module:
+        """The module tree on the meta device (no memory, no real initialisation)."""
+        with torch.device("meta"):
+            return self.builder()
+
+    def pruning_fractions(self, fraction: float | None = None) -> dict[str, float]:
+        """Pruned fraction per weighted layer: ``fraction`` (default the spec's) for every layer but
+        the output layer, or the spec's per-layer ``fractions`` when no ``fraction`` is given."""
+        if fraction is not None and not 0.0 <= fraction < 1.0:
+            raise ModelError(f"pruning fraction must be in [0, 1), not {fraction}")
+        if fraction is None and self.fractions is not None:
+            return dict(self.fractions)
+        s = self.fraction if fraction is None else fraction
+        if s is None:
+            raise ModelError(f"model {self.name!r} has no default pruning fraction: give one")
+        return {layer: s for layer in weighted_layers(self.skeleton()) if layer != self.output_layer}
+
+    def layer_labels(self, model: nn.Module | None = None) -> dict[str, str]:
+        """Module path -> the paper's layer name, ``input`` included (of ``model``, default the spec's)."""
+        model = self.skeleton() if model is None else model
+        layers = weighted_layers(model)
+        named = self.labels(model, layers) if self.labels is not None else {p: p for p in layers}
+        return {"input": "input"} | {p: named.get(p, p) for p in layers}
+
+
+#: The models of the paper by name, in the paper's order; :func:`register_model` adds one.
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Add ``spec`` to :data:`MODELS` (replacing a spec of the same name) and return it."""
+    MODELS[spec.name] = spec
+    return spec
+
+
+for _spec in (
+    ModelSpec("mlp", lambda: _glorot(MLP()), (784,), "mnist", "out", fraction=0.9),
+    ModelSpec("cnn-mnist", lambda: _glorot(MnistCNN()), (1, 28, 28), "mnist", "out", fraction=0.7),
+    ModelSpec("cnn-cifar10", lambda: _glorot(CifarCNN()), (3, 32, 32), "cifar10", "out", fraction=0.7),
+    ModelSpec("alexnet", _torchvision("alexnet"), (3, 224, 224), "imagenet", "classifier.6",
+              fractions={ALEXNET_CAFFE_NAMES[c]: round(1.0 - keep, 10) for c, keep in ALEXNET_KEEP.items()},
+              labels=_alexnet_labels),
+    ModelSpec("vgg16", _torchvision("vgg16"), (3, 224, 224), "imagenet", "classifier.6", fraction=0.3,
+              labels=_vgg_labels),
+):
+    register_model(_spec)
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` of model ``name``.
+
+    Raises
+    ------
+    ModelError
+        Unknown name (listing the known ones).
+
+    Examples
+    --------
+    >>> spec = model_spec("cnn-mnist")
+    >>> spec.input_shape, spec.dataset, spec.output_layer
+    ((1, 28, 28), 'mnist', 'out')
+    >>> model_spec("resnet")
+    Traceback (most recent call last):
+    ...
+    experiments.models.ModelError: unknown model 'resnet': known are mlp, cnn-mnist, cnn-cifar10, alexnet, vgg16
+    """
+    if name not in MODELS:
+        raise ModelError(f"unknown model {name!r}: known are {', '.join(MODELS)}")
+    return MODELS[name]
+
+
 def build_model(name: str, *, weights: str | Path | Mapping[str, torch.Tensor] | None = None) -> nn.Module:
-    """Build one of :data:`MODEL_NAMES` with fresh Glorot-uniform (or the given) weights.
+    """Build model ``name`` of :data:`MODELS` with fresh Glorot-uniform (or the given) weights.
 
     Parameters
     ----------
     name : str
-        ``"mlp"``, ``"cnn-mnist"``, ``"cnn-cifar10"``, ``"alexnet"`` or ``"vgg16"``.
+        ``"mlp"``, ``"cnn-mnist"``, ``"cnn-cifar10"``, ``"alexnet"``, ``"vgg16"`` or a
+        registered model.
     weights : str, Path, mapping or None
         A state dict or a file holding one (``torch.save(model.state_dict(), FILE)``).
         AlexNet and VGG-16 get random torchvision initial weights without it.
@@ -247,65 +401,12 @@ def build_model(name: str, *, weights: str | Path | Mapping[str, torch.Tensor] |
     >>> model = build_model("mlp")
     >>> tuple(model(torch.zeros(2, 784)).shape)
     (2, 10)
-    >>> build_model("resnet")
-    Traceback (most recent call last):
-    ...
-    experiments.models.ModelError: unknown model 'resnet': known are mlp, cnn-mnist, cnn-cifar10, alexnet, vgg16
     """
-    _check_name(name)
-    if name == "mlp":
-        model: nn.Module = _glorot(MLP())
-    elif name == "cnn-mnist":
-        model = _glorot(MnistCNN())
-    elif name == "cnn-cifar10":
-        model = _glorot(CifarCNN())
-    else:
-        import torchvision
-
-        model = getattr(torchvision.models, name)(weights=None)
-    if weights is not None:
-        load_weights(model, weights)
-    return model
-
-
-def model_input_shape(name: str) -> tuple[int, ...]:
-    """Return the input shape of model ``name`` without the batch dimension.
-
-    Examples
-    --------
-    >>> model_input_shape("cnn-mnist")
-    (1, 28, 28)
-    """
-    _check_name(name)
-    return _INPUT_SHAPES[name]
-
-
-def model_dataset(name: str) -> str:
-    """Return the dataset model ``name`` is trained on: ``mnist``, ``cifar10`` or ``imagenet``.
-
-    Examples
-    --------
-    >>> model_dataset("mlp")
-    'mnist'
-    """
-    _check_name(name)
-    return _DATASETS[name]
-
-
-def output_layer(name: str) -> str:
-    """Return the module path of the output layer of model ``name`` (the one feeding softmax).
-
-    Examples
-    --------
-    >>> output_layer("vgg16")
-    'classifier.6'
-    """
-    _check_name(name)
-    return _OUTPUT[name]
+    return model_spec(name).build(weights=weights)
 
 
 def pruning_fractions(name: str, fraction: float | None = None) -> dict[str, float]:
-    """Return METHOD.md's pruned fraction per weighted layer of model ``name``.
+    """Return the pruned fraction per weighted layer of model ``name``.
 
     Every weighted layer except the output layer gets ``fraction`` (default: the paper's 0.9
     for the MLP, 0.7 for the CNNs, 0.3 for VGG-16).  AlexNet without ``fraction`` gets
@@ -319,21 +420,18 @@ def pruning_fractions(name: str, fraction: float | None = None) -> dict[str, flo
     >>> round(pruning_fractions("alexnet")["features.0"], 2)
     0.16
     """
-    _check_name(name)
-    if fraction is not None and not 0.0 <= fraction < 1.0:
-        raise ModelError(f"pruning fraction must be in [0, 1), not {fraction}")
-    if name == "alexnet" and fraction is None:
-        return {ALEXNET_CAFFE_NAMES[caffe]: round(1.0 - keep, 10) for caffe, keep in ALEXNET_KEEP.items()}
-    s = _UNIFORM_FRACTION[name] if fraction is None else fraction
-    layers = weighted_layers(_skeleton(name))
-    return {layer: s for layer in layers if layer != _OUTPUT[name]}
+    return model_spec(name).pruning_fractions(fraction)
 
 
-def _skeleton(name: str) -> nn.Module:
-    """The module tree of ``name`` on the meta device (no memory, no initialisation)."""
-    with torch.device("meta"):
-        if name in ("alexnet", "vgg16"):
-            import torchvision
+def layer_labels(name: str, model: nn.Module | None = None) -> dict[str, str]:
+    """Module path -> the paper's layer name (Caffe's for AlexNet and VGG-16), input included.
 
-            return getattr(torchvision.models, name)(weights=None)
-        return {"mlp": MLP, "cnn-mnist": MnistCNN, "cnn-cifar10": CifarCNN}[name]()
+    Examples
+    --------
+    >>> layer_labels("cnn-mnist")
+    {'input': 'input', 'conv1': 'conv1', 'conv2': 'conv2', 'fc3': 'fc3', 'out': 'out'}
+    >>> labels = layer_labels("vgg16")
+    >>> labels["features.0"], labels["features.28"], labels["classifier.3"]
+    ('conv1_1', 'conv5_3', 'fc7')
+    """
+    return model_spec(name).layer_labels(model)

@@ -50,11 +50,15 @@ def _layer(model: nn.Module, name: str) -> nn.Module:
     if name not in layers:
         modules = dict(model.named_modules())
         if name in modules:
-            raise PruningError(f"layer {name!r} is a {type(modules[name]).__name__}; only Linear "
-                               f"and Conv2d layers can be pruned: {', '.join(layers)}")
+            raise PruningError(f"layer {name!r} is a {type(modules[name]).__name__}, which has no handler in "
+                               "nn2graph.handlers (register one with nn2graph.handlers.register); the weighted "
+                               f"layers that can be pruned are: {', '.join(layers)}")
         raise PruningError(f"model has no layer {name!r}; its weighted layers are "
                            f"{', '.join(layers)}")
-    return layers[name]
+    module = layers[name]
+    if not isinstance(getattr(module, "weight", None), torch.Tensor) and not hasattr(module, "weight_orig"):
+        raise PruningError(f"layer {name!r} ({type(module).__name__}) has no 'weight' tensor to prune")
+    return module
 
 
 def current_masks(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -224,7 +228,7 @@ class SparsityReport:
 
 
 def sparsity_report(model: nn.Module) -> SparsityReport:
-    """Count the weights and non-zero weights of every Linear and Conv2d layer (not biases).
+    """Count the weights and non-zero weights of every weighted layer (not biases).
 
     Examples
     --------

@@ -5,14 +5,15 @@
 - ``metrics.json``: dense and sparse accuracy, per-layer sparsity, per-layer TPL fit with its
   bootstrap p-value and the best alternative law, times; rewritten after every phase and every
   layer's p-value, so an interrupted run loses nothing;
-- ``degrees-<layer>.csv`` (columns ``unit,degree``) per analysed layer;
+- ``degrees-<layer>.csv`` per analysed layer (the degree CSV of :mod:`nn2graph.degree_csv`:
+  columns ``layer,unit,degree``);
 - ``figure-<n>.png``: the paper's Figure n, one log-log CCDF panel per layer, TPL in red;
 - ``sparse.graphml``: the sparse network as a layered graph (MLP and CNNs only: see below);
 - ``report.md``: every number beside the paper's.
 
 Rerun with the same ``out`` and the same options to resume: finished training phases come back
-from their checkpoints (:func:`experiments.pipeline.train_prune_retrain`) and finished p-values
-from ``metrics.json`` (reused when the layer's degrees, ``n_boot`` and ``seed`` are the same).
+from their checkpoints (:func:`experiments.pipeline.train_prune_retrain`) and finished bootstraps
+from ``analyses/`` (:class:`analysis.AnalysisCache`, keyed by the degrees, ``n_boot`` and ``seed``).
 
 AlexNet and VGG-16 need ImageNet weights: ``weights=FILE`` (a torchvision state dict, e.g.
 ``alexnet-owt-7be5be79.pth``; torchvision downloads it when online, this machine is not) or
@@ -25,11 +26,8 @@ million edges, VGG-16 about 20 million), so their degrees come from
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import sys
 import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,29 +38,23 @@ import torch
 
 from analysis import (
     AlternativesResult,
-    FitError,
+    AnalysisCache,
+    DegreeAnalysis,
     PValueResult,
     TPLFit,
-    compare_alternatives,
-    fit_tpl,
+    analyse_degrees,
     plot_layer_fits,
-    tpl_pvalue,
 )
 from experiments.data import load_dataset
-from experiments.models import (
-    ALEXNET_CAFFE_NAMES,
-    build_model,
-    model_dataset,
-    model_input_shape,
-    pruning_fractions,
-    weighted_layers,
-)
+from experiments.models import ModelSpec, model_spec
 from experiments.pipeline import train_prune_retrain
 from experiments.pruning import make_pruning_permanent, prune_layers, sparsity_report
-from experiments.training import get_profile
+from experiments.training import get_profile, resolve_device
 from nn2graph import layer_degrees, to_graph
+from nn2graph.degree_csv import write_degree_csv
 from nn2graph.exceptions import NN2GraphError
 from nn2graph.result_files import write_json
+from nn2graph.run_folder import RunFolder, content_key, open_run
 
 __all__ = ["LayerFit", "ReproduceError", "StaticResult", "StaticTarget", "STATIC_TARGETS", "reproduce_static"]
 
@@ -86,7 +78,7 @@ class StaticTarget:
     @property
     def imagenet(self) -> bool:
         """True for AlexNet and VGG-16 (no training here: ImageNet weights from a file)."""
-        return model_dataset(self.model) == "imagenet"
+        return model_spec(self.model).dataset == "imagenet"
 
 
 #: The five experiments, by target name (the paper's Figures 1-5; METHOD.md §1's accuracies).
@@ -105,42 +97,40 @@ STATIC_TARGETS: dict[str, StaticTarget] = {
 
 @dataclass(frozen=True)
 class LayerFit:
-    """One analysed layer: its degrees and their TPL fit, p-value and best alternative.
-
-    ``fit``, ``pvalue`` and ``alternatives`` are ``None`` when the layer could not be fitted;
-    ``reason`` then says why (e.g. one node, or fewer than two distinct positive degrees).
-    ``alternatives_notes`` holds the numerical warnings met while fitting the alternative laws.
-    """
+    """One analysed layer: its paper name, module path and :class:`analysis.DegreeAnalysis`."""
 
     label: str
     path: str
-    degrees: np.ndarray = field(repr=False, compare=False)
-    fit: TPLFit | None = None
-    pvalue: PValueResult | None = None
-    alternatives: AlternativesResult | None = None
-    reason: str | None = None
-    degrees_sha: str = ""
-    alternatives_notes: tuple[str, ...] = ()
+    analysis: DegreeAnalysis
+
+    @property
+    def degrees(self) -> np.ndarray:
+        return self.analysis.degrees
+
+    @property
+    def fit(self) -> TPLFit | None:
+        return self.analysis.fit
+
+    @property
+    def pvalue(self) -> PValueResult | None:
+        return self.analysis.pvalue
+
+    @property
+    def alternatives(self) -> AlternativesResult | None:
+        return self.analysis.alternatives
+
+    @property
+    def reason(self) -> str | None:
+        """Why the layer was not fitted (too few nodes or distinct degrees), or None."""
+        return self.analysis.not_fitted
 
     @property
     def fitted(self) -> bool:
-        return self.fit is not None
+        return self.analysis.fitted
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary of the layer."""
-        deg = self.degrees
-        return {
-            "path": self.path, "nodes": int(deg.size), "zero_degree": int(np.sum(deg == 0)),
-            "min_degree": int(deg.min()) if deg.size else None,
-            "mean_degree": float(deg.mean()) if deg.size else None,
-            "max_degree": int(deg.max()) if deg.size else None, "degrees_sha256": self.degrees_sha,
-            "fit": self.fit.to_dict() if self.fit else None,
-            "pvalue": self.pvalue.to_dict() if self.pvalue else None,
-            "alternatives": self.alternatives.to_dict() if self.alternatives else None,
-            "best_alternative": _best_alternative(self.alternatives),
-            "alternatives_warnings": list(self.alternatives_notes),
-            "not_fitted": self.reason,
-        }
+        """JSON-ready summary of the layer: its module path and :meth:`analysis.DegreeAnalysis.to_dict`."""
+        return {"path": self.path, **self.analysis.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -170,80 +160,12 @@ class StaticResult:
 
 
 # --------------------------------------------------------------------------------------------
-# layer names
-
-
-def layer_labels(model_name: str, model: torch.nn.Module) -> dict[str, str]:
-    """Module path -> the paper's layer name (Caffe's for AlexNet and VGG-16), input included.
-
-    Examples
-    --------
-    >>> layer_labels("cnn-mnist", build_model("cnn-mnist"))
-    {'input': 'input', 'conv1': 'conv1', 'conv2': 'conv2', 'fc3': 'fc3', 'out': 'out'}
-    >>> import torchvision
-    >>> with torch.device("meta"):
-    ...     labels = layer_labels("vgg16", torchvision.models.vgg16())
-    >>> labels["features.0"], labels["features.28"], labels["classifier.3"]
-    ('conv1_1', 'conv5_3', 'fc7')
-    """
-    layers = weighted_layers(model)
-    paths = list(layers)
-    labels = {"input": "input"}
-    if model_name == "alexnet":
-        caffe = {path: name for name, path in ALEXNET_CAFFE_NAMES.items()}
-        return labels | {p: caffe[p] for p in paths}
-    if model_name == "vgg16":
-        block, index = 1, 0
-        previous = None
-        for p in paths:
-            if isinstance(layers[p], torch.nn.Conv2d):
-                if previous is not None and _pool_between(model, previous, p):
-                    block, index = block + 1, 0
-                index += 1
-                labels[p] = f"conv{block}_{index}"
-                previous = p
-        fcs = [p for p in paths if isinstance(layers[p], torch.nn.Linear)]
-        return labels | {p: f"fc{6 + i}" for i, p in enumerate(fcs)}
-    return labels | {p: p for p in paths}
-
-
-def _pool_between(model: torch.nn.Module, first: str, second: str) -> bool:
-    """True when a max-pooling module sits between two modules of ``model.features``."""
-    i, j = int(first.split(".")[1]), int(second.split(".")[1])
-    return any(isinstance(model.features[k], torch.nn.MaxPool2d) for k in range(i + 1, j))
-
-
-# --------------------------------------------------------------------------------------------
 # fitting
 
 
-def _sha(degrees: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(degrees, dtype=np.int64).tobytes()).hexdigest()
-
-
-def _best_alternative(alternatives: AlternativesResult | None) -> str | None:
-    """The alternative law with the largest log-likelihood on the tail, and its verdict."""
-    if alternatives is None:
-        return None
-    best = max(alternatives.tests, key=lambda t: t.loglikelihood)
-    return f"{best.name} (R={best.R:.3g}, p={best.p:.3g}: {best.preferred} preferred)"
-
-
-def _why_not_fittable(degrees: np.ndarray) -> str | None:
-    positive = degrees[degrees > 0]
-    if degrees.size < 2:
-        return f"{degrees.size} node (a fit needs at least two distinct positive degrees)"
-    if np.unique(positive).size < 2:
-        return (f"fewer than two distinct positive degrees ({np.unique(positive).size} distinct among "
-                f"{positive.size} positive of {degrees.size})")
-    return None
-
-
-def fit_layer(label: str, path: str, degrees: np.ndarray, *, n_boot: int, seed: int, n_jobs: int,
-              previous: Mapping[str, Any] | None = None, progress: bool = False) -> LayerFit:
-    """Fit one layer's degrees: TPL, bootstrap p-value (or ``previous``'s) and alternatives.
-
-    A layer that cannot be fitted comes back with ``reason`` set instead of raising.
+def fit_layer(label: str, path: str, degrees: np.ndarray, *, n_boot: int, seed: int, n_jobs: int | None,
+              cache: AnalysisCache | Path | None = None, progress: bool = False) -> LayerFit:
+    """Analyse one layer's degrees (:func:`analysis.analyse_degrees`) under its names.
 
     Examples
     --------
@@ -253,44 +175,10 @@ def fit_layer(label: str, path: str, degrees: np.ndarray, *, n_boot: int, seed: 
     >>> layer.fitted, layer.pvalue.n_boot
     (True, 5)
     >>> fit_layer("input", "input", np.array([14400]), n_boot=5, seed=0, n_jobs=1).reason
-    '1 node (a fit needs at least two distinct positive degrees)'
+    '1 node of positive degree (a fit needs at least 10 nodes and 3 distinct positive degrees)'
     """
-    sha = _sha(degrees)
-    reason = _why_not_fittable(degrees)
-    if reason is not None:
-        return LayerFit(label, path, degrees, reason=reason, degrees_sha=sha)
-    with warnings.catch_warnings():
-        # edge-of-search notes are reported in the fit's on_search_edge
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            fit = fit_tpl(degrees)
-        except FitError as error:
-            return LayerFit(label, path, degrees, reason=str(error), degrees_sha=sha)
-        # the alternatives' optimisers may probe degenerate parameters (e.g. a lognormal's sigma -> 0):
-        # their numerical warnings are kept with the layer, not raised
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RuntimeWarning)
-            alternatives = compare_alternatives(degrees, fit)
-        notes = tuple(sorted({f"{w.category.__name__}: {w.message}" for w in caught}))
-        old = (previous or {}).get("pvalue")
-        if (old and previous.get("degrees_sha256") == sha and old.get("n_boot") == n_boot
-                and old.get("seed") == seed):
-            pvalue = PValueResult(p_value=old["p_value"], std_error=old["std_error"],
-                                  distances=np.array(old["distances"]), n_boot=n_boot,
-                                  observed=old["observed_ks"], fit=fit, n_failed=old["n_failed"])
-        else:
-            pvalue = tpl_pvalue(degrees, fit=fit, n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
-    return LayerFit(label, path, degrees, fit=fit, pvalue=pvalue, alternatives=alternatives, degrees_sha=sha,
-                    alternatives_notes=notes)
-
-
-def _layer_json(layer: LayerFit, seed: int) -> dict[str, Any]:
-    entry = layer.to_dict()
-    if layer.pvalue is not None:
-        # kept so that a rerun can reuse the p-value
-        entry["pvalue"] |= {"seed": seed, "distances": [None if math.isnan(d) else float(d)
-                                                        for d in layer.pvalue.distances]}
-    return entry
+    return LayerFit(label, path, analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=cache,
+                                                 progress=progress))
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,7 +202,7 @@ def reproduce_static(
     limit_train: int | None = None,
     weights: str | Path | None = None,
     random_weights: bool = False,
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
     resume: bool = True,
     device: str = "auto",
     progress: bool = True,
@@ -343,14 +231,17 @@ def reproduce_static(
     random_weights : bool
         AlexNet / VGG-16 without ``weights``: use torchvision's random initial weights (the
         degrees then carry no learned structure).
-    n_jobs : int
-        Processes for the bootstrap.
+    n_jobs : int or None
+        Processes for the bootstrap (None: every core; the numbers do not depend on it).
     resume : bool
-        Reuse the finished phases found in ``out`` (training checkpoints, p-values).
+        Reuse the finished phases found in ``out`` (training checkpoints, bootstraps in ``analyses/``);
+        with ``False`` the files of the run in ``out`` are deleted first.  ``out`` is locked while
+        the run lives, and a folder holding a run with other settings (``run.json``) is refused,
+        naming them.
     device : str
         ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
     progress : bool
-        tqdm bars for training and the bootstrap.
+        Progress of training and the bootstrap (bars on a terminal, plain lines in a log).
 
     Returns
     -------
@@ -366,16 +257,45 @@ def reproduce_static(
     target = STATIC_TARGETS[name]
     if int(n_boot) != n_boot or n_boot < 1:
         raise ReproduceError(f"n_boot={n_boot!r}: expected a positive integer number of synthetic sets")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    metrics_path = out / "metrics.json"
-    old_metrics: dict[str, Any] = {}
-    if resume and metrics_path.is_file():
-        try:
-            old_metrics = json.loads(metrics_path.read_text())
-        except json.JSONDecodeError:
-            old_metrics = {}
-    previous = old_metrics.get("layers", {}) if isinstance(old_metrics, dict) else {}
+    spec = model_spec(target.model)
+    identity: dict[str, Any] = {"target": name, "seed": seed, "n_boot": n_boot}
+    splits = train_profile = None
+    if target.imagenet:
+        _check_weights_options(target, weights, random_weights)
+        identity |= {"weights": None if weights is None else _file_sha(weights), "random_weights": random_weights}
+    else:
+        if weights is not None or random_weights:
+            raise ReproduceError(f"{name} is trained here: --weights/--random-weights are for alexnet and vgg16")
+        train_profile = get_profile(profile, spec.dataset).with_epochs(epochs, retrain_epochs)
+        resolve_device(device)
+        splits = load_dataset(spec.dataset, data_dir, seed=seed)
+        if limit_train is not None:
+            splits = splits.limit_train(limit_train)
+        identity |= {"profile": asdict(train_profile), "limit_train": limit_train,
+                     "data": content_key([t.tensors for t in (splits.train, splits.val, splits.test)])}
+    with open_run(out, identity, restart=not resume) as run:
+        return _static_run(run, target, spec, seed=seed, n_boot=n_boot, weights=weights,
+                           random_weights=random_weights, splits=splits, train_profile=train_profile,
+                           n_jobs=n_jobs, resume=resume, device=device, progress=progress)
+
+
+def _file_sha(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise ReproduceError(f"cannot read weights file {path}: {error.strerror or error}") from None
+    return digest.hexdigest()
+
+
+def _static_run(run: RunFolder, target: StaticTarget, spec: ModelSpec, *, seed: int, n_boot: int, weights,
+                random_weights: bool, splits, train_profile, n_jobs: int | None, resume: bool, device: str,
+                progress: bool) -> StaticResult:
+    name, out = target.name, run.path
+    metrics_path = run.file("metrics.json")
+    old_metrics = run.read_json("metrics.json", what="metrics file") or {}
     began = time.perf_counter()
     metrics: dict[str, Any] = {"target": name, "model": target.model, "figure": target.figure, "seed": seed,
                                "n_boot": n_boot, "paper": {"dense": target.paper_dense,
@@ -385,13 +305,10 @@ def reproduce_static(
         # times of the runs this one resumes (each run's "seconds" cover that run only)
         metrics["seconds_earlier_runs"] = [*old_metrics.get("seconds_earlier_runs", []), old_metrics["seconds"]]
     if target.imagenet:
-        model = _imagenet_model(target, weights, random_weights, seed, metrics)
+        model = _imagenet_model(target, spec, weights, random_weights, seed, metrics)
     else:
-        if weights is not None or random_weights:
-            raise ReproduceError(f"{name} is trained here: --weights/--random-weights are for alexnet and vgg16")
-        model = _trained_model(target, out, metrics, profile=profile, data_dir=data_dir, seed=seed,
-                               epochs=epochs, retrain_epochs=retrain_epochs, limit_train=limit_train,
-                               resume=resume, device=device, progress=progress)
+        model = _trained_model(spec, run, metrics, splits=splits, train_profile=train_profile, seed=seed,
+                               device=device, progress=progress)
     metrics["phase"] = "trained"
     write_json(metrics_path, metrics)
 
@@ -399,8 +316,8 @@ def reproduce_static(
     # lower ones; AlexNet's output layer fc8 is pruned too, so it is the last pruned layer)
     t0 = time.perf_counter()
     model = model.cpu().eval()
-    shape = model_input_shape(target.model)
-    with_output = target.model == "alexnet"
+    shape = spec.input_shape
+    with_output = spec.output_layer in spec.pruning_fractions()
     files: list[Path] = [metrics_path]
     graph = None
     if target.imagenet:
@@ -410,17 +327,14 @@ def reproduce_static(
     else:
         graph = to_graph(model, shape)
         degrees = graph.degrees()
-        graph.write_graphml(out / "sparse.graphml")
+        graph.write_graphml(run.file("sparse.graphml"))
         files.append(out / "sparse.graphml")
         metrics["graphml"] = {"file": "sparse.graphml", "nodes": graph.graph.vcount(),
                               "edges": graph.graph.ecount()}
-    labels = layer_labels(target.model, model)
+    labels = spec.layer_labels(model)
     metrics["layer_names"] = labels
     for path, deg in degrees.items():
-        csv = out / f"degrees-{labels[path]}.csv"
-        np.savetxt(csv, np.column_stack([np.arange(deg.size), deg]), fmt="%d", delimiter=",",
-                   header="unit,degree", comments="")
-        files.append(csv)
+        files.append(write_degree_csv(run.file(f"degrees-{labels[path]}.csv"), {labels[path]: deg}))
     metrics["seconds"] = {**metrics.get("seconds", {}), "graph": time.perf_counter() - t0}
 
     # fits, one layer at a time; metrics.json rewritten after each
@@ -432,13 +346,13 @@ def reproduce_static(
         if progress:
             print(f"{label}: {deg.size} nodes, TPL fit and {n_boot} bootstrap sets", file=sys.stderr, flush=True)
         layer = fit_layer(label, path, deg, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
-                          previous=previous.get(label), progress=progress)
+                          cache=out / "analyses" if resume else None, progress=progress)
         layers.append(layer)
-        metrics["layers"][label] = _layer_json(layer, seed)
+        metrics["layers"][label] = layer.to_dict()
         write_json(metrics_path, metrics)
     metrics["seconds"]["fits"] = time.perf_counter() - t0
 
-    figure = out / f"figure-{target.figure}.png"
+    figure = run.file(f"figure-{target.figure}.png")
     # Like the paper's figures, one panel per fitted layer; report.md says why others were not.
     fitted = [layer for layer in layers if layer.fit is not None] or layers
     plot_layer_fits({layer.label: layer.degrees for layer in fitted},
@@ -448,25 +362,18 @@ def reproduce_static(
     files.append(figure)
     metrics["seconds"]["this_run"] = time.perf_counter() - began
     metrics["phase"] = "done"
-    report = out / "report.md"
-    report.write_text(_report(target, metrics, layers))
+    report = run.write_text("report.md", _report(target, metrics, layers))
     files.append(report)
     metrics["files"] = [f.name for f in files]
     write_json(metrics_path, metrics)
     return StaticResult(target, out, metrics, tuple(layers), tuple(files), graph)
 
 
-def _trained_model(target: StaticTarget, out: Path, metrics: dict[str, Any], *, profile: str, data_dir,
-                   seed: int, epochs, retrain_epochs, limit_train, resume: bool, device: str,
-                   progress: bool) -> torch.nn.Module:
-    dataset = model_dataset(target.model)
-    train_profile = get_profile(profile, dataset).with_epochs(epochs, retrain_epochs)
-    splits = load_dataset(dataset, data_dir, seed=seed)
-    if limit_train is not None:
-        splits = splits.limit_train(limit_train)
+def _trained_model(spec: ModelSpec, run: RunFolder, metrics: dict[str, Any], *, splits, train_profile,
+                   seed: int, device: str, progress: bool) -> torch.nn.Module:
     t0 = time.perf_counter()
-    result = train_prune_retrain(lambda: build_model(target.model), splits, train_profile,
-                                 pruning_fractions(target.model), out=out, seed=seed, resume=resume,
+    result = train_prune_retrain(spec.build, splits, train_profile,
+                                 spec.pruning_fractions(), out=run, seed=seed, resume=True,
                                  device=device, progress=progress)
     numbers = result.to_dict()
     metrics.update({
@@ -483,8 +390,7 @@ def _trained_model(target: StaticTarget, out: Path, metrics: dict[str, Any], *, 
     return result.sparse_model
 
 
-def _imagenet_model(target: StaticTarget, weights, random_weights: bool, seed: int,
-                    metrics: dict[str, Any]) -> torch.nn.Module:
+def _check_weights_options(target: StaticTarget, weights, random_weights: bool) -> None:
     if weights is None and not random_weights:
         raise ReproduceError(
             f"{target.name} needs ImageNet-trained weights: pass --weights FILE (a torchvision state dict, "
@@ -493,9 +399,13 @@ def _imagenet_model(target: StaticTarget, weights, random_weights: bool, seed: i
             "on random weights (the degrees then carry no learned structure)")
     if weights is not None and random_weights:
         raise ReproduceError("give either --weights FILE or --random-weights, not both")
+
+
+def _imagenet_model(target: StaticTarget, spec: ModelSpec, weights, random_weights: bool, seed: int,
+                    metrics: dict[str, Any]) -> torch.nn.Module:
     torch.manual_seed(seed)
-    model = build_model(target.model, weights=weights)
-    fractions = pruning_fractions(target.model)
+    model = spec.build(weights=weights)
+    fractions = spec.pruning_fractions()
     prune_layers(model, fractions)
     make_pruning_permanent(model)
     metrics.update({

@@ -12,44 +12,87 @@ sum of |w| over those connections.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from os import PathLike
 from pathlib import Path
 
 import igraph as ig
 import numpy as np
+import torch
 from torch import nn
 
-from nn2graph.degrees import graph_degrees
 from nn2graph.handlers import effective_weight
-from nn2graph.tracing import LayerCall, Sources, TracedModel, trace_layers
+from nn2graph.features import Sources
+from nn2graph.tracing import LayerCall, TracedModel, trace_layers
+
+__all__ = ["INPUT_LAYER", "LayeredGraph", "layer_degrees", "to_graph"]
 
 INPUT_LAYER = "input"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayeredGraph:
     """A network as a directed layered graph (edges point from lower to upper layers).
 
+    The edges are kept as numpy arrays (about 24 bytes per edge); the igraph graph is
+    built on first access to :attr:`graph` (it costs about 130 bytes per edge more:
+    igraph's edge index and one Python object per attribute value).
+
     Attributes
     ----------
-    graph : igraph.Graph
-        Vertex attributes ``layer`` (module path, ``"input"`` for the input),
-        ``layer_index`` (0 for the input), ``unit`` (index within the layer) and
-        ``layer_type`` (module class name); edge attributes ``multiplicity`` (int) and
-        ``weight`` (float).
     layers : tuple of str
         Layer names, input first, output layer last.
+    types : tuple of str
+        Module class name of each layer (``"Input"`` for the input).
+    sizes : tuple of int
+        Nodes of each layer.  Nodes are numbered layer by layer, input first.
+    source, target : numpy.ndarray of int32 (int64 past 2**31 nodes)
+        Lower and upper node of each edge; edges are stored by upper layer, in layer order.
+    multiplicity : numpy.ndarray of int64
+        Real connections each edge stands for.
+    weight : numpy.ndarray of float64
+        Sum of |w| over those connections.
     """
 
-    graph: ig.Graph
     layers: tuple[str, ...]
+    types: tuple[str, ...]
+    sizes: tuple[int, ...]
+    source: np.ndarray
+    target: np.ndarray
+    multiplicity: np.ndarray
+    weight: np.ndarray
+
+    @property
+    def starts(self) -> np.ndarray:
+        """First node of each layer, and the node count at the end."""
+        return np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
+
+    @cached_property
+    def graph(self) -> ig.Graph:
+        """The igraph graph: vertex attributes ``layer`` (module path, ``"input"`` for the input),
+        ``layer_index`` (0 for the input), ``unit`` (index within the layer) and ``layer_type``
+        (module class name); edge attributes ``multiplicity`` (int) and ``weight`` (float)."""
+        sizes = list(self.sizes)
+        graph = ig.Graph(n=int(sum(sizes)), directed=True)
+        graph.add_edges(np.column_stack([self.source, self.target]))
+        rank = np.repeat(np.arange(len(sizes)), sizes)
+        graph.vs["layer"] = [self.layers[r] for r in rank]
+        graph.vs["layer_index"] = rank.tolist()
+        graph.vs["unit"] = np.concatenate([np.arange(n) for n in sizes]).tolist()
+        graph.vs["layer_type"] = [self.types[r] for r in rank]
+        graph.es["multiplicity"] = self.multiplicity.tolist()
+        graph.es["weight"] = self.weight.tolist()
+        return graph
 
     def degrees(
         self, *, include_input: bool = True, include_output: bool = False, output_edges: bool = False
     ) -> dict[str, np.ndarray]:
         """Degrees per layer with the paper's conventions (see :func:`nn2graph.graph_degrees`).
+
+        Computed from the edge arrays (the igraph graph is not built).
 
         Examples
         --------
@@ -58,14 +101,23 @@ class LayeredGraph:
         >>> {k: v.tolist() for k, v in g.degrees().items()}
         {'input': [2, 2, 2], '0': [3, 3]}
         """
-        return graph_degrees(
-            self.graph, include_input=include_input, include_output=include_output, output_edges=output_edges
-        )
+        starts = self.starts
+        total = np.zeros(starts[-1], dtype=np.int64)
+        # Edges are stored layer by layer, so the edges into the output layer are the tail.
+        into_output = _first(self.target, starts[-2])
+        step = 1 << 24  # bounded temporaries
+        for lo in range(0, len(self.source), step):
+            hi = min(lo + step, len(self.source))
+            mult = self.multiplicity[lo:hi].astype(np.float64)
+            total += np.bincount(self.target[lo:hi], weights=mult, minlength=len(total)).round().astype(np.int64)
+            keep = hi if output_edges else min(hi, max(lo, into_output))
+            total += np.bincount(self.source[lo:keep], weights=mult[: keep - lo], minlength=len(total)).round().astype(np.int64)
+        return _by_layer(total, self.layers, starts, include_input, include_output)
 
     def to_networkx(self):
         """The graph as a :class:`networkx.DiGraph` (one edge per node pair, with its multiplicity).
 
-        Nodes are the vertex indices, with attributes ``layer``, ``layer_index``, ``unit``,
+        Nodes are the node numbers, with attributes ``layer``, ``layer_index``, ``unit``,
         ``layer_type`` and a Gephi ``label`` (``"layer:unit"``); edges carry
         ``multiplicity`` (int) and ``weight`` (float).  Attribute values are plain Python
         ``int``/``float``/``str``.
@@ -79,17 +131,15 @@ class LayeredGraph:
         """
         import networkx as nx
 
-        g = self.graph
         result = nx.DiGraph()
-        names = ("layer", "layer_index", "unit", "layer_type")
-        columns = [g.vs[name] for name in names]
-        result.add_nodes_from(
-            (v, {**dict(zip(names, values)), "label": f"{values[0]}:{values[2]}"})
-            for v, values in enumerate(zip(*columns))
-        )
+        node = 0
+        for index, (name, kind, size) in enumerate(zip(self.layers, self.types, self.sizes)):
+            for unit in range(size):
+                result.add_node(node, layer=name, layer_index=index, unit=unit, layer_type=kind, label=f"{name}:{unit}")
+                node += 1
         result.add_edges_from(
-            (s, t, {"multiplicity": int(m), "weight": float(w)})
-            for (s, t), m, w in zip(g.get_edgelist(), g.es["multiplicity"], g.es["weight"])
+            (s, t, {"multiplicity": m, "weight": w})
+            for s, t, m, w in zip(self.source.tolist(), self.target.tolist(), self.multiplicity.tolist(), self.weight.tolist())
         )
         return result
 
@@ -136,6 +186,10 @@ def _groups(sources: Sources) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]
     return groups, ptr, nodes, len(np.unique(nodes)) < len(nodes)
 
 
+#: Edges expanded at once when a source group holds several nodes; bounds memory.
+EXPANSION_ELEMENTS = 1 << 23
+
+
 def _edge_blocks(call: LayerCall) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Edges (source node, target node, multiplicity, weight) into one layer, block by block.
 
@@ -143,30 +197,86 @@ def _edge_blocks(call: LayerCall) -> Iterator[tuple[np.ndarray, np.ndarray, np.n
     """
     sources = Sources.union(call.inputs)
     groups, ptr, nodes, overlapping = _groups(sources)
-    weight = effective_weight(call.module, call.path)
+    weight = effective_weight(call.module, call.path, call.weight_name)
     for block in call.handler.function(call.module, weight, groups, len(ptr) - 1, call.in_shape, call.out_shape):
         size = ptr[block.source + 1] - ptr[block.source]
         if np.all(size == 1):
-            source, keep = nodes[ptr[block.source]], slice(None)
+            yield nodes[ptr[block.source]], block.target + call.first_node, block.multiplicity, block.weight
+            continue
+        order = np.argsort(block.target, kind="stable")
+        if np.all(order[1:] > order[:-1]):
+            order = None
+        target = block.target if order is None else block.target[order]
+        size = size if order is None else size[order]
+        # cut between targets, about every EXPANSION_ELEMENTS expanded edges
+        ends = np.cumsum(size)
+        boundaries = np.flatnonzero(np.r_[target[1:] != target[:-1], True]) + 1
+        piece_of = ends[boundaries - 1] // EXPANSION_ELEMENTS
+        cuts = [0, *boundaries[np.r_[piece_of[1:] != piece_of[:-1], True]].tolist()]
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            pick = slice(a, b) if order is None else order[a:b]
+            src, piece = block.source[pick], size[a:b]
+            keep = np.repeat(np.arange(b - a), piece)
+            within = np.arange(len(keep)) - np.repeat(np.cumsum(piece) - piece, piece)
+            source = nodes[ptr[src][keep] + within]
+            tgt, mult, wsum = block.target[pick][keep], block.multiplicity[pick][keep], block.weight[pick][keep]
+            if overlapping:
+                key = source * call.n_units + tgt
+                unique, inverse = np.unique(key, return_inverse=True)
+                source, tgt = unique // call.n_units, unique % call.n_units
+                mult = np.bincount(inverse, weights=mult).round().astype(np.int64)
+                wsum = np.bincount(inverse, weights=wsum)
+            yield source, tgt + call.first_node, mult, wsum
+
+
+def _first(target: np.ndarray, bound: int) -> int:
+    """Index of the first edge whose target is at least ``bound``, for edges stored layer by layer."""
+    lo, hi = 0, len(target)
+    while lo < hi:  # bisection on the predicate target >= bound, false then true
+        mid = (lo + hi) // 2
+        if target[mid] >= bound:
+            hi = mid
         else:
-            keep = np.repeat(np.arange(len(size)), size)
-            within = np.arange(len(keep)) - np.repeat(np.cumsum(size) - size, size)
-            source = nodes[ptr[block.source][keep] + within]
-        target, mult, wsum = block.target[keep], block.multiplicity[keep], block.weight[keep]
-        if overlapping:
-            key = source * call.n_units + target
-            unique, inverse = np.unique(key, return_inverse=True)
-            source, target = unique // call.n_units, unique % call.n_units
-            mult = np.bincount(inverse, weights=mult).round().astype(np.int64)
-            wsum = np.bincount(inverse, weights=wsum)
-        yield source, target + call.first_node, mult, wsum
+            lo = mid + 1
+    return lo
+
+
+def _accumulate(total: np.ndarray, source, target, mult, out_first: int, output_edges: bool) -> None:
+    """Add edges' multiplicities to both ends' degrees (the lower end of an edge into the output only with ``output_edges``)."""
+    n = len(total)
+    total += np.bincount(target, weights=mult, minlength=n).round().astype(np.int64)
+    if not output_edges:
+        keep = target < out_first
+        source, mult = source[keep], mult[keep]
+    total += np.bincount(source, weights=mult, minlength=n).round().astype(np.int64)
+
+
+def _by_layer(total, names, starts, include_input: bool, include_output: bool) -> dict[str, np.ndarray]:
+    result = {}
+    for rank, name in enumerate(names):
+        if rank == 0 and not include_input or rank == len(names) - 1 and rank > 0 and not include_output:
+            continue
+        result[name] = total[starts[rank] : starts[rank + 1]]
+    return result
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Run torch on one thread (restored after): the work is many small operations, which
+    torch's thread pool slows down several times over on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _layer_names(traced: TracedModel) -> list[str]:
     return [INPUT_LAYER] + [call.path for call in traced.layers]
 
 
-def to_graph(model: nn.Module, input_shape: tuple[int, ...]) -> LayeredGraph:
+def to_graph(model: nn.Module, input_shape: tuple[int, ...], *, dtype: torch.dtype | None = None) -> LayeredGraph:
     """Build the layered graph of a PyTorch model.
 
     Parameters
@@ -176,7 +286,11 @@ def to_graph(model: nn.Module, input_shape: tuple[int, ...]) -> LayeredGraph:
         see :func:`nn2graph.handlers.supported_layers`; pruning with
         :mod:`torch.nn.utils.prune` is honoured (the masked weight is read).
     input_shape : tuple of int
-        Shape of one input without the batch dimension, e.g. ``(1, 28, 28)`` or ``(784,)``.
+        Shape of one input without the batch dimension, e.g. ``(1, 28, 28)`` or ``(784,)``;
+        ``(tokens,)`` with ``dtype=torch.long`` for a language model.
+    dtype : torch.dtype, optional
+        The input's dtype: float32 by default; ``torch.long`` feeds token ids (zeros), and
+        the vocabulary entries of the embedding that reads them become the input nodes.
 
     Returns
     -------
@@ -202,38 +316,30 @@ def to_graph(model: nn.Module, input_shape: tuple[int, ...]) -> LayeredGraph:
     >>> import torch
     >>> net = nn.Sequential(nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 32, 5))
     >>> g = to_graph(net, (1, 28, 28))
-    >>> g.layers, g.graph.vcount(), g.graph.ecount()
-    (('input', '0', '3'), 65, 1056)
+    >>> g.layers, g.graph.vcount(), g.graph.ecount(), len(g.source)
+    (('input', '0', '3'), 65, 1056, 1056)
     >>> sorted(set(g.degrees(output_edges=True)["0"].tolist()))
     [65600]
     """
-    traced = trace_layers(model, input_shape)
-    names = _layer_names(traced)
+    with _one_thread():
+        return _build(model, input_shape, dtype)
+
+
+def _build(model: nn.Module, input_shape: tuple[int, ...], dtype: torch.dtype | None) -> LayeredGraph:
+    traced = trace_layers(model, input_shape, dtype=dtype)
+    sizes = [traced.n_input] + [call.n_units for call in traced.layers]
+    index = np.int32 if sum(sizes) < 2**31 else np.int64
     parts: list[list[np.ndarray]] = [[], [], [], []]  # source, target, multiplicity, weight
     for call in traced.layers:
         for block in _edge_blocks(call):
-            for part, column in zip(parts, block):
-                part.append(column)
+            for part, column, dtype_ in zip(parts, block, (index, index, np.int64, np.float64)):
+                part.append(np.asarray(column, dtype=dtype_))
     columns = []
-    for part, dtype in zip(parts, (np.int64, np.int64, np.int64, np.float64)):
-        columns.append(np.concatenate(part) if part else np.zeros(0, dtype=dtype))
+    for part, dtype_ in zip(parts, (index, index, np.int64, np.float64)):
+        columns.append(np.concatenate(part) if part else np.zeros(0, dtype=dtype_))
         part.clear()  # free this column's blocks before concatenating the next
-    source, target, mult, wsum = columns
-    del columns
-    sizes = [traced.n_input] + [call.n_units for call in traced.layers]
     types = ["Input"] + [type(call.module).__name__ for call in traced.layers]
-    graph = ig.Graph(n=int(sum(sizes)), directed=True)
-    graph.add_edges(np.column_stack([source, target]))
-    del source, target
-    rank = np.repeat(np.arange(len(sizes)), sizes)
-    graph.vs["layer"] = [names[r] for r in rank]
-    graph.vs["layer_index"] = rank.tolist()
-    graph.vs["unit"] = np.concatenate([np.arange(s) for s in sizes]).tolist()
-    graph.vs["layer_type"] = [types[r] for r in rank]
-    graph.es["multiplicity"] = mult.tolist()
-    del mult
-    graph.es["weight"] = wsum.tolist()
-    return LayeredGraph(graph, tuple(names))
+    return LayeredGraph(tuple(_layer_names(traced)), tuple(types), tuple(sizes), *columns)
 
 
 def layer_degrees(
@@ -243,6 +349,7 @@ def layer_degrees(
     include_input: bool = True,
     include_output: bool = False,
     output_edges: bool = False,
+    dtype: torch.dtype | None = None,
 ) -> dict[str, np.ndarray]:
     """Degrees per layer straight from the weights, without building the graph.
 
@@ -252,7 +359,7 @@ def layer_degrees(
 
     Parameters
     ----------
-    model, input_shape
+    model, input_shape, dtype
         As for :func:`to_graph`.
     include_input, include_output, output_edges : bool
         As for :func:`nn2graph.graph_degrees`: report the input layer; report the output
@@ -270,20 +377,12 @@ def layer_degrees(
     >>> list(degrees), degrees["input"].tolist(), int(degrees["0"][0])
     (['input', '0', '2', '5'], [460800], 65600)
     """
-    traced = trace_layers(model, input_shape)
-    names = _layer_names(traced)
-    sizes = np.array([traced.n_input] + [call.n_units for call in traced.layers])
-    start = np.concatenate([[0], np.cumsum(sizes)])
-    out_first = start[-2]
-    total = np.zeros(start[-1], dtype=np.int64)
-    for call in traced.layers:
-        for source, target, mult, _ in _edge_blocks(call):
-            total += np.bincount(target, weights=mult, minlength=len(total)).round().astype(np.int64)
-            counted = mult if output_edges or call.first_node < out_first else np.zeros_like(mult)
-            total += np.bincount(source, weights=counted, minlength=len(total)).round().astype(np.int64)
-    result = {}
-    for rank, name in enumerate(names):
-        if rank == 0 and not include_input or rank == len(names) - 1 and rank > 0 and not include_output:
-            continue
-        result[name] = total[start[rank] : start[rank + 1]]
-    return result
+    with _one_thread():
+        traced = trace_layers(model, input_shape, dtype=dtype)
+        sizes = [traced.n_input] + [call.n_units for call in traced.layers]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        total = np.zeros(starts[-1], dtype=np.int64)
+        for call in traced.layers:
+            for source, target, mult, _ in _edge_blocks(call):
+                _accumulate(total, source, target, mult, starts[-2], output_edges)
+    return _by_layer(total, _layer_names(traced), starts, include_input, include_output)

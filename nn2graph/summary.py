@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["LayerSummary", "degree_summary", "format_summary"]
+
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -42,15 +44,11 @@ def degree_summary(layered: LayeredGraph) -> list[LayerSummary]:
     >>> [(r.layer, r.type, r.nodes, r.edges, r.max_degree) for r in rows]
     [('input', 'Input', 3, 0, 2), ('0', 'Linear', 2, 6, 3), ('2', 'Linear', 1, 2, 2)]
     """
-    g = layered.graph
     degrees = layered.degrees(include_output=True)
-    rank = np.asarray(g.vs["layer_index"], dtype=np.int64)
-    edges = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    upper = rank[edges[:, 1]]
-    mult = np.asarray(g.es["multiplicity"], dtype=np.int64)
+    upper = np.searchsorted(layered.starts, layered.target, side="right") - 1
     n_edges = np.bincount(upper, minlength=len(layered.layers))
-    connections = np.bincount(upper, weights=mult, minlength=len(layered.layers))
-    types = dict(zip(g.vs["layer"], g.vs["layer_type"]))
+    connections = np.bincount(upper, weights=layered.multiplicity, minlength=len(layered.layers))
+    types = dict(zip(layered.layers, layered.types))
     rows = []
     for index, name in enumerate(layered.layers):
         values = degrees[name]

@@ -6,7 +6,6 @@ import json
 import pytest
 
 from analysis.development import development_attachment
-from experiments import celegans_development
 from nn2graph.cli import main
 
 
@@ -19,7 +18,7 @@ def _strict_json(path):
 
 def test_reproduce_three_stages_writes_everything(tmp_path, capsys, monkeypatch):
     out = tmp_path / "dev"
-    code = main(["reproduce", "celegans-development", "--out", str(out), "--stages", "1-3", "--n-boot", "5"])
+    code = main(["reproduce", "celegans-development", "--out", str(out), "--stages", "1-3", "--n-boot", "5", "--jobs", "1"])
     assert code == 0
     assert "1-2: gained 789, lost 255 synapses" in capsys.readouterr().out
     transitions = ["1-2", "2-3", "1-3"]
@@ -54,8 +53,8 @@ def test_reproduce_three_stages_writes_everything(tmp_path, capsys, monkeypatch)
     def fail(*args, **kwargs):
         raise AssertionError("stage fits were recomputed")
 
-    monkeypatch.setattr(celegans_development, "analyse_degrees", fail)
-    assert main(["reproduce", "celegans-development", "--out", str(out), "--stages", "1-3", "--n-boot", "5"]) == 0
+    monkeypatch.setattr("analysis.degree_analysis.tpl_pvalue", fail)
+    assert main(["reproduce", "celegans-development", "--out", str(out), "--stages", "1-3", "--n-boot", "5", "--jobs", "1"]) == 0
     assert _strict_json(out / "metrics.json")["stage_degrees"] == metrics["stage_degrees"]
 
 

@@ -24,11 +24,17 @@ def test_summary_export_and_degrees(tmp_path, capsys):
     assert "1 without connections" in out
     h = nx.read_graphml(graphml)
     assert h.number_of_edges() == 2194 and sum(d["weight"] for _, _, d in h.edges(data=True)) == 6394
+    # the one degree CSV format: layer = degree kind, unit = the cell's name
     rows = list(csv.DictReader(table.open()))
+    assert list(rows[0]) == ["layer", "unit", "degree"]
     g = load_connectome("varshney2011")
-    assert [r["name"] for r in rows] == g.vs["name"]
-    assert [int(r["in_weighted"]) for r in rows] == connectome_degrees(g, kind="in", weighted=True).tolist()
-    assert [int(r["total"]) for r in rows] == connectome_degrees(g).tolist()
+    kinds = {}
+    for r in rows:
+        kinds.setdefault(r["layer"], []).append(r)
+    assert list(kinds) == ["in", "out", "total", "in_weighted", "out_weighted", "total_weighted"]
+    assert all([r["unit"] for r in v] == g.vs["name"] for v in kinds.values())
+    assert [int(r["degree"]) for r in kinds["in_weighted"]] == connectome_degrees(g, kind="in", weighted=True).tolist()
+    assert [int(r["degree"]) for r in kinds["total"]] == connectome_degrees(g).tolist()
 
 
 def test_gexf_of_gap_junctions_with_every_cell(tmp_path, capsys):

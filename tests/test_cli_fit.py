@@ -31,7 +31,7 @@ def layered(tmp_path):
 def test_fits_each_layer_and_writes_json_and_png(layered, tmp_path, capsys):
     path, layers = layered
     out_json, out_png = tmp_path / "fits.json", tmp_path / "fits.png"
-    code = main(["fit", str(path), "--pvalue", "--n-boot", "8", "--seed", "3", "--n-jobs", "1",
+    code = main(["fit", str(path), "--pvalue", "--n-boot", "8", "--seed", "3", "--jobs", "1",
                  "--json", str(out_json), "--plot", str(out_png)])
     assert code == 0
     table = capsys.readouterr().out.splitlines()
@@ -66,13 +66,15 @@ def test_unfittable_layer_is_reported_and_exit_1(tmp_path, capsys):
     rows += [("b", i, 0) for i in range(5)]
     path = _write(tmp_path / "d.csv", ["layer", "unit", "degree"], rows)
     assert main(["fit", str(path)]) == 1
-    assert "b  not fitted: all 5 degrees are 0" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "not fitted: 0 nodes of positive degree of 5 (a fit needs at least 10 nodes" in out
+    assert [line.split()[:3] for line in out.splitlines()[1:]][1] == ["b", "5", "5"]
 
 
 @pytest.mark.parametrize("header, rows, args, message", [
     (["layer", "degree"], [["x", 1]], ["--column", "deg"], "no column 'deg' .*columns: layer, degree"),
-    (["degree"], [[1], ["many"]], [], r"line 3: degree='many' is not a number"),
-    (["degree"], [[1], [2.5], [3]], [], r"degrees\[1\] = 2.5 is not an integer"),
+    (["degree"], [[1], ["many"]], [], r"line 3: degree 'many' is not a non-negative integer"),
+    (["degree"], [[1], [2.5], [3]], [], r"line 3: degree '2.5' is not a non-negative integer"),
     (["degree"], [], [], "no rows below the header"),
 ])
 def test_errors_name_the_problem(tmp_path, capsys, header, rows, args, message):
@@ -86,5 +88,6 @@ def test_errors_name_the_problem(tmp_path, capsys, header, rows, args, message):
 
 
 def test_missing_file(tmp_path, capsys):
-    assert main(["fit", str(tmp_path / "nope.csv")]) == 2
-    assert "nope.csv: no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # refused when the arguments are parsed
+        main(["fit", str(tmp_path / "nope.csv")])
+    assert stop.value.code == 2 and "nope.csv': no such file" in capsys.readouterr().err

@@ -75,7 +75,9 @@ def test_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
         assert all(np.array_equal(a[layer], b[layer]) for layer in b)
     weights = [torch.load(folder / "model.pt", weights_only=True) for folder in (killed, clean)]
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[1])
-    for name in ("attachment-delta.csv", "attachment-omega.csv", "connections.csv", "fits.csv", "degrees.csv"):
+    fitted = sorted(p.name for p in clean.glob("degrees-step-*.csv"))
+    assert fitted == ["degrees-step-00000000.csv", "degrees-step-00000012.csv", "degrees-step-00000024.csv"]
+    for name in ("attachment-delta.csv", "attachment-omega.csv", "connections.csv", "fits.csv", *fitted):
         assert _rows(killed / name) == _rows(clean / name), name
     # what the run wrote is complete: every transition's gains and losses for both layer pairs
     delta = _rows(clean / "attachment-delta.csv")

@@ -10,18 +10,25 @@ import igraph as ig
 import numpy as np
 import pytest
 
-from analysis import compare_alternatives, connectome_degrees, fit_tpl, load_connectome, tpl_pvalue
+from analysis import (
+    FitError,
+    analyse_degrees,
+    compare_alternatives,
+    connectome_degrees,
+    fit_tpl,
+    load_connectome,
+    tpl_pvalue,
+)
 from analysis.compare import (
     CompareError,
     DegreeSet,
-    analyse_degrees,
     compare_networks,
     markdown_table,
     plot_degree_ccdfs,
     resolve_source,
 )
 from nn2graph import to_graph
-from nn2graph.cli.convert import write_degrees_csv
+from nn2graph.degree_csv import write_degree_csv
 from tests.graph_models import mlp, prune_all
 
 
@@ -60,10 +67,10 @@ def test_analysis_is_the_fits_modules_own_results():
 
 
 def test_no_bootstrap_and_bad_n_boot():
-    a = analyse_degrees([0, 1, 1, 2, 3, 5, 8, 13], n_boot=0)
+    a = analyse_degrees([0, 1, 1, 2, 3, 5, 8, 13, 1, 2, 4, 6], n_boot=0)
     assert a.pvalue is None and a.p_value is None and a.row()["p_value"] is None and a.row()["n_boot"] == 0
-    assert a.n_zero == 1 and a.mean_degree == pytest.approx(33 / 8)
-    with pytest.raises(CompareError, match="n_boot=-1"):
+    assert a.n_zero == 1 and a.mean_degree == pytest.approx(46 / 12)
+    with pytest.raises(FitError, match="n_boot=-1"):
         analyse_degrees([1, 2, 3], n_boot=-1)
 
 
@@ -116,7 +123,7 @@ def test_connectome_sources():
 def test_layered_sources_degree_csv_graphml_gexf(tiny_network, tmp_path):
     expected = tiny_network.degrees()
     csv_path, gml, gexf = tmp_path / "net.csv", tmp_path / "net.graphml", tmp_path / "net.gexf"
-    write_degrees_csv(expected, str(csv_path))
+    write_degree_csv(csv_path, expected)
     tiny_network.write_graphml(gml)
     tiny_network.write_gexf(gexf)
     for path in (csv_path, gml, gexf):
@@ -176,7 +183,7 @@ def test_bad_files(tmp_path, tiny_network):
 
 
 def test_compare_network_and_connectome_writes_table_and_figure(tiny_network, tmp_path):
-    write_degrees_csv(tiny_network.degrees(), str(tmp_path / "tiny.csv"))
+    write_degree_csv(tmp_path / "tiny.csv", tiny_network.degrees())
     c = compare_networks([tmp_path / "tiny.csv", "celegans:varshney2011:in"], n_boot=4, seed=3)
     labels = [(e.source, e.layer) for e in c.entries]
     assert labels == [("tiny", layer) for layer in tiny_network.degrees()] + [("varshney2011", "in")]
@@ -212,10 +219,15 @@ def test_ccdf_curves_are_degree_over_mean():
     assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_yscale() == "log"
 
 
-def test_unfittable_layer_is_named():
+def test_degenerate_layer_is_reported_and_bad_degrees_named():
     flat = DegreeSet("net", "fc3", np.array([2, 2, 2, 2]))
+    c = compare_networks([flat], n_boot=0)
+    row = c.rows()[0]
+    assert row["not_fitted"].startswith("4 nodes of positive degree") and row["alpha"] is None
+    assert "| not fitted" in c.to_markdown().splitlines()[0] or "not fitted |" in c.to_markdown().splitlines()[0]
+    assert "4 nodes of positive degree" in c.to_markdown().splitlines()[-1]
     with pytest.raises(CompareError, match=r"net: fc3: cannot analyse its degrees"):
-        compare_networks([flat], n_boot=0)
+        compare_networks([DegreeSet("net", "fc3", np.array([2, -1, 3]))], n_boot=0)
     with pytest.raises(CompareError, match="no sources given"):
         compare_networks([], n_boot=0)
 

@@ -20,8 +20,8 @@ from tests.test_data import write_mnist
 pytestmark = pytest.mark.filterwarnings("ignore:TPL fit on the edge of its search range:UserWarning")
 
 ARTEFACTS = ("table1.csv", "table1.md", "figure-7.png", "figure-8.png", "figure-9.png", "metrics.json",
-             "report.md", "delta.csv", "omega.csv", "omega-summary.csv", "degrees.csv", "fits.csv",
-             "attachment.json", "pvalues.json", "a-dense.pt", "a-sparse.pt", "b-dense.pt", "b-sparse.pt")
+             "report.md", "delta.csv", "omega.csv", "omega-summary.csv", "degrees-t0.csv", "degrees-t1.csv",
+             "new-connections.csv", "fits.csv", "attachment.json", "a-dense.pt", "a-sparse.pt", "b-dense.pt", "b-sparse.pt")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def cli_run(tmp_path_factory):
     out = root / "out"
     argv = ["reproduce", "continual", "--P", "8", "--data-dir", str(root / "mnist"), "--out", str(out),
             "--epochs", "1", "--retrain-epochs", "1", "--limit-train", "40", "--n-boot", "3", "--seed", "2",
-            "--quiet", "--threads", "1"]
+            "--quiet", "--threads", "1", "--jobs", "1"]
     assert main(argv) == 0
     return root, out, argv
 
@@ -61,7 +61,7 @@ def test_table1_and_metrics(cli_run):
     assert [o["layer"] for o in metrics["attachment"]["omega"]] == ["input", "fc1", "fc2"]
     assert [t["lower"] for t in metrics["attachment"]["delta_trend"]] == ["input", "fc1"]
     assert [f["layer"] for f in metrics["fits_t1"]] == ["input", "fc1", "fc2"]
-    assert all(f["n_boot"] == 3 and 0 <= f["p_value"] <= 1 for f in metrics["fits_t1"])
+    assert all(f["pvalue"]["n_boot"] == 3 and 0 <= f["pvalue"]["p_value"] <= 1 for f in metrics["fits_t1"])
     report = (out / "report.md").read_text()
     for text in ("98.21", "Figure 7", "Figure 8", "eq. 10 slope", "Spearman (nodes)", "Figure 9", "3 bootstrap sets",
                  "relatively low"):
@@ -70,7 +70,7 @@ def test_table1_and_metrics(cli_run):
 
 def test_degrees_csv_matches_snapshots(cli_run):
     _, out, _ = cli_run
-    rows = list(csv.DictReader(open(out / "degrees.csv")))
+    rows_all = rows = list(csv.DictReader(open(out / "new-connections.csv")))
     by_layer = {}
     for r in rows:
         by_layer.setdefault(r["layer"], []).append(r)
@@ -88,19 +88,26 @@ def test_degrees_csv_matches_snapshots(cli_run):
         new = np.array([int(r["new_connections"]) for r in rows])
         assert nodes["spearman"] == pytest.approx(stats.spearmanr(d0, new).statistic)
         assert nodes["zero_degree_nodes"] == int((d0 == 0).sum())
+    # degrees-t0.csv and degrees-t1.csv are the one degree CSV format, with the same numbers
+    for t in ("t0", "t1"):
+        table = list(csv.DictReader(open(out / f"degrees-{t}.csv")))
+        assert list(table[0]) == ["layer", "unit", "degree"]
+        assert [(r["layer"], r["unit"], r["degree"]) for r in table] == [
+            (r["layer"], r["unit"], r[f"degree_{t}"]) for r in rows_all]
 
 
 def test_rerun_reuses_every_stage(cli_run, monkeypatch):
     root, out, argv = cli_run
-    before = json.loads((out / "pvalues.json").read_text())
+    before = json.loads((out / "metrics.json").read_text())["fits_t1"]
+    assert len(list((out / "analyses").glob("*.json"))) == 3
 
     def no_bootstrap(*args, **kwargs):
         raise AssertionError("the cached p-values should have been reused")
 
-    monkeypatch.setattr("analysis.tpl_pvalue", no_bootstrap)
+    monkeypatch.setattr("analysis.degree_analysis.tpl_pvalue", no_bootstrap)
     report = reproduce_continual(out, size=8, data_dir=root / "mnist", epochs=1, retrain_epochs=1,
-                                 limit_train=40, n_boot=3, seed=2, progress=False)
-    assert json.loads((out / "pvalues.json").read_text()) == before
+                                 limit_train=40, n_boot=3, seed=2, n_jobs=1, progress=False)
+    assert json.loads((out / "metrics.json").read_text())["fits_t1"] == before
     assert report.table1() == json.loads((out / "metrics.json").read_text())["continual"]["table1"]
 
 

@@ -9,12 +9,10 @@ import torch
 from torch import nn
 
 from experiments.models import (
-    MODEL_NAMES,
+    MODELS,
     ModelError,
     build_model,
-    model_dataset,
-    model_input_shape,
-    output_layer,
+    model_spec,
     pruning_fractions,
     weighted_layers,
 )
@@ -33,8 +31,8 @@ def test_output_shape_and_layer_names(name):
     torch.manual_seed(0)
     model = build_model(name).eval()
     assert list(weighted_layers(model)) == LAYERS[name]
-    assert output_layer(name) == LAYERS[name][-1]
-    x = torch.rand(2, *model_input_shape(name))
+    assert model_spec(name).output_layer == LAYERS[name][-1]
+    x = torch.rand(2, *model_spec(name).input_shape)
     assert tuple(model(x).shape) == (2, 1000 if name == "alexnet" else 10)
 
 
@@ -105,7 +103,9 @@ def test_weights_errors(tmp_path):
 
 def test_unknown_model():
     with pytest.raises(ModelError, match="unknown model 'lenet': known are mlp, cnn-mnist, cnn-cifar10, alexnet, vgg16"):
-        model_input_shape("lenet")
+        model_spec("lenet")
+    with pytest.raises(ModelError, match="unknown model 'lenet'"):
+        build_model("lenet")
 
 
 def test_pruning_fractions():
@@ -122,5 +122,81 @@ def test_pruning_fractions():
 
 
 def test_datasets_and_shapes_cover_all_models():
-    assert {model_dataset(n) for n in MODEL_NAMES} == {"mnist", "cifar10", "imagenet"}
-    assert model_input_shape("vgg16") == (3, 224, 224)
+    assert list(MODELS) == ["mlp", "cnn-mnist", "cnn-cifar10", "alexnet", "vgg16"]
+    assert {spec.dataset for spec in MODELS.values()} == {"mnist", "cifar10", "imagenet"}
+    assert model_spec("vgg16").input_shape == (3, 224, 224)
+    assert {n: s.output_layer for n, s in MODELS.items()} == {
+        "mlp": "out", "cnn-mnist": "out", "cnn-cifar10": "out", "alexnet": "classifier.6", "vgg16": "classifier.6"}
+
+
+# ------------------------------------------------------------------ the registry and custom layers
+
+
+class ScaledLinear(nn.Module):
+    """A weighted layer type unknown to torch's pruning helpers and to the built-in handlers."""
+
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_out, n_in))
+        self.inner = nn.Linear(1, 1)  # a module inside a weighted layer is not a layer of its own
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2.0 * x @ self.weight.t()
+
+
+class Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(6, 8)
+        self.relu = nn.ReLU()
+        self.scaled = ScaledLinear(8, 5)
+        self.head = nn.Linear(5, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.scaled(self.relu(self.fc1(x))))
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    """ScaledLinear registered with nn2graph.handlers.register, and a spec of Net; both undone after."""
+    from nn2graph import handlers
+    from experiments.models import ModelSpec, register_model
+
+    monkeypatch.setattr(handlers, "HANDLERS", dict(handlers.HANDLERS))
+    monkeypatch.setattr("experiments.models.MODELS", dict(MODELS))
+
+    @handlers.register(ScaledLinear, spatial=False, n_units=lambda m: m.weight.shape[0])
+    def scaled(module, weight, groups, n_groups, in_shape, out_shape):
+        yield from handlers.linear_connections(module, weight, groups, n_groups, in_shape, out_shape)
+
+    return register_model(ModelSpec("net", Net, (6,), "mnist", "head", fraction=0.5,
+                                    labels=lambda model, layers: {"scaled": "custom"}))
+
+
+def test_a_registered_layer_is_pruned_and_labelled(registered):
+    from experiments.models import layer_labels
+    from experiments.pruning import prune_layers, sparsity_report
+
+    torch.manual_seed(0)
+    model = build_model("net")
+    assert list(weighted_layers(model)) == ["fc1", "scaled", "head"]  # not scaled.inner
+    assert pruning_fractions("net") == {"fc1": 0.5, "scaled": 0.5}
+    assert layer_labels("net", model) == {"input": "input", "fc1": "fc1", "scaled": "custom", "head": "head"}
+    weight = model.scaled.weight.detach().clone()
+    masks = prune_layers(model, pruning_fractions("net"))
+    # the 20 smallest of the 40 |w| of the custom layer are gone, found independently by sorting
+    order = weight.abs().flatten().argsort()
+    expected = torch.ones(40, dtype=torch.bool)
+    expected[order[:20]] = False
+    assert torch.equal(masks["scaled"].flatten(), expected)
+    assert torch.equal(model.scaled.weight, weight * expected.view(5, 8))
+    rows = {r.layer: r for r in sparsity_report(model).rows}
+    assert (rows["scaled"].type, rows["scaled"].weights, rows["scaled"].nonzero) == ("ScaledLinear", 40, 20)
+
+
+def test_a_module_without_handler_is_not_prunable():
+    from experiments.pruning import PruningError, prune_layers
+
+    model = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
+    with pytest.raises(PruningError, match=r"layer '1' is a BatchNorm1d, which has no handler in nn2graph.handlers"):
+        prune_layers(model, {"1": 0.5})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 import warnings
@@ -16,13 +17,13 @@ import torch
 import torchvision
 from torch import nn
 
-import experiments.reproduce as reproduce
 from analysis import AlternativesResult, AlternativeTest, fit_tpl
-from experiments.models import pruning_fractions, weighted_layers
+from experiments.models import MODELS, layer_labels, pruning_fractions, weighted_layers
 from experiments.pruning import prune_layers
-from experiments.reproduce import STATIC_TARGETS, ReproduceError, fit_layer, layer_labels, reproduce_static
+from experiments.reproduce import STATIC_TARGETS, ReproduceError, fit_layer, reproduce_static
 from nn2graph import layer_degrees
 from nn2graph.cli import main
+from nn2graph.run_folder import RunFolderError
 from tests.test_data import write_cifar, write_mnist
 
 TINY = {"epochs": 1, "retrain_epochs": 1, "limit_train": 100, "n_boot": 3, "n_jobs": 1, "progress": False,
@@ -36,11 +37,12 @@ def mnist_dir(tmp_path_factory):
     return folder
 
 
-def _read_csv(path):
+def _read_csv(path, label):
     with open(path, newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["unit", "degree"]
-    return np.array([[int(v) for v in row] for row in rows[1:]])
+    assert rows[0] == ["layer", "unit", "degree"]
+    assert {row[0] for row in rows[1:]} == {label}
+    return np.array([[int(v) for v in row[1:]] for row in rows[1:]])
 
 
 def _check_artefacts(out, result, figure):
@@ -50,11 +52,11 @@ def _check_artefacts(out, result, figure):
         assert f in metrics["files"] and (out / f).stat().st_size > 0
     assert (out / f"figure-{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for layer in result.layers:
-        table = _read_csv(out / f"degrees-{layer.label}.csv")
+        table = _read_csv(out / f"degrees-{layer.label}.csv", layer.label)
         np.testing.assert_array_equal(table[:, 0], np.arange(layer.degrees.size))
         np.testing.assert_array_equal(table[:, 1], layer.degrees)
         entry = metrics["layers"][layer.label]
-        assert entry["nodes"] == layer.degrees.size
+        assert entry["n"] == layer.degrees.size and entry["path"] == layer.path
         if layer.fitted:
             assert entry["not_fitted"] is None
             assert set(entry["fit"]) >= {"alpha", "xmin", "xmax", "ks_distance", "n", "n_tail", "tail_fraction"}
@@ -112,7 +114,7 @@ def test_rerun_reuses_training_and_pvalues(tmp_path, mnist_dir, mlp_run, monkeyp
     def no_bootstrap(*args, **kwargs):
         raise AssertionError("the p-value should have been reused")
 
-    monkeypatch.setattr(reproduce, "tpl_pvalue", no_bootstrap)
+    monkeypatch.setattr("analysis.degree_analysis.tpl_pvalue", no_bootstrap)
     second = reproduce_static("mlp-mnist", out=out, data_dir=mnist_dir, seed=1, **TINY)
     assert second.metrics["accuracy"] == first.metrics["accuracy"]
     assert second.metrics["seconds_earlier_runs"] == [pytest.approx(first.metrics["seconds"])]
@@ -120,22 +122,22 @@ def test_rerun_reuses_training_and_pvalues(tmp_path, mnist_dir, mlp_run, monkeyp
         np.testing.assert_array_equal(a.degrees, b.degrees)
         assert a.pvalue.p_value == b.pvalue.p_value
         np.testing.assert_array_equal(a.pvalue.distances, b.pvalue.distances)
-    # another n_boot is a new bootstrap
-    with pytest.raises(AssertionError, match="reused"):
+    # another n_boot is another run: refused in this folder, naming it
+    with pytest.raises(RunFolderError, match="holds a run with other settings: n_boot is 3 there, 4 here"):
         reproduce_static("mlp-mnist", out=out, data_dir=mnist_dir, seed=1, **{**TINY, "n_boot": 4})
 
 
 def test_cnn_through_the_cli_reports_the_unfittable_input(tmp_path, mnist_dir, capsys):
     out = tmp_path / "cnn"
     argv = ["reproduce", "cnn-mnist", "--data-dir", str(mnist_dir), "--out", str(out), "--epochs", "1",
-            "--retrain-epochs", "1", "--limit-train", "100", "--n-boot", "2", "--n-jobs", "1", "--quiet"]
+            "--retrain-epochs", "1", "--limit-train", "100", "--n-boot", "2", "--jobs", "1", "--quiet"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "not fitted: 1 node" in printed and "(paper 98.85)" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics["layers"]) == ["input", "conv1", "conv2", "fc3"]
     assert metrics["layers"]["input"]["not_fitted"].startswith("1 node")
-    assert metrics["layers"]["input"]["nodes"] == 1
+    assert metrics["layers"]["input"]["n"] == 1
     assert "not fitted: 1 node" in (out / "report.md").read_text()
     g = nx.read_graphml(out / "sparse.graphml")
     assert g.number_of_nodes() == 1 + 32 + 32 + 256 + 10
@@ -164,10 +166,10 @@ def _narrow(name: str) -> nn.Module:
 
 @pytest.mark.parametrize("name", ["alexnet", "vgg16"])
 def test_imagenet_targets_on_narrow_random_models(tmp_path, monkeypatch, name):
-    monkeypatch.setattr(reproduce, "build_model", lambda model, weights=None: _narrow(model))
+    monkeypatch.setitem(MODELS, name, dataclasses.replace(MODELS[name], builder=lambda: _narrow(name)))
     # the alternative laws are exercised by the MLP and CNN runs; on these few-node layers the
     # lognormal's optimiser alone takes ~5 s a layer, so here one fixed alternative stands in
-    monkeypatch.setattr(reproduce, "compare_alternatives", lambda degrees, fit: AlternativesResult(
+    monkeypatch.setattr("analysis.degree_analysis.compare_alternatives", lambda degrees, fit: AlternativesResult(
         fit, (AlternativeTest("exponential", {"lambda": 0.1}, fit.loglikelihood - 1.0, 1.0, 0.5),)))
     out = tmp_path / name
     with warnings.catch_warnings():
@@ -215,17 +217,16 @@ def test_imagenet_target_without_weights_refuses(tmp_path, capsys):
         reproduce_static("mlp-mnist", out=tmp_path / "m", random_weights=True)
 
 
-def test_fit_layer_reports_unfittable_layers():
+def test_fit_layer_reports_degenerate_layers():
     one = fit_layer("input", "input", np.array([14400]), n_boot=2, seed=0, n_jobs=1)
-    assert not one.fitted and one.reason.startswith("1 node")
-    flat = fit_layer("conv1", "conv1", np.array([0, 7, 7, 7]), n_boot=2, seed=0, n_jobs=1)
-    assert flat.reason.startswith("fewer than two distinct positive degrees (1 distinct among 3 positive of 4)")
-    assert flat.to_dict()["fit"] is None and flat.to_dict()["nodes"] == 4
+    assert not one.fitted and one.reason.startswith("1 node of positive degree")
+    flat = fit_layer("conv1", "conv1", np.array([0] + [7, 8] * 10), n_boot=2, seed=0, n_jobs=1)
+    assert flat.reason.startswith("2 distinct positive degrees among 20 nodes")
+    assert flat.to_dict()["fit"] is None and flat.to_dict()["n"] == 21 and flat.to_dict()["not_fitted"]
 
 
 def test_vgg_caffe_names_follow_the_blocks():
-    with torch.device("meta"):
-        labels = layer_labels("vgg16", torchvision.models.vgg16())
+    labels = layer_labels("vgg16")
     assert list(labels.values()) == ["input", "conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2",
                                      "conv3_3", "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3",
                                      "fc6", "fc7", "fc8"]
@@ -234,7 +235,7 @@ def test_vgg_caffe_names_follow_the_blocks():
 def test_demo_writes_the_mlp_artefacts(tmp_path, capsys):
     out = tmp_path / "demo"
     argv = ["demo", "--out", str(out), "--epochs", "1", "--retrain-epochs", "1", "--limit-train", "100",
-            "--n-boot", "2", "--n-jobs", "1", "--quiet"]
+            "--n-boot", "2", "--jobs", "1", "--quiet"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "NOTE: no MNIST folder given: using only 5,000 images of MNIST" in printed

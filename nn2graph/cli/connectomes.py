@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import csv
-from pathlib import Path
 
+from nn2graph.cli.options import output_file
 from nn2graph.exceptions import NN2GraphError
 
 
@@ -17,13 +16,16 @@ def add_parser(subparsers) -> None:
         description="Without NAME, list the connectomes and their sources. With NAME, load it "
         "(offline, from cect), print its size and optionally write it for Gephi and its degrees as CSV.",
     )
-    parser.add_argument("name", nargs="?", help="a connectome name, e.g. varshney2011")
-    parser.add_argument("--synapses", choices=("chemical", "electrical", "both"), default="chemical")
+    parser.add_argument("name", nargs="?", metavar="NAME", help="a connectome name, e.g. varshney2011")
+    parser.add_argument("--synapses", choices=("chemical", "electrical", "both"), default="chemical",
+                        help="chemical synapses (default), electrical gap junctions, or both")
     parser.add_argument("--all-cells", action="store_true", help="keep muscles and other cells, not only neurons")
     parser.add_argument("--self-loops", action="store_true", help="keep a cell's connections onto itself")
-    parser.add_argument("--out", type=Path, help="write the graph here (.graphml or .gexf)")
+    parser.add_argument("--out", type=output_file("varshney2011.graphml"), metavar="FILE", help="write the graph here (.graphml or .gexf)")
     parser.add_argument(
-        "--degrees", type=Path, help="write name,in,out,total and their weighted forms as CSV here"
+        "--degrees", type=output_file("degrees.csv"), metavar="FILE.csv",
+        help="write the degrees as CSV here (layer,unit,degree: layer in, out, total and their _weighted "
+        "forms, unit the cell's name)"
     )
     parser.set_defaults(run=run)
 
@@ -53,15 +55,14 @@ def run(args: argparse.Namespace) -> int:
         write = write_gexf if args.out.suffix.lower() == ".gexf" else write_graphml
         print(f"wrote {write(graph, args.out)}")
     if args.degrees is not None:
-        columns = {
+        from nn2graph.degree_csv import write_degree_csv
+
+        kinds = {
             f"{kind}{suffix}": connectome_degrees(graph, kind=kind, weighted=weighted)
             for suffix, weighted in (("", False), ("_weighted", True))
             for kind in ("in", "out", "total")
         }
-        with args.degrees.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["name", *columns])
-            for v, name in enumerate(graph.vs["name"]):
-                writer.writerow([name, *(int(values[v]) for values in columns.values())])
+        names = list(graph.vs["name"])
+        write_degree_csv(args.degrees, kinds, units=dict.fromkeys(kinds, names))
         print(f"wrote {args.degrees}")
     return 0

@@ -1,20 +1,20 @@
 """``nn2graph fit DEGREES.csv``: discrete truncated power-law fits of degree columns.
 
-The CSV needs a header.  The degrees are in column ``degree`` (``--column``); when the file
-has a ``layer`` column (``--layer-column``), as ``nn2graph convert --degrees`` writes
-(columns layer, unit, degree), each layer is fitted on its own, in the order the layers
-first appear.  Prints a table; ``--json`` and ``--plot`` write the results and the figure.
+The CSV is the degree CSV every command writes (columns layer, unit, degree; see
+docs/fits.md); files of earlier versions (unit,degree per layer; name,in,out,...) are read
+too, and ``--column`` picks another column of any CSV with a header.  Each layer is fitted on
+its own, in the order the layers first appear, with the same analysis as ``nn2graph compare``
+and ``nn2graph reproduce`` (the same degrees and seed give the same numbers).  Layers with
+fewer than 10 nodes of positive degree or fewer than 3 distinct positive degrees are reported,
+not fitted.  Prints a table; ``--json`` and ``--plot`` write the results and the figure.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
-import sys
-import warnings
-from pathlib import Path
 
+from nn2graph.cli.options import add_jobs_argument, input_file, output_file
 from nn2graph.exceptions import NN2GraphError
 from nn2graph.result_files import write_json
 
@@ -22,22 +22,22 @@ from nn2graph.result_files import write_json
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "fit", help="fit discrete truncated power laws to degrees in a CSV file",
-        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("csv", type=Path, metavar="DEGREES.csv", help="CSV file with a header")
-    p.add_argument("--column", default="degree", help="column holding the degrees (default: degree)")
-    p.add_argument("--layer-column", default="layer",
+        description=__doc__.split("\n\n", 1)[1].replace("``", "'"), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("csv", type=input_file, metavar="DEGREES.csv", help="CSV file with a header")
+    p.add_argument("--column", default="degree", metavar="NAME", help="column holding the degrees (default: degree)")
+    p.add_argument("--layer-column", default="layer", metavar="NAME",
                    help="column naming each row's layer; fit layers separately when present (default: layer)")
-    p.add_argument("--xmin", type=int, default=None, help="fix xmin (default: searched)")
-    p.add_argument("--xmax", type=_xmax, default=None, help="fix xmax, or 'inf' for the untruncated law")
-    p.add_argument("--search-fraction", type=float, default=0.3,
+    p.add_argument("--xmin", type=int, default=None, metavar="N", help="fix xmin (default: searched)")
+    p.add_argument("--xmax", type=_xmax, default=None, metavar="N|inf", help="fix xmax, or 'inf' for the untruncated law")
+    p.add_argument("--search-fraction", type=float, default=0.3, metavar="F",
                    help="share of smallest/largest degrees giving xmin/xmax candidates (default: 0.3)")
     p.add_argument("--ks", choices=("integers", "data"), default="integers", help="KS convention (default: integers)")
     p.add_argument("--pvalue", action="store_true", help="bootstrap p-value of each fit")
-    p.add_argument("--n-boot", type=int, default=2500, help="synthetic sets for --pvalue (default: 2500)")
-    p.add_argument("--n-jobs", type=int, default=None, help="processes for --pvalue (default: every core)")
-    p.add_argument("--seed", type=int, default=None, help="random seed for --pvalue")
-    p.add_argument("--json", type=Path, default=None, metavar="F", help="write the results as JSON")
-    p.add_argument("--plot", type=Path, default=None, metavar="F", help="write the CCDF panels (e.g. fits.png)")
+    p.add_argument("--n-boot", type=int, default=2500, metavar="N", help="synthetic sets for --pvalue (default: 2500)")
+    add_jobs_argument(p)
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of the bootstrap (default: 0)")
+    p.add_argument("--json", type=output_file("fits.json"), default=None, metavar="FILE", help="write the results as JSON")
+    p.add_argument("--plot", type=output_file("fits.png"), default=None, metavar="FILE", help="write the CCDF panels (e.g. fits.png)")
     p.set_defaults(run=run)
 
 
@@ -50,84 +50,49 @@ def _xmax(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected an integer or 'inf', got {text!r}") from None
 
 
-def read_degree_columns(path: Path, column: str, layer_column: str) -> dict[str, list[float]]:
-    """Degrees by layer (one entry named after the column when there is no layer column)."""
-    if not path.is_file():
-        raise NN2GraphError(f"{path}: no such file")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields = reader.fieldnames or []
-        if column not in fields:
-            raise NN2GraphError(f"{path}: no column {column!r} (columns: {', '.join(fields) or 'none'}); "
-                                "choose one with --column")
-        by_layer: dict[str, list[float]] = {}
-        for line, row in enumerate(reader, start=2):
-            text = (row.get(column) or "").strip()
-            try:
-                value = float(text)
-            except ValueError:
-                raise NN2GraphError(f"{path}, line {line}: {column}={text!r} is not a number") from None
-            layer = row[layer_column] if layer_column in fields else column
-            by_layer.setdefault(layer, []).append(value)
-    if not by_layer:
-        raise NN2GraphError(f"{path}: no rows below the header")
-    return by_layer
-
-
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
+    from analysis import FitError, analyse_degrees, plot_layer_fits
+    from nn2graph.degree_csv import read_degree_csv
 
-    from analysis import FitError, fit_tpl, plot_layer_fits, tpl_pvalue
-
-    by_layer = read_degree_columns(args.csv, args.column, args.layer_column)
+    by_layer = read_degree_csv(args.csv, column=args.column, layer_column=args.layer_column)
     options = {"xmin": args.xmin, "xmax": args.xmax, "search_fraction": args.search_fraction, "ks": args.ks}
-    degrees, fits, pvalues, results, failed = {}, {}, {}, {}, 0
-    for layer, values in by_layer.items():
-        deg = np.asarray(values)
-        degrees[layer] = deg
+    analyses = {}
+    for layer, degrees in by_layer.items():
         try:
-            with warnings.catch_warnings(record=True):
-                warnings.simplefilter("always")
-                fit = fit_tpl(deg, **options)
-            entry = {"fit": fit.to_dict()}
-            if args.pvalue:
-                res = tpl_pvalue(deg, fit=fit, n_boot=args.n_boot, seed=args.seed, n_jobs=args.n_jobs,
-                                 xmin=args.xmin, xmax=args.xmax, search_fraction=args.search_fraction,
-                                 ks=args.ks, progress=sys.stderr.isatty())
-                pvalues[layer] = res.p_value
-                entry["pvalue"] = res.to_dict()
+            analyses[layer] = analyse_degrees(degrees, n_boot=args.n_boot if args.pvalue else 0, seed=args.seed,
+                                              n_jobs=args.jobs, progress=True, **options)
         except FitError as error:
-            if len(by_layer) == 1:
-                raise NN2GraphError(f"{args.csv}: {error}") from None
-            failed += 1
-            fits[layer] = None
-            results[layer] = {"error": str(error)}
-            continue
-        fits[layer] = fit
-        results[layer] = entry
-    _print_table(results, args.pvalue)
+            raise NN2GraphError(f"{args.csv}: layer {layer!r}: {error}") from None
+    print(format_table(analyses, with_p=args.pvalue))
     if args.json is not None:
-        write_json(args.json, {"file": str(args.csv), "column": args.column, "options": options, "layers": results})
+        write_json(args.json, {"file": str(args.csv), "column": args.column, "options": options,
+                               "layers": {layer: a.to_dict() for layer, a in analyses.items()}})
     if args.plot is not None:
-        plot_layer_fits(degrees, fits, pvalues=pvalues or None, path=args.plot, title=args.csv.name)
-    return 1 if failed else 0
+        plot_layer_fits(by_layer, {layer: a.fit for layer, a in analyses.items()},
+                        pvalues={layer: a.pvalue for layer, a in analyses.items() if a.pvalue is not None} or None,
+                        path=args.plot, title=args.csv.name)
+    return 1 if any(not a.fitted for a in analyses.values()) else 0
 
 
-def _print_table(results: dict, with_p: bool) -> None:
-    head = ["layer", "n", "zeros", "xmin", "xmax", "alpha", "D", "tail", "edge"] + (["p", "±"] if with_p else [])
+def format_table(analyses: dict, *, with_p: bool) -> str:
+    """The fits as an aligned text table, one row per layer; degenerate layers say why."""
+    head = ["layer", "n", "zeros", "xmin", "xmax", "alpha", "D", "tail", "edge"] + (["p", "±"] if with_p else []) \
+        + ["best law"]
     rows = []
-    for layer, entry in results.items():
-        if "error" in entry:
-            rows.append([layer, "not fitted: " + entry["error"]])
+    for layer, a in analyses.items():
+        if not a.fitted:
+            rows.append([layer, str(a.n), str(a.n_zero), "not fitted: " + a.not_fitted])
             continue
-        f = entry["fit"]
-        row = [layer, str(f["n"]), str(f["n_zero_dropped"]), str(f["xmin"]), str(f["xmax"]), f"{f['alpha']:.4f}",
-               f"{f['ks_distance']:.4f}", f"{f['n_tail']} ({100 * f['tail_fraction']:.0f}%)",
-               ",".join(f["on_search_edge"]) or "-"]
+        f = a.fit
+        xmax = "inf" if math.isinf(f.xmax) else str(f.xmax)
+        row = [layer, str(f.n), str(f.n_zero_dropped), str(f.xmin), xmax, f"{f.alpha:.4f}", f"{f.ks_distance:.4f}",
+               f"{f.n_tail} ({100 * f.tail_fraction:.0f}%)", ",".join(f.on_search_edge) or "-"]
         if with_p:
-            row += [f"{entry['pvalue']['p_value']:.3f}", f"{entry['pvalue']['std_error']:.3f}"]
-        rows.append(row)
-    widths = [max(len(head[i]), *(len(r[i]) for r in rows if len(r) == len(head))) for i in range(len(head))]
-    print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
+            row += [f"{a.pvalue.p_value:.3f}", f"{a.pvalue.std_error:.3f}"]
+        rows.append(row + [a.best])
+    widths = [max([len(head[i]), *(len(r[i]) for r in rows if len(r) == len(head))]) for i in range(len(head))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) if len(r) == len(head) else "  ".join(r))
+        lines.append(("  ".join(c.ljust(w) for c, w in zip(r, widths)) if len(r) == len(head)
+                      else "  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3]).rstrip())
+    return "\n".join(lines)
