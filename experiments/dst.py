@@ -48,7 +48,8 @@ from experiments.models import build_model
 from experiments.rewiring import Rewiring, drop_fraction, init_masks, layer_densities, rigl_rewire, set_rewire
 from experiments.training import evaluate, resolve_device
 from nn2graph.exceptions import NN2GraphError
-from nn2graph.result_files import write_json
+from nn2graph.result_files import ResultFileError, load_torch, save_torch
+from nn2graph.run_folder import RunFolder, use_run
 
 __all__ = [
     "METHODS",
@@ -56,6 +57,7 @@ __all__ = [
     "DSTConfig",
     "DSTError",
     "DSTResult",
+    "data_digest",
     "default_config",
     "load_topology",
     "save_topology",
@@ -197,23 +199,19 @@ def save_topology(path: str | os.PathLike, masks: Mapping[str, np.ndarray], *, s
     >>> load_topology(p)["fc"].astype(int).tolist()
     [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
     """
-    path = Path(path)
     payload = {"format": _FORMAT, "step": int(step), "epoch": int(epoch),
                "layers": {name: {"shape": list(m.shape), "bits": torch.from_numpy(np.packbits(m.ravel()))}
                           for name, m in masks.items()}}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    return save_torch(path, payload)
 
 
 def load_topology(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The boolean masks of a file written by :func:`save_topology`, by layer."""
     path = Path(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a bad file
-        raise DSTError(f"cannot read topology file {path}: {error}") from error
+        payload = load_torch(path, what="topology file")
+    except ResultFileError as error:
+        raise DSTError(str(error)) from None
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise DSTError(f"{path} is not a topology file of nn2graph's dynamic sparse training")
     masks = {}
@@ -231,8 +229,8 @@ def topology_steps(out: str | os.PathLike) -> list[int]:
     return sorted(int(p.stem.split("-")[1]) for p in folder.glob("step-*.pt"))
 
 
-def _topology_path(out: Path, step: int) -> Path:
-    return out / "topology" / f"step-{step:08d}.pt"
+def _topology_name(step: int) -> str:
+    return f"topology/step-{step:08d}.pt"
 
 
 def snapshot_model(model_name: str, masks: Mapping[str, np.ndarray]) -> nn.Module:
@@ -293,7 +291,8 @@ class DSTResult:
     seconds: float
 
 
-def _digest(splits: DataSplits) -> str:
+def data_digest(splits: DataSplits) -> str:
+    """The size and SHA-1 of the training images and labels (part of a run's identity)."""
     images, labels = splits.train.tensors
     digest = hashlib.sha1(images.contiguous().numpy().tobytes())
     digest.update(labels.contiguous().numpy().tobytes())
@@ -322,7 +321,7 @@ def _apply(model: nn.Module, optimizer: torch.optim.Optimizer, masks: Mapping[st
     return tensors
 
 
-def train_dst(splits: DataSplits, config: DSTConfig, *, out: str | os.PathLike, device: str | torch.device = "cpu",
+def train_dst(splits: DataSplits, config: DSTConfig, *, out: str | os.PathLike | RunFolder, device: str | torch.device = "cpu",
               progress: bool = True, callback: Callable[[dict], None] | None = None) -> DSTResult:
     """Train with SET or RigL, saving the topology at every rewiring step.
 
@@ -333,9 +332,10 @@ def train_dst(splits: DataSplits, config: DSTConfig, *, out: str | os.PathLike, 
         rewiring.
     config : DSTConfig
         Method and hyperparameters (:func:`default_config`).
-    out : str or path-like
-        Run folder: ``topology/``, ``history.json``, ``checkpoint.pt``.  A rerun with the same
-        folder and settings resumes from the last finished epoch.
+    out : str, path-like or nn2graph.run_folder.RunFolder
+        Run folder: ``topology/``, ``history.json``, ``checkpoint.pt``.  A path is opened (and
+        locked) with the settings and the training data as the run's identity; a rerun with the
+        same folder and settings resumes from the last finished epoch.
     device : str or torch.device
         ``"auto"`` uses CUDA when present; bit-identical resumption holds on one device.
     progress : bool
@@ -349,8 +349,8 @@ def train_dst(splits: DataSplits, config: DSTConfig, *, out: str | os.PathLike, 
 
     Raises
     ------
-    DSTError
-        A checkpoint in ``out`` from other settings or data.
+    nn2graph.run_folder.RunFolderError
+        ``out`` is in use by another run, or holds a run with other settings or data.
 
     Examples
     --------
@@ -367,8 +367,6 @@ def train_dst(splits: DataSplits, config: DSTConfig, *, out: str | os.PathLike, 
     True
     """
     device = resolve_device(device)
-    out = Path(out)
-    (out / "topology").mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     images, labels = (t.to(device) for t in splits.train.tensors)
     n = len(labels)
@@ -397,105 +395,102 @@ def train_dst(splits: DataSplits, config: DSTConfig, *, out: str | os.PathLike, 
                        seed=np.random.SeedSequence([config.seed, 0]))
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
-    identity = {"config": config.to_dict(), "train_data": _digest(splits), "device": device.type}
+    identity = {"config": config.to_dict(), "train_data": data_digest(splits), "device": device.type}
 
-    def evaluate_now() -> dict:
-        return {"val_accuracy": evaluate(model, splits.val, device=device),
-                "test_accuracy": evaluate(model, splits.test, device=device)}
+    with use_run(out, identity) as run:
+        def evaluate_now() -> dict:
+            return {"val_accuracy": evaluate(model, splits.val, device=device),
+                    "test_accuracy": evaluate(model, splits.test, device=device)}
 
-    def record(step: int, epoch: int, fraction: float, rewired: Mapping[str, Rewiring] | None) -> dict:
-        row = {"step": step, "epoch": epoch, "drop_fraction": fraction}
-        for name in names:
-            row[f"{name}_active"] = int(masks[name].sum())
-            row[f"{name}_added"] = int(len(rewired[name].added)) if rewired else 0
-            row[f"{name}_removed"] = int(len(rewired[name].lost)) if rewired else 0
-        row |= evaluate_now()
-        save_topology(_topology_path(out, step), masks, step=step, epoch=epoch)
-        history.append(row)
-        write_json(out / "history.json", {"identity": identity, "history": history})
-        if callback is not None:
-            callback(row)
-        return row
+        def record(step: int, epoch: int, fraction: float, rewired: Mapping[str, Rewiring] | None) -> dict:
+            row = {"step": step, "epoch": epoch, "drop_fraction": fraction}
+            for name in names:
+                row[f"{name}_active"] = int(masks[name].sum())
+                row[f"{name}_added"] = int(len(rewired[name].added)) if rewired else 0
+                row[f"{name}_removed"] = int(len(rewired[name].lost)) if rewired else 0
+            row |= evaluate_now()
+            save_topology(run.file(_topology_name(step)), masks, step=step, epoch=epoch)
+            history.append(row)
+            run.write_json("history.json", {"identity": identity, "history": history})
+            if callback is not None:
+                callback(row)
+            return row
 
-    history: list[dict] = []
-    start_epoch, step = 0, 0
-    checkpoint = out / "checkpoint.pt"
-    if checkpoint.is_file():
-        try:
-            state = torch.load(checkpoint, map_location=device, weights_only=True)
-        except Exception as error:  # torch raises many types for a bad file
-            raise DSTError(f"cannot read checkpoint {checkpoint}: {error}; delete it to start again") from error
-        if state.get("identity") != identity:
-            raise DSTError(f"checkpoint {checkpoint} belongs to another run ({state.get('identity')}), not to "
-                           f"{identity}; use another output folder or delete the folder's files")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        masks = {name: np.unpackbits(state["masks"][name].numpy(), count=int(np.prod(shapes[name])))
-                 .astype(bool).reshape(shapes[name]) for name in names}
-        history = list(state["history"])
-        start_epoch, step = int(state["epoch"]) + 1, int(state["step"])
-        mask_tensors = _apply(model, optimizer, masks)
-    else:
-        mask_tensors = _apply(model, optimizer, masks)
-        record(0, 0, 0.0, None)
+        history: list[dict] = []
+        start_epoch, step = 0, 0
+        state = run.load_torch("checkpoint.pt", what="training checkpoint")
+        if state is not None:
+            if state.get("identity") != identity:
+                raise DSTError(f"checkpoint {run.path / 'checkpoint.pt'} belongs to another run "
+                               f"({state.get('identity')}), not to {identity}; use another output folder or "
+                               f"pass --restart")
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            masks = {name: np.unpackbits(state["masks"][name].numpy(), count=int(np.prod(shapes[name])))
+                     .astype(bool).reshape(shapes[name]) for name in names}
+            history = list(state["history"])
+            start_epoch, step = int(state["epoch"]) + 1, int(state["step"])
+            mask_tensors = _apply(model, optimizer, masks)
+        else:
+            mask_tensors = _apply(model, optimizer, masks)
+            record(0, 0, 0.0, None)
 
-    loss_fn = nn.CrossEntropyLoss()
-    resumed_from = start_epoch
-    for epoch in range(start_epoch, config.epochs):
-        if step >= total_steps:
-            break
-        t0 = time.perf_counter()
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(_stream_seed(config.seed, epoch, 0)))
-        torch.manual_seed(_stream_seed(config.seed, epoch, 1))
-        model.train()
-        total_loss, seen = 0.0, 0
-        for batch in range(steps_per_epoch):
+        loss_fn = nn.CrossEntropyLoss()
+        resumed_from = start_epoch
+        for epoch in range(start_epoch, config.epochs):
             if step >= total_steps:
                 break
-            idx = order[batch * config.batch_size:(batch + 1) * config.batch_size].to(device)
-            x, y = images[idx], labels[idx]
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            total_loss += loss.item() * len(y)
-            seen += len(y)
-            if config.method == "rigl" and step > 0 and step % config.delta_t == 0 and step < t_end:
-                fraction = drop_fraction(step, alpha=config.alpha, t_end=t_end)
-                rewired = {name: rigl_rewire(layers[name].weight.detach().cpu().numpy(), masks[name],
-                                             layers[name].weight.grad.detach().cpu().numpy(), fraction=fraction)
+            t0 = time.perf_counter()
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(_stream_seed(config.seed, epoch, 0)))
+            torch.manual_seed(_stream_seed(config.seed, epoch, 1))
+            model.train()
+            total_loss, seen = 0.0, 0
+            for batch in range(steps_per_epoch):
+                if step >= total_steps:
+                    break
+                idx = order[batch * config.batch_size:(batch + 1) * config.batch_size].to(device)
+                x, y = images[idx], labels[idx]
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                total_loss += loss.item() * len(y)
+                seen += len(y)
+                if config.method == "rigl" and step > 0 and step % config.delta_t == 0 and step < t_end:
+                    fraction = drop_fraction(step, alpha=config.alpha, t_end=t_end)
+                    rewired = {name: rigl_rewire(layers[name].weight.detach().cpu().numpy(), masks[name],
+                                                 layers[name].weight.grad.detach().cpu().numpy(), fraction=fraction)
+                               for name in names}
+                    masks = {name: r.mask for name, r in rewired.items()}
+                    mask_tensors = _apply(model, optimizer, masks, {name: r.kept for name, r in rewired.items()})
+                    record(step, epoch, fraction, rewired)
+                    step += 1
+                    model.train()
+                    continue
+                with torch.no_grad():
+                    for name in names:
+                        layers[name].weight.grad.mul_(mask_tensors[name])
+                optimizer.step()
+                with torch.no_grad():
+                    for name in names:
+                        layers[name].weight.mul_(mask_tensors[name])
+                step += 1
+            last_epoch = epoch == config.epochs - 1 or step >= total_steps
+            if config.method == "set" and not last_epoch:
+                rewired = {name: set_rewire(layers[name].weight.detach().cpu().numpy(), masks[name], zeta=config.zeta,
+                                            seed=np.random.SeedSequence([config.seed, step, 1]))
                            for name in names}
                 masks = {name: r.mask for name, r in rewired.items()}
                 mask_tensors = _apply(model, optimizer, masks, {name: r.kept for name, r in rewired.items()})
-                record(step, epoch, fraction, rewired)
-                step += 1
-                model.train()
-                continue
-            with torch.no_grad():
-                for name in names:
-                    layers[name].weight.grad.mul_(mask_tensors[name])
-            optimizer.step()
-            with torch.no_grad():
-                for name in names:
-                    layers[name].weight.mul_(mask_tensors[name])
-            step += 1
-        last_epoch = epoch == config.epochs - 1 or step >= total_steps
-        if config.method == "set" and not last_epoch:
-            rewired = {name: set_rewire(layers[name].weight.detach().cpu().numpy(), masks[name], zeta=config.zeta,
-                                        seed=np.random.SeedSequence([config.seed, step, 1]))
-                       for name in names}
-            masks = {name: r.mask for name, r in rewired.items()}
-            mask_tensors = _apply(model, optimizer, masks, {name: r.kept for name, r in rewired.items()})
-            record(step, epoch, config.zeta, rewired)
-        torch.save({"identity": identity, "epoch": epoch, "step": step, "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(), "history": history,
-                    "masks": {name: torch.from_numpy(np.packbits(m.ravel())) for name, m in masks.items()}},
-                   checkpoint.with_name(checkpoint.name + ".tmp"))
-        os.replace(checkpoint.with_name(checkpoint.name + ".tmp"), checkpoint)
-        if progress:
-            print(f"{config.method} epoch {epoch + 1}/{config.epochs}: step {step}, loss "
-                  f"{total_loss / max(seen, 1):.4f}, test acc {history[-1]['test_accuracy']:.4f} at step "
-                  f"{history[-1]['step']} ({time.perf_counter() - t0:.1f} s)", flush=True)
-    final = {"steps": step} | evaluate_now()
-    write_json(out / "history.json", {"identity": identity, "history": history, "final": final})
-    return DSTResult(model=model.eval(), masks=masks, history=tuple(history), final=final, densities=densities,
-                     resumed_from_epoch=resumed_from, seconds=time.perf_counter() - began)
+                record(step, epoch, config.zeta, rewired)
+            run.save_torch("checkpoint.pt", {
+                "identity": identity, "epoch": epoch, "step": step, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "history": history,
+                "masks": {name: torch.from_numpy(np.packbits(m.ravel())) for name, m in masks.items()}})
+            if progress:
+                print(f"{config.method} epoch {epoch + 1}/{config.epochs}: step {step}, loss "
+                      f"{total_loss / max(seen, 1):.4f}, test acc {history[-1]['test_accuracy']:.4f} at step "
+                      f"{history[-1]['step']} ({time.perf_counter() - t0:.1f} s)", flush=True)
+        final = {"steps": step} | evaluate_now()
+        run.write_json("history.json", {"identity": identity, "history": history, "final": final})
+        return DSTResult(model=model.eval(), masks=masks, history=tuple(history), final=final, densities=densities,
+                         resumed_from_epoch=resumed_from, seconds=time.perf_counter() - began)

@@ -8,10 +8,11 @@ inside the functions.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from nn2graph.result_files import save_figure
 
 __all__ = ["plot_accuracy", "plot_attachment_strength", "plot_step_ccdfs"]
 
@@ -92,7 +93,7 @@ def plot_attachment_strength(delta_runs: Mapping[str, list[dict]], omega_runs: M
     if title:
         fig.suptitle(title)
     if path is not None:
-        fig.savefig(os.fspath(path), dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig
 
 
@@ -148,7 +149,7 @@ def plot_step_ccdfs(degrees_at: Mapping[int, Mapping[str, np.ndarray]], fits: Ma
     if title:
         fig.suptitle(title)
     if path is not None:
-        fig.savefig(os.fspath(path), dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig
 
 
@@ -175,5 +176,5 @@ def plot_accuracy(histories: Mapping[str, Sequence[dict]], *, path=None, title: 
     if title:
         fig.suptitle(title)
     if path is not None:
-        fig.savefig(os.fspath(path), dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig

@@ -37,9 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from experiments.dst import (
+    data_digest,
     DSTError,
     DSTResult,
     default_config,
@@ -49,8 +49,10 @@ from experiments.dst import (
 )
 from experiments.dst_plots import plot_accuracy, plot_attachment_strength, plot_step_ccdfs
 from experiments.models import model_spec
+from experiments.training import resolve_device
 from nn2graph.degree_csv import write_degree_csv
-from nn2graph.result_files import json_ready, write_csv_rows, write_json
+from nn2graph.result_files import json_ready
+from nn2graph.run_folder import open_run
 
 __all__ = ["EVIDENCE_COLUMNS", "DSTReport", "choose_fit_steps", "evidence_row", "reproduce_dst"]
 
@@ -153,13 +155,15 @@ def reproduce_dst(
     n_jobs: int | None = 1,
     device: str = "cpu",
     progress: bool = True,
+    restart: bool = False,
 ) -> DSTReport:
     """Train with SET or RigL and analyse every rewiring step as a growth process.
 
     Parameters
     ----------
     out : str or path-like
-        Run folder (created); rerun with the same folder to resume.
+        Run folder (created and locked, :func:`nn2graph.run_folder.open_run`); rerun with the
+        same folder and settings to resume.
     method : {"set", "rigl"}
     model : {"mlp", "cnn-mnist"}
     data_dir : str or path-like, optional
@@ -183,13 +187,13 @@ def reproduce_dst(
         Training device ("cpu", "cuda", "auto").
     progress : bool
         Plain progress lines.
+    restart : bool
+        Delete the files of the run the folder holds and start over.
 
     Returns
     -------
     DSTReport
     """
-    from analysis import fit_tpl
-    from analysis.attachment_series import transition_rows
     from experiments.data import load_mnist
 
     if n_boot < 1:
@@ -199,22 +203,31 @@ def reproduce_dst(
         if missing:
             raise DSTError(f"--compare {compare}: {', '.join(missing)} missing; give the folder of a finished "
                            f"'nn2graph reproduce dst' run")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     settings = dict(settings or {})
     config = default_config(method, model=model, **settings)
     splits = load_mnist(data_dir, seed=config.seed)
     if limit_train is not None:
         splits = splits.limit_train(limit_train)
+    identity = {"target": "dst", "config": config.to_dict(), "train_data": data_digest(splits),
+                "device": resolve_device(device).type}
+    with open_run(out, identity, restart=restart) as run:
+        return _reproduce(run, config, splits, bins=bins, n_bins=n_bins, n_boot=n_boot, fit_steps=fit_steps,
+                          compare=compare, n_jobs=n_jobs, device=device, progress=progress, began=began)
+
+
+def _reproduce(run, config, splits, *, bins, n_bins, n_boot, fit_steps, compare, n_jobs, device, progress,
+               began) -> DSTReport:
+    from analysis import fit_tpl
+    from analysis.attachment_series import transition_rows
+
+    out, method, model = run.path, config.method, config.model
 
     # stage 1: training, the topology of every rewiring step
-    training = train_dst(splits, config, out=out, device=device, progress=progress)
-    tmp = out / "model.pt.tmp"
-    torch.save({k: v.detach().cpu() for k, v in training.model.state_dict().items()}, tmp)
-    os.replace(tmp, out / "model.pt")
+    training = train_dst(splits, config, out=run, device=device, progress=progress)
+    run.save_torch("model.pt", {k: v.detach().cpu() for k, v in training.model.state_dict().items()})
     layers = list(training.masks)
-    write_csv_rows(out / "connections.csv", [
+    run.write_csv("connections.csv", [
         {"step": row["step"], "epoch": row["epoch"], "layer": layer, "active": row[f"{layer}_active"],
          "added": row[f"{layer}_added"], "removed": row[f"{layer}_removed"], "drop_fraction": row["drop_fraction"]}
         for row in training.history for layer in layers])
@@ -223,11 +236,10 @@ def reproduce_dst(
                      "data": {"note": splits.note, **splits.sizes()}, "densities": training.densities,
                      "final": training.final, "resumed_from_epoch": training.resumed_from_epoch,
                      "rewiring_steps": len(steps) - 1}
-    write_json(out / "metrics.json", metrics)
+    run.write_json("metrics.json", metrics)
 
     # stage 2: every transition, gains and losses
-    cache_path = out / "analysis-cache.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    cache = run.read_json("analysis-cache.json", what="analysis cache") or {}
     key = json.loads(json.dumps({"format": _CACHE_FORMAT, "bins": bins, "n_bins": n_bins,
                                  "history": json_ready(training.history)}))
     if cache.get("key") != key:
@@ -243,14 +255,14 @@ def reproduce_dst(
         g1 = _graph(model, load_topology(topology[steps[k]])).graph
         d, o = transition_rows(g0, g1, step=steps[k], bins=bins, n_bins=n_bins)
         cache["transitions"][name] = {"delta": d, "omega": o}
-        write_json(cache_path, cache)
+        run.write_json("analysis-cache.json", cache)
         previous = g1
         if progress:
             print(f"transition {k}/{len(steps) - 1} (step {steps[k]}) measured", flush=True)
     delta_rows = [r for s in steps[1:] for r in cache["transitions"][str(s)]["delta"]]
     omega_rows = [r for s in steps[1:] for r in cache["transitions"][str(s)]["omega"]]
-    write_csv_rows(out / "attachment-delta.csv", delta_rows)
-    write_csv_rows(out / "attachment-omega.csv", omega_rows)
+    run.write_csv("attachment-delta.csv", delta_rows)
+    run.write_csv("attachment-omega.csv", omega_rows)
 
     # stage 3: degree distributions, TPL fits and verdicts at chosen steps
     chosen = sorted(set(fit_steps)) if fit_steps is not None else choose_fit_steps(steps)
@@ -266,7 +278,7 @@ def reproduce_dst(
             if name not in cache["fits"]:
                 row, full = evidence_row(degrees, n_boot=n_boot, seed=config.seed, n_jobs=n_jobs)
                 cache["fits"][name] = {"row": row, "evidence": full}
-                write_json(cache_path, cache)
+                run.write_json("analysis-cache.json", cache)
             row = cache["fits"][name]["row"]
             fits.append({"step": s, "layer": layer, "n_nodes": int(len(degrees)),
                          "mean_degree": float(np.mean(degrees))} | row)
@@ -275,9 +287,9 @@ def reproduce_dst(
             # of fixed bounds is deterministic)
             fitted[(s, layer)] = (None if row["xmin"] is None else
                                   fit_tpl(degrees, xmin=int(row["xmin"]), xmax=float(row["xmax"])), row["verdict"])
-    write_csv_rows(out / "fits.csv", fits)
+    run.write_csv("fits.csv", fits)
     for s in chosen:
-        write_degree_csv(out / f"degrees-step-{s:08d}.csv", degrees_at[s])
+        write_degree_csv(run.file(f"degrees-step-{s:08d}.csv"), degrees_at[s])
 
     # stage 4: figures, metrics, report
     label = _METHOD_LABEL[method]
@@ -293,16 +305,16 @@ def reproduce_dst(
         runs[other_label] = _read_csv(other / "attachment-delta.csv")
         omega_runs[other_label] = _read_csv(other / "attachment-omega.csv")
         histories[other_label] = _read_run(other, "history.json")["history"]
-    plot_attachment_strength(runs, omega_runs, path=out / "attachment.png",
+    plot_attachment_strength(runs, omega_runs, path=run.file("attachment.png"),
                              title=f"Attachment strength over the rewiring steps ({model})")
-    plot_step_ccdfs(degrees_at, fitted, path=out / "degree-ccdf.png",
+    plot_step_ccdfs(degrees_at, fitted, path=run.file("degree-ccdf.png"),
                     title=f"{label}: degree distributions at the start, middle and end ({model})")
-    plot_accuracy(histories, path=out / "accuracy.png", title="Accuracy over the rewiring steps")
+    plot_accuracy(histories, path=run.file("accuracy.png"), title="Accuracy over the rewiring steps")
     metrics["fits"] = verdicts
     metrics["attachment"] = {"bins": bins, "n_bins": n_bins, "summary": _summary(delta_rows, omega_rows)}
     metrics["seconds_this_run"] = time.perf_counter() - began
-    write_json(out / "metrics.json", metrics)
-    (out / "report.md").write_text(_report(label, config, metrics, training, fits))
+    run.write_json("metrics.json", metrics)
+    run.write_text("report.md", _report(label, config, metrics, training, fits))
     return DSTReport(out=out, training=training, delta_rows=delta_rows, omega_rows=omega_rows, fits=fits)
 
 

@@ -12,6 +12,7 @@ import experiments.rewiring as rewiring
 from experiments.data import DataSplits
 from experiments.dst import DSTError, default_config, load_topology, topology_steps, train_dst
 from experiments.rewiring import init_masks, layer_densities, rigl_rewire, set_rewire
+from nn2graph.run_folder import RunFolderError
 
 SHAPE = (6, 10)
 
@@ -131,7 +132,7 @@ def test_density_is_fixed_at_every_step(method, tmp_path):
 
 def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
     train_dst(_tiny_data(), default_config("set", epochs=1, batch_size=32), out=tmp_path, progress=False)
-    with pytest.raises(DSTError, match="another run"):
+    with pytest.raises(RunFolderError, match="other settings: config.batch_size is 32 there, 16 here"):
         train_dst(_tiny_data(), default_config("set", epochs=1, batch_size=16), out=tmp_path, progress=False)
 
 

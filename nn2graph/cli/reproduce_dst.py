@@ -52,6 +52,8 @@ def add_target(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes for the bootstrap")
     parser.add_argument("--device", default="cpu", help="'cpu' (default), 'cuda' or 'auto'")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--restart", action="store_true",
+                        help="delete the files of the run --out holds and start over")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(run=run)
 
@@ -79,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     report = reproduce_dst(out, method=args.method, model=args.model, data_dir=args.data_dir,
                            limit_train=args.limit_train, settings={k: getattr(args, k) for k in _SETTINGS},
                            bins=args.bins, n_bins=args.n_bins, n_boot=args.n_boot, fit_steps=fit_steps,
-                           compare=args.compare, n_jobs=args.jobs, device=args.device, progress=not args.quiet)
+                           compare=args.compare, n_jobs=args.jobs, device=args.device, progress=not args.quiet,
+                           restart=args.restart)
     final = report.training.final
     print(f"{args.method}: {len(report.training.history) - 1} rewiring steps, {final['steps']} training steps, "
           f"test accuracy {100 * final['test_accuracy']:.2f} %")
