@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
+from analysis.attachment_series import delta_trend
 from experiments.continual import PHASES, ContinualResult, train_continual
 from experiments.errors import ReproduceError
 from experiments.tasks import load_continual_tasks
@@ -69,42 +70,6 @@ _COLUMNS = {"a_dense": "task A dense", "a_sparse": "task A sparse", "b_dense": "
             "b_sparse": "task B sparse"}
 
 
-def delta_trend(table) -> dict:
-    """How Delta grows with the degrees of a :class:`analysis.DeltaTable`.
-
-    Over the cells with at least one pair: Spearman's correlation of Delta with d1, with d2
-    and with d1 * d2 (bin centres), and the elasticity of Delta in d1 * d2 -- the slope of
-    log Delta against log(d1 d2) by least squares over the cells with Delta > 0 and d1 d2 > 0,
-    weighted by their numbers of pairs.  Internal preferential attachment (eq. 6) gives an
-    elasticity of 1, uniformly random new connections 0.
-
-    Examples
-    --------
-    >>> from analysis.growth import random_layered_graph, simulate_growth
-    >>> from analysis import preferential_attachment
-    >>> g0 = random_layered_graph([300, 300, 10], n_edges=3000, seed=0)
-    >>> r = preferential_attachment(g0, simulate_growth(g0, n_new=20000, seed=1), n_bins=6)
-    >>> round(delta_trend(r.deltas[0])["elasticity"], 1)
-    1.0
-    """
-    a, b = np.nonzero(table.n_pairs)
-    d1, d2 = table.bins1.center[a], table.bins2.center[b]
-    delta, weight = table.delta[a, b], table.n_pairs[a, b].astype(float)
-
-    def spearman(x):
-        if len(x) < 2 or np.ptp(x) == 0 or np.ptp(delta) == 0:
-            return None
-        return float(stats.spearmanr(x, delta).statistic)
-
-    ok = (delta > 0) & (d1 * d2 > 0)
-    elasticity = None
-    if ok.sum() >= 2 and np.ptp(np.log(d1[ok] * d2[ok])) > 0:
-        x, y, w = np.log(d1[ok] * d2[ok]), np.log(delta[ok]), weight[ok]
-        xm, ym = np.average(x, weights=w), np.average(y, weights=w)
-        elasticity = float(np.sum(w * (x - xm) * (y - ym)) / np.sum(w * (x - xm) ** 2))
-    return {"lower": table.lower, "upper": table.upper, "cells": int(len(delta)),
-            "spearman_d1": spearman(d1), "spearman_d2": spearman(d2), "spearman_d1d2": spearman(d1 * d2),
-            "elasticity": elasticity, "pa_constant": table.pa_constant}
 
 
 def node_growth(layer: str, degrees: np.ndarray, new: np.ndarray) -> dict:

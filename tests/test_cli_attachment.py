@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from analysis.attachment import attachment_general, preferential_attachment
+from analysis.attachment import preferential_attachment
+from analysis.general_attachment import attachment_general
 from analysis.growth import random_layered_graph, simulate_growth
 from nn2graph.cli import main
 

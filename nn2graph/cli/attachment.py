@@ -39,7 +39,8 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the analysis and write its files; returns the exit code."""
-    from analysis.attachment import attachment_general, preferential_attachment
+    from analysis.attachment import preferential_attachment
+    from analysis.general_attachment import attachment_general
     from analysis.attachment_plots import plot_delta, plot_omega
     from analysis.graph_files import read_graph_file
     from nn2graph.result_files import write_csv_rows
