@@ -194,7 +194,63 @@ def _lognormal_log_norm(mu: float, sigma: float, a: int, b: float) -> float:
     return float(np.logaddexp(head, rest)) if sign > 0 else head
 
 
+_C2_MIN = 1e-9  # smallest curvature of the lognormal (sigma = 1 / sqrt(2 c2) ~ 22,000): its power-law limit
+
+
 def _lognormal(tail: np.ndarray, a: int, b: float) -> tuple[dict[str, float], np.ndarray]:
+    """MLE of the discrete lognormal on [a, b].  With u = log(k / a) its log-pmf is
+    d1 u - c2 u^2 - log Z: an exponential family, concave in (d1, c2), so windows of at most
+    _DIRECT integers are fitted by Newton's method on the exact sums (c2 >= _C2_MIN, where the
+    lognormal becomes a power law); wider windows by Nelder-Mead on (mu, log sigma)."""
+    if b - a + 1 > _DIRECT:
+        return _lognormal_wide(tail, a, b)
+    k = np.arange(a, int(b) + 1, dtype=np.float64)
+    uk = np.log1p((k - a) / a)
+    u = np.log1p((tail - a) / a)
+    t = np.array([u.mean(), -(u * u).mean()])  # data means of the statistics (u, -u^2)
+    stat = np.stack([uk, -uk * uk])
+
+    def moments(theta):
+        e = theta @ stat
+        top = e.max()
+        w = np.exp(e - top)
+        z = w.sum()
+        w /= z
+        mean = stat @ w
+        cov = (stat * w) @ stat.T - np.outer(mean, mean)
+        return top + math.log(z), mean, cov
+
+    def ll(theta):
+        return float(theta @ t) - moments(theta)[0]
+
+    theta = np.array([-1.0, _C2_MIN])
+    for _ in range(100):
+        _, mean, cov = moments(theta)
+        grad = t - mean
+        free = theta[1] > _C2_MIN or grad[1] > 0  # c2 at its floor and pushed down: solve d1 alone
+        if free:
+            step = np.linalg.lstsq(cov, grad, rcond=None)[0]  # singular for windows of two integers
+        else:
+            step = np.array([grad[0] / max(cov[0, 0], 1e-300), 0.0])
+        base, scale = ll(theta), 1.0
+        while True:  # backtracking: the log-likelihood is concave, a short enough step improves it
+            new = theta + scale * step
+            new[1] = max(new[1], _C2_MIN)
+            if ll(new) >= base - 1e-12 * abs(base) or scale < 1e-8:
+                break
+            scale *= 0.5
+        done = np.max(np.abs(new - theta) / np.maximum(1.0, np.abs(theta))) < 1e-12
+        theta = new
+        if done:
+            break
+    d1, c2 = theta
+    log_z = moments(theta)[0]
+    sigma2 = 1.0 / (2.0 * c2)  # d1 u - c2 u^2 = -(log k - mu)^2 / (2 sigma^2) - log k + const
+    mu = sigma2 * (d1 + 2.0 * c2 * math.log(a) + 1.0)
+    return {"mu": float(mu), "sigma": math.sqrt(sigma2)}, d1 * u - c2 * u * u - log_z
+
+
+def _lognormal_wide(tail: np.ndarray, a: int, b: float) -> tuple[dict[str, float], np.ndarray]:
     values, counts = np.unique(tail, return_counts=True)
     lv = np.log(values.astype(np.float64))
     lt = np.log(tail.astype(np.float64))

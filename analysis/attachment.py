@@ -30,6 +30,7 @@ from scipy import stats
 
 from nn2graph.degrees import graph_degrees, layer_order
 from nn2graph.exceptions import NN2GraphError
+from nn2graph.result_files import write_text
 
 BinsLike = Literal["exact", "log", "quantile"] | Sequence[int] | np.ndarray
 
@@ -316,8 +317,7 @@ class OmegaFit:
 def _to_json(payload: dict, path) -> str:
     text = json.dumps(payload, indent=2)
     if path is not None:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+        write_text(path, text + "\n")
     return text
 
 

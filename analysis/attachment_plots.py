@@ -9,11 +9,11 @@ PNG when given a path.  matplotlib is imported inside the functions.
 
 from __future__ import annotations
 
-import os
 import numpy as np
 
 from analysis.attachment import AttachmentResult, DeltaTable, GeneralAttachmentResult, OmegaFit
 from nn2graph.exceptions import NN2GraphError
+from nn2graph.result_files import save_figure
 
 
 class AttachmentPlotError(NN2GraphError, TypeError):
@@ -55,7 +55,7 @@ def _finish(fig, path, title):
     if title:
         fig.suptitle(title)
     if path is not None:
-        fig.savefig(os.fspath(path), dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig
 
 

@@ -126,6 +126,22 @@ def _fixed_refit_distance(fit: TPLFit, values: np.ndarray) -> float:
             return math.nan
 
 
+def _draw_counts(pmf: np.ndarray, m: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """`size` rows of counts of m draws from pmf: multinomial when m exceeds the width, else
+    m inverse-CDF draws a row (a binomial per integer costs more than a search per value then)."""
+    width = pmf.size
+    if m > width:
+        return rng.multinomial(m, pmf, size=size)
+    cdf = np.cumsum(pmf)
+    out = np.empty((size, width), np.int64)
+    rows = max(1, _DENSE_CELLS // m)
+    for r in range(0, size, rows):
+        k = min(rows, size - r)
+        idx = np.minimum(np.searchsorted(cdf, rng.random((k, m)) * cdf[-1], side="right"), width - 1)
+        out[r: r + k] = np.bincount((idx + width * np.arange(k)[:, None]).ravel(), minlength=k * width).reshape(k, width)
+    return out
+
+
 def _window_pvalue(fit: TPLFit, n_boot: int, threshold: float, rng: np.random.Generator,
                    stages: tuple[int, ...] = (100, 400)) -> PValueResult | None:
     """p of a TPL with both bounds fixed: sets of n_tail values drawn from the fitted law, alpha
@@ -142,7 +158,8 @@ def _window_pvalue(fit: TPLFit, n_boot: int, threshold: float, rng: np.random.Ge
         observed_counts = np.zeros((1, width), np.int64)
         observed_counts[0, fit.tail_values - fit.xmin] = fit.tail_counts
         observed = float(_window_distances(fit, observed_counts)[0])
-        pmf = fit.pmf(np.arange(fit.xmin, int(fit.xmax) + 1))
+        e = -fit.alpha * np.log1p(np.arange(width, dtype=np.float64) / fit.xmin)  # log (k / xmin)^-alpha
+        pmf = np.exp(e - e.max())
         pmf /= pmf.sum()
         rows = max(1, _DENSE_CELLS // width)
     else:
@@ -153,7 +170,7 @@ def _window_pvalue(fit: TPLFit, n_boot: int, threshold: float, rng: np.random.Ge
         while done < total:
             size = min(total - done, rows) if dense else total - done
             if dense:
-                parts.append(_window_distances(fit, rng.multinomial(m, pmf, size=size)))
+                parts.append(_window_distances(fit, _draw_counts(pmf, m, size, rng)))
             else:
                 parts.append(np.array([_fixed_refit_distance(fit, fit.sample(m, rng)) for _ in range(size)]))
             done += size
@@ -248,18 +265,18 @@ def tpl_pvalue(
     jobs = min(jobs, int(n_boot))
     size = max(1, min(50, int(n_boot) // (4 * jobs)))
     chunks = [seeds[i: i + size] for i in range(0, len(seeds), size)]
-    from tqdm.auto import tqdm
+    from nn2graph.progress import progress as progress_bar
 
     parts: list[np.ndarray] = []
     if jobs == 1:
-        with tqdm(total=int(n_boot), desc="bootstrap", unit="set", disable=not progress, leave=False) as bar:
+        with progress_bar(total=int(n_boot), desc="bootstrap", unit="set", enabled=progress) as bar:
             for chunk in chunks:
                 parts.append(_distances(fit, outside, options, chunk))
                 bar.update(len(chunk))
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:  # workers start before the bar's thread
             futures = [pool.submit(_distances, fit, outside, options, chunk) for chunk in chunks]
-            with tqdm(total=int(n_boot), desc="bootstrap", unit="set", disable=not progress, leave=False) as bar:
+            with progress_bar(total=int(n_boot), desc="bootstrap", unit="set", enabled=progress) as bar:
                 for fut, chunk in zip(futures, chunks):
                     parts.append(fut.result())
                     bar.update(len(chunk))

@@ -27,7 +27,7 @@ from analysis.tpl import FitError
 from nn2graph._rng import SeedLike
 from nn2graph.degree_csv import DegreeFileError, read_degree_csv
 from nn2graph.exceptions import NN2GraphError
-from nn2graph.result_files import json_ready, write_csv_rows, write_json
+from nn2graph.result_files import json_ready, save_figure, write_csv_rows, write_json
 
 __all__ = [
     "CompareError",
@@ -343,7 +343,7 @@ def plot_degree_ccdfs(degree_sets, *, path: str | os.PathLike | None = None, tit
     if title:
         ax.set_title(title)
     if path is not None:
-        fig.savefig(os.fspath(path), dpi=110)
+        save_figure(fig, path, dpi=110)
     return fig
 
 

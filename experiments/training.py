@@ -13,13 +13,15 @@ Every run keeps the model of the best validation accuracy.  The data order and t
 dropout noise of epoch ``e`` are functions of ``(seed, e)`` alone, and the checkpoint
 written after every epoch holds the model, optimizer and scheduler states, the history
 and the best state; so a run resumed from a checkpoint ends with the same weights, bit for
-bit, as an uninterrupted run of the same seed.
+bit, as an uninterrupted run of the same seed.  Checkpoints hold plain data only (the
+optimizer state keyed by parameter name, so a model whose parameters come in another order,
+e.g. after pruning was made permanent, resumes correctly) and are read with
+``torch.load(weights_only=True)``: a checkpoint cannot run code.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -32,6 +34,8 @@ from torch.utils.data import TensorDataset
 
 from experiments.data import DataSplits
 from nn2graph.exceptions import NN2GraphError
+from nn2graph.result_files import ResultFileError, load_torch, save_torch
+from nn2graph.run_folder import content_key, differences
 
 __all__ = [
     "PROFILES",
@@ -42,6 +46,7 @@ __all__ = [
     "evaluate",
     "get_profile",
     "resolve_device",
+    "set_threads",
     "train",
 ]
 
@@ -170,14 +175,54 @@ class TrainResult:
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """Return ``cuda`` when available for ``"auto"``, otherwise the given device.
 
+    Raises
+    ------
+    TrainingError
+        A device name torch does not know, or CUDA asked for where torch sees no GPU.
+
     Examples
     --------
     >>> resolve_device("cpu")
     device(type='cpu')
+    >>> resolve_device("gpu")
+    Traceback (most recent call last):
+    ...
+    experiments.training.TrainingError: unknown device 'gpu': use 'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'
     """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise TrainingError(f"unknown device {str(device)!r}: use 'auto' (CUDA when present), 'cpu', 'cuda' or "
+                            "'cuda:N'") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainingError(f"device {str(device)!r} asked for, but torch finds no CUDA GPU here: use "
+                                "--device cpu (or auto)")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise TrainingError(f"device {str(device)!r} asked for, but torch finds {torch.cuda.device_count()} "
+                                "CUDA GPU(s) (numbered from 0)")
+    elif resolved.type != "cpu":
+        raise TrainingError(f"device {str(device)!r} is not supported: use 'auto', 'cpu' or 'cuda'")
+    return resolved
+
+
+def set_threads(threads: int | None) -> None:
+    """Set torch's CPU threads (``None``: leave torch's choice).
+
+    Examples
+    --------
+    >>> set_threads(0)
+    Traceback (most recent call last):
+    ...
+    experiments.training.TrainingError: --threads must be a positive number of CPU threads, not 0
+    """
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise TrainingError(f"--threads must be a positive number of CPU threads, not {threads!r}")
+    torch.set_num_threads(threads)
 
 
 @torch.no_grad()
@@ -242,6 +287,42 @@ def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
+def _optimizer_state(optimizer: torch.optim.Optimizer, model: nn.Module) -> dict:
+    """``optimizer.state_dict()`` with parameters named as in ``model.named_parameters()``."""
+    names = {id(p): name for name, p in model.named_parameters()}
+    order = [names[id(p)] for group in optimizer.param_groups for p in group["params"]]
+    state = optimizer.state_dict()
+    return {"state": {order[i]: value for i, value in state["state"].items()},
+            "param_groups": [{**group, "params": sorted(order[i] for i in group["params"])}
+                             for group in state["param_groups"]]}
+
+
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, model: nn.Module, saved: Mapping,
+                          checkpoint: Path) -> None:
+    """Load :func:`_optimizer_state`'s output, matching parameters by name, not by position."""
+    names = {id(p): name for name, p in model.named_parameters()}
+    flat = [names[id(p)] for group in optimizer.param_groups for p in group["params"]]
+    index = {name: i for i, name in enumerate(flat)}
+    groups, start = [], 0
+    saved_groups = list(saved.get("param_groups", []))
+    problem = None
+    if len(saved_groups) != len(optimizer.param_groups):
+        problem = f"{len(saved_groups)} parameter groups, the optimizer has {len(optimizer.param_groups)}"
+    for current, old in zip(optimizer.param_groups, saved_groups):
+        mine = [names[id(p)] for p in current["params"]]
+        if problem is None and sorted(old["params"]) != sorted(mine):
+            problem = f"the parameters {sorted(old['params'])}, the model trains {sorted(mine)}"
+        groups.append({**old, "params": list(range(start, start + len(mine)))})
+        start += len(mine)
+    if problem is None and not set(saved.get("state", {})) <= set(index):
+        problem = f"state for {sorted(set(saved['state']) - set(index))}, which the model lacks"
+    if problem is not None:
+        raise TrainingError(f"checkpoint {checkpoint} holds optimizer state for {problem}; delete it or start "
+                            "without resuming")
+    optimizer.load_state_dict({"state": {index[name]: value for name, value in saved["state"].items()},
+                               "param_groups": groups})
+
+
 def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, retrain: bool = False,
           seed: int = 0, checkpoint: str | Path | None = None, resume: bool = False,
           device: str | torch.device = "auto", frozen: Mapping[str, torch.Tensor] | None = None,
@@ -274,7 +355,8 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
         pruned layer) -> mask of the entries that must not change: they get zero gradients
         and are restored after every optimizer step, so they stay bit-identical.
     progress : bool
-        Show a tqdm bar per epoch with the running loss and accuracy.
+        Show each epoch's progress with the running loss and accuracy (a bar on a terminal,
+        plain lines in a log: :func:`nn2graph.progress.progress`).
     callback : callable, optional
         Called with each epoch's :class:`EpochRecord` after its checkpoint is written.
 
@@ -293,7 +375,7 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
     >>> result.best_val_accuracy > 0.9, len(result.history)
     (True, 5)
     """
-    from tqdm.auto import tqdm
+    from nn2graph.progress import progress as progress_bar, write
 
     device = resolve_device(device)
     model.to(device)
@@ -317,18 +399,27 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
             raise TrainingError(f"frozen mask of {name!r} has shape {tuple(mask.shape)}, the "
                                 f"parameter has {tuple(named[name].shape)}")
         frozen_params[name] = (named[name], mask, named[name].detach()[mask].clone())
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
     identity = {"profile": asdict(profile), "retrain": retrain, "seed": seed, "n_train": n}
+    if checkpoint is not None:
+        identity["data"] = content_key(splits.train.tensors)
 
     start_epoch, best_val, best_epoch, best_state, history = 0, -1.0, -1, None, []
-    checkpoint = Path(checkpoint) if checkpoint is not None else None
     if resume and checkpoint is not None and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state.get("identity") != identity:
-            raise TrainingError(f"checkpoint {checkpoint} belongs to another run "
-                                f"({state.get('identity')}), not to {identity}; delete it or "
+        try:
+            state = load_torch(checkpoint, what="training checkpoint",
+                               fix="delete it, or start the run over without resuming (--restart)")
+        except ResultFileError as error:
+            raise TrainingError(str(error)) from None
+        if not isinstance(state, dict) or not {"identity", "model", "optimizer", "scheduler", "epoch"} <= set(state):
+            raise TrainingError(f"refused {checkpoint}: it is not a training checkpoint written by nn2graph; "
+                                "delete it or start without resuming")
+        if state["identity"] != identity:
+            changed = "; ".join(differences(state["identity"], identity)) or "other settings"
+            raise TrainingError(f"checkpoint {checkpoint} belongs to another run ({changed}); delete it or "
                                 "drop --resume")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        model.load_state_dict({k: v.to(device) for k, v in state["model"].items()})
+        _load_optimizer_state(optimizer, model, state["optimizer"], checkpoint)
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, best_val, best_epoch = state["epoch"] + 1, state["best_val"], state["best_epoch"]
         best_state = state["best_state"]
@@ -341,8 +432,8 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
         torch.manual_seed(_epoch_seed(seed, epoch, 1))
         model.train()
         total_loss, correct = 0.0, 0
-        bar = tqdm(range(steps_per_epoch), desc=f"{phase} epoch {epoch + 1}/{epochs}", disable=not progress,
-                   leave=False)
+        bar = progress_bar(range(steps_per_epoch), desc=f"{phase} epoch {epoch + 1}/{epochs}", unit="batch",
+                           enabled=progress)
         for step in bar:
             idx = order[step * profile.batch_size:(step + 1) * profile.batch_size].to(device)
             x, y = images[idx], labels[idx]
@@ -370,15 +461,14 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
         if val > best_val:
             best_val, best_epoch, best_state = val, epoch, _cpu_state(model)
         if progress:
-            tqdm.write(f"{phase} epoch {epoch + 1}/{epochs}: loss {record.train_loss:.4f} train acc "
+            write(f"{phase} epoch {epoch + 1}/{epochs}: loss {record.train_loss:.4f} train acc "
                        f"{record.train_accuracy:.4f} val acc {val:.4f} ({record.seconds:.1f} s)")
         if checkpoint is not None:
-            tmp = checkpoint.with_name(checkpoint.name + ".tmp")
-            torch.save({"identity": identity, "epoch": epoch, "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                        "best_val": best_val, "best_epoch": best_epoch, "best_state": best_state,
-                        "history": [asdict(r) for r in history]}, tmp)
-            os.replace(tmp, checkpoint)
+            save_torch(checkpoint, {"identity": identity, "epoch": epoch, "model": _cpu_state(model),
+                                    "optimizer": _optimizer_state(optimizer, model),
+                                    "scheduler": scheduler.state_dict(), "best_val": best_val,
+                                    "best_epoch": best_epoch, "best_state": best_state,
+                                    "history": [asdict(r) for r in history]})
         if callback is not None:
             callback(record)
     if best_state is not None:

@@ -14,11 +14,14 @@ from nn2graph.exceptions import NN2GraphError
 #: Names that need torch, imported on first use so that ``import analysis`` (and the
 #: bootstrap's worker processes) stay light.
 _TORCH_NAMES = {
+    "CheckpointDegrees": "nn2graph.checkpoint",
     "ConnectionBlock": "nn2graph.handlers",
+    "ConvInput": "nn2graph.checkpoint",
     "InputShapeError": "nn2graph.tracing",
     "LayeredGraph": "nn2graph.graph",
     "TracingError": "nn2graph.tracing",
     "UnsupportedLayerError": "nn2graph.handlers",
+    "checkpoint_degrees": "nn2graph.checkpoint",
     "layer_degrees": "nn2graph.graph",
     "register": "nn2graph.handlers",
     "supported_layers": "nn2graph.handlers",
@@ -39,13 +42,16 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "CheckpointDegrees",
     "ConnectionBlock",
+    "ConvInput",
     "InputShapeError",
     "LayeredGraph",
     "LayeredGraphError",
     "NN2GraphError",
     "TracingError",
     "UnsupportedLayerError",
+    "checkpoint_degrees",
     "graph_degrees",
     "layer_degrees",
     "layer_order",

@@ -6,7 +6,9 @@ and :func:`write_gexf` are streaming writers: they keep integer attributes integ
 (GraphML ``long``, GEXF ``long``; igraph's own GraphML writer turns every number into a
 ``double``) and write ten million edges in well under a minute.  :func:`write_gephi`
 styles a graph and writes it, optionally only some layers or only the edges of at least
-a given multiplicity, for graphs too large for Gephi.
+a given multiplicity, for graphs too large for Gephi.  Both writers warn
+(:class:`LargeGraphFileWarning`) before writing a file of more than :data:`LARGE_FILE_BYTES`
+(estimated by :func:`estimated_file_size`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ from pathlib import Path
 from typing import Literal
 from xml.sax.saxutils import escape
 
+import tempfile
+import warnings
+
 import igraph as ig
 import numpy as np
 
 from nn2graph.degrees import layer_order
 from nn2graph.exceptions import NN2GraphError
+from nn2graph.result_files import atomic_open
 
 #: Colours given to layers in order (Tableau 10), as (r, g, b) in 0..255.
 PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -40,7 +46,15 @@ SIZE_RANGE: tuple[float, float] = (2.0, 20.0)
 #: Vertex attributes added by :func:`style_for_gephi`.
 STYLE_ATTRIBUTES: tuple[str, ...] = ("x", "y", "r", "g", "b", "size")
 
+#: Files larger than this (bytes, estimated before writing) get a :class:`LargeGraphFileWarning`.
+LARGE_FILE_BYTES: int = 100_000_000
+
 _CHUNK = 200_000
+_SAMPLE = 1000
+
+
+class LargeGraphFileWarning(UserWarning):
+    """A GraphML or GEXF file about to be written is larger than :data:`LARGE_FILE_BYTES`."""
 
 
 class GephiExportError(NN2GraphError, ValueError):
@@ -223,7 +237,60 @@ def _edge_array(graph: ig.Graph) -> np.ndarray:
     return np.asarray(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
 
 
-def write_graphml(graph: ig.Graph, path: str | Path) -> Path:
+def estimated_file_size(graph: ig.Graph, format: Literal["graphml", "gexf"] = "graphml") -> int:
+    """Estimate the bytes :func:`write_graphml` or :func:`write_gexf` writes for ``graph``.
+
+    The bytes per vertex and per edge are measured by writing up to 1,000 evenly spaced
+    vertices and edges of the graph itself; the estimate is typically within a few percent.
+
+    Examples
+    --------
+    >>> import igraph as ig, tempfile, pathlib
+    >>> g = ig.Graph.Full_Bipartite(100, 100, directed=True)
+    >>> g.vs["layer"] = ["input"] * 100 + ["fc1"] * 100
+    >>> g.es["multiplicity"] = [1] * g.ecount()
+    >>> real = write_graphml(g, pathlib.Path(tempfile.mkdtemp()) / "g.graphml").stat().st_size
+    >>> abs(estimated_file_size(g) / real - 1) < 0.05
+    True
+    """
+    write = write_graphml if format == "graphml" else write_gexf
+    n, m = graph.vcount(), graph.ecount()
+    vertices = np.unique(np.linspace(0, n - 1, min(n, _SAMPLE)).astype(np.int64)).tolist() if n else []
+    edges = np.unique(np.linspace(0, m - 1, min(m, _SAMPLE)).astype(np.int64)).tolist() if m else []
+    with tempfile.TemporaryDirectory() as folder:
+        def size(sample: ig.Graph, name: str) -> int:
+            return write(sample, Path(folder) / name, _check_size=False).stat().st_size
+
+        empty = graph.induced_subgraph([])
+        base = size(empty, "empty")
+        only_vertices = graph.induced_subgraph(vertices)
+        only_vertices.delete_edges(list(range(only_vertices.ecount())))
+        per_vertex = (size(only_vertices, "v") - base) / max(len(vertices), 1)
+        with_edges = graph.subgraph_edges(edges, delete_vertices=True)
+        edge_bytes = size(with_edges, "e")
+        with_edges.delete_edges(list(range(with_edges.ecount())))
+        per_edge = (edge_bytes - size(with_edges, "e0")) / max(len(edges), 1)
+    # ids of the sample are shorter than the graph's: add the missing digits
+    digits = len(str(max(n - 1, 0))) - len(str(max(2 * len(edges) - 1, 0)))
+    return int(base + n * per_vertex + m * (per_edge + 2 * max(digits, 0)))
+
+
+def _warn_if_large(graph: ig.Graph, path: Path, format: Literal["graphml", "gexf"]) -> None:
+    if graph.vcount() + graph.ecount() < LARGE_FILE_BYTES // 1000:  # smaller than 1 kB per element
+        return
+    size = estimated_file_size(graph, format)
+    if size > LARGE_FILE_BYTES:
+        warnings.warn(
+            f"{path}: writing about {size / 1e6:,.0f} MB of {'GraphML' if format == 'graphml' else 'GEXF'} "
+            f"({graph.ecount():,} edges, {graph.vcount():,} nodes); Gephi gets slow beyond a few hundred "
+            "thousand edges. To write less, export some layers or only the heavier edges: "
+            "LayeredGraph.write_graphml(path, layers=[...]) or min_multiplicity=N (also write_gexf and "
+            "nn2graph.gephi.write_gephi; nn2graph convert --layers, --min-multiplicity); see docs/gephi.md",
+            LargeGraphFileWarning, stacklevel=3,
+        )
+
+
+def write_graphml(graph: ig.Graph, path: str | Path, *, _check_size: bool = True) -> Path:
     """Write any igraph graph as GraphML, fast, keeping integer attributes integers.
 
     Every vertex, edge and graph attribute is written with a GraphML type: ``boolean``,
@@ -255,10 +322,12 @@ def write_graphml(graph: ig.Graph, path: str | Path) -> Path:
     [('n0', 'n1', {'multiplicity': 25, 'weight': 0.5})]
     """
     path = Path(path)
+    if _check_size:
+        _warn_if_large(graph, path, "graphml")
     graph_attrs = [(name, _value_type([graph[name]]), [graph[name]]) for name in graph.attributes()]
     vertex_attrs = _attribute_table(graph.vs)
     edge_attrs = _attribute_table(graph.es)
-    with path.open("w", encoding="utf-8") as out:
+    with atomic_open(path) as out:
         out.write(
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
@@ -315,7 +384,7 @@ def _stream(out, ids: np.ndarray, attrs, prefix: str, head: str, tail: str) -> N
         out.write("".join(map(template.format, *fields)))
 
 
-def write_gexf(graph: ig.Graph, path: str | Path) -> Path:
+def write_gexf(graph: ig.Graph, path: str | Path, *, _check_size: bool = True) -> Path:
     """Write any igraph graph as GEXF 1.2, with Gephi's ``viz`` layout, colour and size.
 
     Vertex attributes ``x``, ``y``, ``r``, ``g``, ``b`` and ``size`` (see
@@ -349,6 +418,8 @@ def write_gexf(graph: ig.Graph, path: str | Path) -> Path:
     (['AVAL', 'AVBL'], [('0', '1', 3.0)])
     """
     path = Path(path)
+    if _check_size:
+        _warn_if_large(graph, path, "gexf")
     viz = set(STYLE_ATTRIBUTES)
     vertex_names = set(graph.vs.attributes())
     has_viz = viz <= vertex_names
@@ -360,7 +431,7 @@ def write_gexf(graph: ig.Graph, path: str | Path) -> Path:
     edge_formats = [_formatter(kind) for _, kind, _ in edge_attrs]
     n = graph.vcount()
     labels = graph.vs[label_key] if label_key else [str(v) for v in range(n)]
-    with path.open("w", encoding="utf-8") as out:
+    with atomic_open(path) as out:
         out.write(
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<gexf xmlns="http://www.gexf.net/1.2draft" xmlns:viz="http://www.gexf.net/1.2draft/viz" '
@@ -416,9 +487,12 @@ def _attvalues(attrs, formats, index: int) -> str:
 
 __all__ = [
     "GephiExportError",
+    "LARGE_FILE_BYTES",
+    "LargeGraphFileWarning",
     "PALETTE",
     "SIZE_RANGE",
     "STYLE_ATTRIBUTES",
+    "estimated_file_size",
     "style_for_gephi",
     "write_gephi",
     "write_gexf",

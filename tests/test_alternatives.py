@@ -117,3 +117,59 @@ def test_degrees_must_match_the_fit():
     fit = fit_tpl(x, xmin=1, xmax=50)
     with pytest.raises(FitError, match="pass the degrees that were fitted"):
         compare_alternatives(x[:100], fit)
+
+
+def _direct_log_norm(mu, sigma, a, b):
+    k = np.arange(a, b + 1, dtype=float)
+    logf = -((np.log(k) - mu) ** 2) / (2 * sigma**2) - np.log(k)
+    top = logf.max()  # shifted, then summed pairwise (a running logaddexp loses 1e-5 over 3e6 terms)
+    return float(top + np.log(np.sum(np.exp(logf - top))))
+
+
+@pytest.mark.parametrize("mu, sigma", [(2.0, 1.0), (-150.0, 12.0), (-1.5e5, 400.0)])
+def test_lognormal_normaliser_equals_a_direct_sum(mu, sigma):
+    """Narrow, wide and untruncated windows, including the power-law-like fits with mu far below
+    log xmin (the words data: mu ~ -1.5e5), where the mass beyond the head underflows in linear space."""
+    for a, b in [(7, 60), (7, 3_000_000)]:
+        assert abs(_lognormal_log_norm(mu, sigma, a, b) - _direct_log_norm(mu, sigma, a, b)) < 1e-9
+    # untruncated: the direct sum to 3e6 plus its tail, which for these laws is below 1e-9 (mu = 2) or
+    # the integral of a power law of exponent 1 + (log k - mu) / sigma^2 beyond 3e6 (added here)
+    k_end = 3_000_000
+    head = _direct_log_norm(mu, sigma, 7, k_end)
+    slope = 1 + (math.log(k_end) - mu) / sigma**2
+    logf_end = -((math.log(k_end) - mu) ** 2) / (2 * sigma**2) - math.log(k_end)
+    tail = logf_end + math.log(k_end / (slope - 1)) if mu < 0 else -math.inf
+    assert abs(_lognormal_log_norm(mu, sigma, 7, math.inf) - np.logaddexp(head, tail)) < 2e-6
+
+
+def test_words_lognormal_is_not_significantly_better():
+    """Clauset et al.'s word frequencies: the power law from xmin = 7 and the lognormal cannot be
+    told apart (powerlaw: R = +0.44, p = 0.66)."""
+    import os
+
+    import powerlaw
+
+    x = np.loadtxt(os.path.join(os.path.dirname(powerlaw.__file__), "reference_data", "words.txt")).astype(int)
+    fit = fit_tpl(x, xmax=math.inf)
+    test = compare_alternatives(x, fit)["lognormal"]
+    assert math.isfinite(test.R) and math.isfinite(test.loglikelihood)
+    assert test.p > 0.1 and test.preferred == "neither"
+    assert test.loglikelihood <= fit.loglikelihood + 1e-6  # the power law is the lognormal's limit
+
+
+def test_nan_is_never_significant():
+    from analysis.alternatives import AlternativeTest, AlternativesResult
+
+    nan_p = AlternativeTest(name="lognormal", params={}, loglikelihood=math.inf, R=-7.0, p=math.nan)
+    nan_r = AlternativeTest(name="lognormal", params={}, loglikelihood=math.inf, R=math.nan, p=math.nan)
+    assert nan_p.preferred == "neither" and nan_r.preferred == "neither"
+    fit = fit_tpl(np.arange(1, 50), xmin=1, xmax=49)
+    assert AlternativesResult(fit=fit, tests=(nan_r,)).tpl_favoured
+
+
+def test_nested_vuong_p_is_chi2_of_twice_the_log_ratio():
+    # a log-likelihood ratio of 0.5: p = P(chi2_1 > 1) = erfc(sqrt(0.5)) = 0.3173 (0.4795 for chi2.sf(0.5))
+    l_alt = np.zeros(100)
+    l_tpl = np.full(100, 0.005) + np.linspace(-0.01, 0.01, 100)
+    _, p = _vuong(l_tpl, l_alt, nested=True)
+    assert p == pytest.approx(math.erfc(math.sqrt(0.5)), rel=1e-9) and 0.1 < p < 0.5

@@ -87,3 +87,63 @@ def test_bad_arguments():
     fit = fit_tpl(x, xmin=1, xmax=60)
     with pytest.raises(FitError, match="the fit was made from 100 degrees"):
         tpl_pvalue(x[:50], fit=fit, n_boot=5)
+
+
+def _record_refits(monkeypatch):
+    """Record every synthetic set the bootstrap refits, with its options and its distance."""
+    import analysis.bootstrap as bootstrap
+
+    calls = []
+
+    def recording(values, **options):
+        fit = fit_tpl(values, **options)
+        calls.append((np.array(values), options, fit))
+        return fit
+
+    monkeypatch.setattr(bootstrap, "fit_tpl", recording)
+    return calls
+
+
+def test_refits_rerun_the_search_not_the_observed_bounds(monkeypatch):
+    x = np.concatenate([_draw_tpl(1.3, 2, 150, 400, seed=11), np.random.default_rng(1).integers(1, 300, 60)])
+    fit = fit_tpl(x)
+    calls = _record_refits(monkeypatch)
+    res = tpl_pvalue(x, fit=fit, n_boot=15, seed=2, n_jobs=1, progress=False)
+    assert len(calls) == 15
+    for (values, options, refit), d in zip(calls, res.distances):
+        assert options == {"xmin": None, "xmax": None, "search_fraction": 0.3, "ks": "integers"}
+        searched = fit_tpl(values)  # independent: the whole search, by hand
+        assert d == searched.ks_distance and (refit.xmin, refit.xmax) == (searched.xmin, searched.xmax)
+    assert any((r.xmin, r.xmax) != (fit.xmin, fit.xmax) for _, _, r in calls)
+
+
+def test_synthetic_tail_count_is_binomial_and_zeros_are_drawn(monkeypatch):
+    rng = np.random.default_rng(12)
+    x = np.concatenate([np.zeros(150, int), _draw_tpl(1.5, 5, 80, 600, seed=12), rng.integers(100, 200, 250)])
+    fit = fit_tpl(x, xmin=5, xmax=80)
+    calls = _record_refits(monkeypatch)
+    tpl_pvalue(x, fit=fit, n_boot=200, seed=3, n_jobs=1, progress=False)
+    sets = [values for values, _, _ in calls]
+    in_tail = np.array([np.sum((s >= 5) & (s <= 80)) for s in sets])
+    share = fit.n_tail / fit.n
+    sd = math.sqrt(fit.n * share * (1 - share))  # Binomial(n, n_tail / n): about 14.6 here
+    assert 0.75 * sd < in_tail.std() < 1.25 * sd
+    assert abs(in_tail.mean() - fit.n * share) < 4 * sd / math.sqrt(len(sets))
+    zeros = np.array([np.mean(s == 0) for s in sets])  # zeros are outside values like any other
+    assert abs(zeros.mean() - 150 / x.size) < 0.01
+
+
+def test_the_fits_own_options_are_reused():
+    x = np.random.default_rng(13).zipf(2.4, 500)
+    fit = fit_tpl(x, xmax=math.inf, search_fraction=0.6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        reused = tpl_pvalue(x, fit=fit, n_boot=8, seed=4, n_jobs=1, progress=False)
+        explicit = tpl_pvalue(x, fit=fit, n_boot=8, seed=4, n_jobs=1, progress=False, xmax=math.inf,
+                              search_fraction=0.6)
+    assert np.array_equal(reused.distances, explicit.distances)
+    with pytest.raises(FitError, match=r"search_fraction=0.3 differs from the fit, which was made with "
+                                       r"search_fraction=0.6"):
+        tpl_pvalue(x, fit=fit, n_boot=8, search_fraction=0.3)
+    with pytest.raises(FitError, match="xmin=2 differs from the fit"):
+        tpl_pvalue(x, fit=fit, n_boot=8, xmin=2)

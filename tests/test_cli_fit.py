@@ -88,5 +88,6 @@ def test_errors_name_the_problem(tmp_path, capsys, header, rows, args, message):
 
 
 def test_missing_file(tmp_path, capsys):
-    assert main(["fit", str(tmp_path / "nope.csv")]) == 2
-    assert "nope.csv: no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # refused when the arguments are parsed
+        main(["fit", str(tmp_path / "nope.csv")])
+    assert stop.value.code == 2 and "nope.csv': no such file" in capsys.readouterr().err

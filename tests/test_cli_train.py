@@ -63,3 +63,67 @@ def test_missing_data_is_a_clear_error(tmp_path, capsys):
 def test_bad_prune_fraction(tmp_path, capsys):
     assert main(["train", "mlp", "--prune", "1.5", "--out", str(tmp_path)]) == 2
     assert "--prune must be in [0, 1), not 1.5" in capsys.readouterr().err
+
+
+def test_two_runs_on_one_folder(tmp_path, capsys):
+    import os
+    import signal
+
+    from tests.test_run_folder import hold_in_child
+
+    write_mnist(tmp_path / "mnist", n_train=24, n_test=6)
+    out = tmp_path / "run"
+    argv = ["train", "mlp", "--data-dir", str(tmp_path / "mnist"), "--epochs", "1", "--prune", "0",
+            "--out", str(out), "--quiet", "--seed", "0"]
+    pid = hold_in_child(out, {"other": "run"}, command="nn2graph train mlp --seed 0")
+    try:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"is in use by another run: process {pid} on " in err and "nn2graph train mlp --seed 0" in err
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    (out / "run.json").unlink()  # the holder's identity, not a train run's
+    assert main(argv) == 0
+    first = json.loads((out / "metrics.json").read_text())
+    # the same folder with another seed is refused, naming seed; nothing is mixed
+    assert main(argv[:-1] + ["1", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "holds a run with other settings: seed is 0 there, 1 here" in err and "--restart" in err
+    assert json.loads((out / "metrics.json").read_text()) == first
+    # without --resume the finished run is not silently mixed with a new one either
+    assert main(argv) == 2
+    assert "already holds this run" in capsys.readouterr().err
+    assert main(argv[:-1] + ["1", "--restart"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["seed"] == 1
+
+
+def test_clean_errors_for_bad_run_options(tmp_path, capsys):
+    for argv, message in [
+        (["train", "mlp", "--threads", "0"], "--threads must be a positive number of CPU threads, not 0"),
+        (["train", "mlp", "--device", "tpu"], "unknown device 'tpu'"),
+        (["reproduce", "continual", "--P", "8", "--threads", "0"], "--threads must be a positive number"),
+        (["reproduce", "mlp-mnist", "--threads", "-1"], "--threads must be a positive number"),
+    ]:
+        assert main(argv + ["--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    if not torch.cuda.is_available():
+        assert main(["train", "mlp", "--device", "cuda", "--out", str(tmp_path / "o")]) == 2
+        assert "finds no CUDA GPU here: use --device cpu" in capsys.readouterr().err
+
+
+def test_out_that_is_a_file_or_holds_a_truncated_checkpoint(tmp_path, capsys):
+    write_mnist(tmp_path / "mnist", n_train=24, n_test=6)
+    (tmp_path / "file").write_text("x")
+    argv = ["train", "mlp", "--data-dir", str(tmp_path / "mnist"), "--epochs", "1", "--prune", "0", "--quiet"]
+    assert main(argv + ["--out", str(tmp_path / "file")]) == 2
+    assert "is a file, not a folder: choose another --out" in capsys.readouterr().err
+    out = tmp_path / "run"
+    assert main(argv + ["--out", str(out)]) == 0
+    checkpoint = out / "dense-checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    assert main(argv + ["--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read training checkpoint {checkpoint}: it is truncated or not a torch file" in err
+    assert "Traceback" not in err

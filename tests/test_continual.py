@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
@@ -18,6 +20,7 @@ from experiments.continual import (
 from experiments.data import DataSplits
 from experiments.tasks import central_permutation, permuted_task
 from experiments.training import TrainingProfile, evaluate
+from nn2graph.run_folder import RunFolderError
 
 PROFILE = TrainingProfile("tiny", "adam", lr=2e-3, retrain_lr=1e-3, batch_size=16, epochs=2, retrain_epochs=1)
 
@@ -70,7 +73,7 @@ def test_exact_counts_and_disjoint_tasks(run):
 
 def test_task_a_weights_bit_identical_after_task_b(run):
     out, a, _, result, _ = run
-    after_a = torch.load(out / "a-sparse.pt", weights_only=False)["state"]
+    after_a = torch.load(out / "a-sparse.pt", weights_only=True)["state"]
     final = result.model.state_dict()
     for name in HIDDEN_LAYERS:
         mask = result.masks_a[name]
@@ -106,11 +109,19 @@ def test_rerun_reuses_phases_and_refuses_other_settings(run):
     assert again.table1() == result.table1()
     for name in HIDDEN_LAYERS:
         assert torch.equal(again.model.state_dict()[f"{name}.weight"], result.model.state_dict()[f"{name}.weight"])
-    with pytest.raises(ContinualError, match=r"b-dense\.pt comes from another run"):
+    with pytest.raises(RunFolderError, match=r"holds a run with other settings: s2 is 0.8 there, 0.5 here"):
         train_continual(a, b, PROFILE, out=out, seed=1, s2=0.5, device="cpu", progress=False)
     other_b = permuted_task(a, central_permutation(26, seed=0))
-    with pytest.raises(ContinualError, match="another output folder"):
+    with pytest.raises(RunFolderError, match=r"task_b is .* there, .* here\. Use another output folder"):
         train_continual(a, other_b, PROFILE, out=out, seed=1, device="cpu", progress=False)
+    # a phase file of another run copied into a folder is refused too, naming what differs
+    copy = out.parent / "copy"
+    copy.mkdir()
+    shutil.copy(out / "b-dense.pt", copy / "b-dense.pt")
+    shutil.copy(out / "a-sparse.pt", copy / "a-sparse.pt")
+    shutil.copy(out / "a-dense.pt", copy / "a-dense.pt")
+    with pytest.raises(ContinualError, match=r"b-dense\.pt comes from another run \(s2 is 0.8 there, 0.5 here\)"):
+        train_continual(a, b, PROFILE, out=copy, seed=1, s2=0.5, device="cpu", progress=False)
 
 
 def test_snapshots_hold_each_tasks_connections(run):
@@ -131,3 +142,29 @@ def test_bad_settings():
         train_continual(a, b, PROFILE, s1=1.0, device="cpu", progress=False)
     with pytest.raises(ContinualError, match="task must be one of a, b, not 'c'"):
         PackNetMLP().task = "c"
+
+
+def test_initial_weights_follow_the_seed_and_task_b_draws_fresh_ones(tmp_path):
+    """With a learning rate of 0 the phase files hold the initial weights: task A's are those of
+    the seed (whatever torch's generator held before), task B's new connections are fresh draws
+    (seed + 1), not task A's stream again."""
+    still = TrainingProfile("still", "adam", lr=0.0, retrain_lr=0.0, batch_size=16, epochs=1, retrain_epochs=1)
+    a, b = _tasks()
+    torch.manual_seed(12345)  # a global state the run must not depend on
+    train_continual(a, b, still, out=tmp_path, seed=3, device="cpu", progress=False)
+    a_dense = torch.load(tmp_path / "a-dense.pt", weights_only=True)["state"]
+    torch.manual_seed(3)
+    expected = PackNetMLP().state_dict()
+    for key, value in expected.items():
+        assert torch.equal(a_dense[key], value), key
+    b_dense = torch.load(tmp_path / "b-dense.pt", weights_only=True)
+    free = ~b_dense["masks"]["a"]["fc1"]
+    fresh = b_dense["state"]["fc1.weight"][free]
+
+    def first_draw(seed):
+        torch.manual_seed(seed)
+        return torch.nn.init.xavier_uniform_(torch.empty(1024, 784))[free]
+
+    assert torch.equal(fresh, first_draw(4))
+    assert (fresh == first_draw(3)).sum() < 10  # not task A's stream again
+    assert (fresh == a_dense["fc1.weight"][free]).sum() < 10

@@ -237,3 +237,74 @@ def test_write_gephi_errors(tmp_path):
     del g.es["multiplicity"]
     with pytest.raises(GephiExportError, match="min_multiplicity needs a 'multiplicity' edge attribute"):
         write_gephi(g, tmp_path / "x.graphml", min_multiplicity=2)
+
+
+def _big_layered(n_edges_per_unit=30, seed=0):
+    rng = np.random.default_rng(seed)
+    sizes = [300, 200, 100]
+    offsets = np.cumsum([0] + sizes)
+    edges = []
+    for i in range(2):
+        for j in range(offsets[i + 1], offsets[i + 2]):
+            for k in rng.choice(np.arange(offsets[i], offsets[i + 1]), n_edges_per_unit, replace=False):
+                edges.append((int(k), j))
+    g = ig.Graph(n=int(offsets[-1]), edges=edges, directed=True)
+    g.vs["layer"] = [name for name, s in zip(("input", "fc1", "fc2"), sizes) for _ in range(s)]
+    g.vs["unit"] = [u for s in sizes for u in range(s)]
+    g.es["multiplicity"] = rng.integers(1, 400, g.ecount()).tolist()
+    g.es["weight"] = rng.random(g.ecount()).tolist()
+    return g
+
+
+@pytest.mark.parametrize("fmt", ["graphml", "gexf"])
+def test_estimated_file_size_is_close_to_the_real_size(tmp_path, fmt):
+    from nn2graph.gephi import estimated_file_size, style_for_gephi
+
+    for g in (_big_layered(), _big_layered(3, seed=1), style_for_gephi(_big_layered(10, seed=2))):
+        write = write_graphml if fmt == "graphml" else write_gexf
+        real = write(g, tmp_path / f"g.{fmt}").stat().st_size
+        assert abs(estimated_file_size(g, fmt) / real - 1) < 0.05
+
+
+def test_large_files_are_announced_before_they_are_written(tmp_path, monkeypatch):
+    import warnings
+
+    import nn2graph.gephi as gephi
+    from nn2graph.gephi import LargeGraphFileWarning
+
+    g = _big_layered()  # 9,000 edges, about 1 MB of GraphML
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LargeGraphFileWarning)
+        write_gephi(g, tmp_path / "quiet.graphml")  # below the threshold: no word
+    monkeypatch.setattr(gephi, "LARGE_FILE_BYTES", 500_000)
+    seen = []
+
+    def check(path, fmt):  # the warning comes before the file exists
+        with pytest.warns(LargeGraphFileWarning) as record:
+            write_gephi(g, path, format=fmt)
+        seen.append(str(record[0].message))
+
+    for fmt in ("graphml", "gexf"):
+        path = tmp_path / f"big.{fmt}"
+        check(path, fmt)
+        assert path.stat().st_size > 500_000
+    assert "about 1 MB of GraphML (9,000 edges, 600 nodes)" in seen[0]
+    assert "layers=[...]" in seen[0] and "min_multiplicity=N" in seen[0] and "GEXF" in seen[1]
+    with warnings.catch_warnings():  # a part below the threshold is written without a word
+        warnings.simplefilter("error", LargeGraphFileWarning)
+        write_gephi(g, tmp_path / "part.graphml", layers=["input", "fc1"], min_multiplicity=300)
+
+
+def test_the_warning_is_emitted_before_writing(tmp_path, monkeypatch):
+    import warnings
+
+    import nn2graph.gephi as gephi
+    from nn2graph.gephi import LargeGraphFileWarning
+
+    monkeypatch.setattr(gephi, "LARGE_FILE_BYTES", 500_000)
+    path = tmp_path / "never.graphml"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LargeGraphFileWarning)
+        with pytest.raises(LargeGraphFileWarning):
+            write_graphml(_big_layered(), path)
+    assert not path.exists()

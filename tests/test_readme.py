@@ -29,3 +29,24 @@ def test_the_test_command_installs_the_connectome_data():
     command = _readme_commands()[1]
     assert "'.[test,connectomes]'" in command
     assert command.index("connectomes]'") < command.index("pip install --no-deps 'cect==0.3.5'") < command.index("pytest")
+
+
+def test_the_in_python_example_runs_verbatim(tmp_path):
+    # pasted as it stands into a fresh interpreter, in an empty folder
+    import os
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## In Python\n", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    done = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    alpha, xmin, xmax, p = done.stdout.split()
+    assert int(xmin) <= int(xmax) and 0 <= float(p) <= 1
+    import networkx as nx
+
+    graph = nx.read_graphml(tmp_path / "net.graphml")
+    assert graph.number_of_nodes() == 784 + 256 + 10
+    assert graph.number_of_edges() == round(0.1 * 784 * 256) + 256 * 10  # 90% of layer 1 pruned
+    assert (tmp_path / "fits.png").read_bytes()[:4] == b"\x89PNG"

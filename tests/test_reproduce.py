@@ -23,6 +23,7 @@ from experiments.pruning import prune_layers
 from experiments.reproduce import STATIC_TARGETS, ReproduceError, fit_layer, reproduce_static
 from nn2graph import layer_degrees
 from nn2graph.cli import main
+from nn2graph.run_folder import RunFolderError
 from tests.test_data import write_cifar, write_mnist
 
 TINY = {"epochs": 1, "retrain_epochs": 1, "limit_train": 100, "n_boot": 3, "n_jobs": 1, "progress": False,
@@ -121,8 +122,8 @@ def test_rerun_reuses_training_and_pvalues(tmp_path, mnist_dir, mlp_run, monkeyp
         np.testing.assert_array_equal(a.degrees, b.degrees)
         assert a.pvalue.p_value == b.pvalue.p_value
         np.testing.assert_array_equal(a.pvalue.distances, b.pvalue.distances)
-    # another n_boot is a new bootstrap
-    with pytest.raises(AssertionError, match="reused"):
+    # another n_boot is another run: refused in this folder, naming it
+    with pytest.raises(RunFolderError, match="holds a run with other settings: n_boot is 3 there, 4 here"):
         reproduce_static("mlp-mnist", out=out, data_dir=mnist_dir, seed=1, **{**TINY, "n_boot": 4})
 
 

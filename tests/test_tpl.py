@@ -401,3 +401,182 @@ def test_a_searched_two_value_window_is_flagged():
         warnings.simplefilter("error")
         fixed = fit_tpl(x, xmin=1, xmax=2)  # bounds chosen by the user: no warning
     assert fixed.alpha == pytest.approx(fit.alpha)
+
+
+# ------------------------------------------------------------------ the public layer: options, candidates, input
+
+
+def test_candidates_take_the_floor_of_the_fraction():
+    # n = 11: 0.3 n = 3.3, so 3 values at each end (the ceiling would take 4)
+    pos = np.arange(1, 12)
+    low, high = _candidates(pos, 0.3)
+    assert low.tolist() == [1, 2, 3] and high.tolist() == [9, 10, 11]
+    fit = fit_tpl(pos)
+    assert fit.n_candidates == 9  # every pair of {1, 2, 3} x {9, 10, 11}; 16 with the ceiling
+
+
+def test_d_counts_the_integer_xmax_when_it_is_not_a_data_value():
+    # data on 1..9 only, window [1, 10]: the model puts mass on 10, the data none; the largest
+    # gap is S_model(10) - S_data(10) = pmf(10) at the integer xmax itself
+    x = np.repeat(np.arange(1, 10), [5, 6, 7, 8, 9, 10, 11, 12, 40])
+    fit = fit_tpl(x, xmin=1, xmax=10)
+    brute = _brute_d(x, fit.alpha, 1, 10, "integers")
+    assert abs(fit.ks_distance - brute) < 1e-12
+    assert abs(brute - float(fit.pmf(10))) < 1e-12  # the maximum is at xmax
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_untruncated_search_covers_every_distinct_value_by_default():
+    import os
+
+    x = np.loadtxt(os.path.join(os.path.dirname(powerlaw.__file__), "reference_data", "words.txt")).astype(int)
+    fit = fit_tpl(x, xmax=math.inf)
+    assert fit.search_options["search_fraction"] == 1.0
+    assert fit.xmin == 7 and abs(fit.alpha - 1.95) < 0.01  # Clauset et al.'s fit
+    assert fit.n_candidates == np.unique(x).size - 1  # every distinct value but the largest
+    assert fit_tpl(x).search_options["search_fraction"] == 0.3
+    assert fit_tpl(x, xmax=math.inf, search_fraction=0.3).xmin == 1  # told otherwise
+
+
+def test_fit_records_its_search_options():
+    x = _draw_tpl(1.5, 1, 200, 500, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fit = fit_tpl(x, xmin=2, search_fraction=0.5, ks="data")
+    assert fit.search_options == {"xmin": 2, "xmax": None, "search_fraction": 0.5, "ks": "data"}
+    assert fit_tpl(x, xmax=math.inf, xmin=3).search_options["xmax"] == math.inf
+    assert fit_tpl(x, xmax=math.inf, xmin=3).to_dict()["search_options"]["xmax"] == "inf"
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.array([3, 2**63, 5], dtype=np.uint64), r"degrees\[1\] = 9223372036854775808 is too large"),
+    ([3, 2**70, 5], r"degrees\[1\] = 1180591620717411303424 is too large"),
+    ([3, 5, -(2**70)], r"degrees\[2\] = -1180591620717411303424 is negative"),
+    (np.arange(1, 13).reshape(3, 4), r"one-dimensional .* shape \(3, 4\)"),
+    ([1, 2, None], r"degrees\[2\] = None is of type NoneType"),
+])
+def test_bad_degrees_named_clearly(bad, match):
+    with pytest.raises(FitError, match=match):
+        fit_tpl(bad)
+
+
+def _exhaustive(x, fraction, ks, untruncated=False):
+    """Every valid window evaluated by the exact machinery (one batch), smallest (D, xmin, xmax)."""
+    pos = np.sort(x[x > 0])
+    data = _Data.from_sorted(pos)
+    low, high = _candidates(pos, fraction)
+    high = np.array([math.inf]) if untruncated else high
+    a = np.repeat(low, high.size).astype(float)
+    b = np.tile(high, low.size).astype(float)
+    valid = np.searchsorted(data.values, np.minimum(b, 2.0**62), side="right") - 1 >= \
+        np.searchsorted(data.values, a) + 1
+    pairs = _fit_pairs(data, a[valid], b[valid], *((1.0, 40.0) if untruncated else (-40.0, 40.0)))
+    d = _ks_exact(data, pairs, ks)
+    s = np.lexsort((pairs.b, pairs.a, d))[0]
+    return d[s], pairs.a[s], pairs.b[s], pairs.alpha[s], int(valid.sum())
+
+
+def _test_sets(rng):
+    """Data sets of every kind the certified filter meets: ties, all distinct, heavy tails,
+    a rising law, exact pmf counts (D small for every window: tight bounds), huge values."""
+    k = np.arange(3, 80)
+    exact = np.repeat(k, np.rint(1500 * k ** -1.3 / np.sum(k ** -1.3)).astype(int))
+    return [
+        ("poisson", rng.poisson(40, 400)),
+        ("zipf", np.minimum(rng.zipf(1.8, 300), 10**6)),
+        ("lognormal", np.rint(rng.lognormal(3, 0.8, 300)).astype(int)),
+        ("distinct", rng.choice(np.arange(1, 20000), 200, replace=False)),
+        ("mixture", np.concatenate([_draw_tpl(1.2, 2, 900, 220, seed=int(rng.integers(1 << 30))),
+                                    rng.integers(1, 900, 40)])),
+        ("rising", _draw_tpl(-0.8, 20, 400, 300, seed=int(rng.integers(1 << 30)))),
+        ("exact pmf", exact),
+        ("ties", rng.integers(1, 60, 500)),
+        ("huge", rng.choice(np.arange(10**9, 10**9 + 10**6), 150, replace=False)),
+    ]
+
+
+@pytest.fixture
+def small_tiles(monkeypatch):
+    """Seed and certified filter switched on for searches of a few thousand windows."""
+    import analysis.tpl as tpl
+
+    monkeypatch.setattr(tpl, "_BLOCK_PAIRS", 64)
+    monkeypatch.setattr(tpl, "_SEED_PAIRS", 16)
+    monkeypatch.setattr(tpl, "_TILE", 16)
+    return tpl
+
+
+@pytest.mark.parametrize("ks", ["integers", "data"])
+def test_certified_search_equals_exhaustive_search(small_tiles, monkeypatch, ks):
+    """With the tile filter discarding most windows before alpha is solved, the winner, alpha
+    and D are those of an exhaustive evaluation of every window, on many kinds of data."""
+    calls = []
+    real = small_tiles._tile_bound
+    monkeypatch.setattr(small_tiles, "_tile_bound", lambda *args: calls.append(1) or real(*args))
+    for name, x in _test_sets(np.random.default_rng(21)):
+        for fraction in (0.3, 1.0) if name not in ("distinct", "huge") else (0.3,):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = fit_tpl(x, ks=ks, search_fraction=fraction)
+            d, a, b, al, count = _exhaustive(np.asarray(x), fraction, ks)
+            assert (fit.xmin, fit.xmax) == (a, b), (name, fraction)
+            assert abs(fit.alpha - al) <= 1e-12 * max(1.0, abs(al)), (name, fraction)
+            assert abs(fit.ks_distance - d) <= 1e-15, (name, fraction)
+            assert fit.n_candidates == count
+        if name in ("zipf", "lognormal", "ties", "exact pmf"):  # untruncated, every distinct xmin
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = fit_tpl(x, ks=ks, xmax=math.inf, search_fraction=1.0)
+            d, a, b, al, count = _exhaustive(np.asarray(x), 1.0, ks, untruncated=True)
+            assert (fit.xmin, fit.alpha, fit.ks_distance, fit.n_candidates) == (a, al, d, count), name
+    assert len(calls) > 50  # the filter was used
+
+
+def test_certified_search_equals_slow_reference(small_tiles, monkeypatch):
+    """Against the independent reference (brentq, D by a loop over every integer)."""
+    calls = []
+    real = small_tiles._tile_bound
+    monkeypatch.setattr(small_tiles, "_tile_bound", lambda *args: calls.append(1) or real(*args))
+    rng = np.random.default_rng(22)
+    for seed in range(2):
+        x = np.concatenate([_draw_tpl(rng.uniform(0.3, 2.0), 2, 300, 90, seed=seed), rng.integers(1, 300, 12)])
+        for ks in ("integers", "data"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # edge of the search range
+                fit = fit_tpl(x, ks=ks)
+            d, a, b, al = _slow_search(x, 0.3, ks)
+            assert (fit.xmin, fit.xmax) == (a, b)
+            assert abs(fit.alpha - al) < 1e-6 and abs(fit.ks_distance - d) < 1e-10
+    assert len(calls) >= 4
+
+
+def test_tile_bound_is_a_lower_bound_of_d(small_tiles):
+    """_tile_bound never exceeds the exact D of a window (both KS conventions), and it is
+    close to D for most windows (else the filter would discard nothing)."""
+    tpl = small_tiles
+    rng = np.random.default_rng(23)
+    ratios = []
+    for name, x in _test_sets(rng):
+        pos = np.sort(x[x > 0])
+        data = _Data.from_sorted(pos)
+        for fraction in (0.3, 1.0) if name not in ("distinct", "huge") else (0.3,):
+            low, high = (c.astype(float) for c in _candidates(pos, fraction))
+            ia = np.searchsorted(data.values, low)
+            jb = np.searchsorted(data.values, high, side="right") - 1
+            first_b = np.searchsorted(jb, ia + 1)
+            hot = tpl._hot_points(data, low, high, first_b, -40.0, 40.0, "integers")
+            # a split below the Euler-Maclaurin start and one at a random data value as well
+            hot = np.unique(np.r_[hot, data.values[min(3, data.values.size - 1)],
+                                  rng.choice(data.values)]).astype(float)
+            splits = [(v, int(np.searchsorted(data.values, v)),
+                       np.concatenate([[0.0], np.cumsum(data.counts * np.log(data.values / v))])) for v in hot]
+            for rows, cols, valid in tpl._tiles(first_b, high.size):
+                bound = tpl._tile_bound(data, low[rows], high[cols], valid, splits, -40.0, 40.0)
+                p, q = np.nonzero(valid)
+                pairs = _fit_pairs(data, low[rows][p], high[cols][q], -40.0, 40.0)
+                for ks in ("integers", "data"):
+                    d = _ks_exact(data, pairs, ks)
+                    assert np.all(bound[p, q] <= d + 1e-15), name
+                ratios.append(bound[p, q] / np.maximum(d, 1e-300))
+    ratios = np.concatenate(ratios)
+    assert ratios.size > 10000 and np.mean(ratios > 0.5) > 0.3

@@ -179,3 +179,100 @@ def test_evaluate_against_manual_count():
     x, y = data.val.tensors
     expected = (model(x).argmax(1) == y).float().mean().item()
     assert evaluate(model, data.val, batch_size=7, device="cpu") == pytest.approx(expected)
+
+
+class Recorder(nn.Module):
+    """A linear model whose training forwards record which examples they saw (x[:, 0] is the index)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(1, 2)
+        self.seen = []
+
+    def forward(self, x):
+        if self.training:
+            self.seen.append(x[:, 0].long().tolist())
+        return self.fc(x)
+
+
+def _orders(seed, epochs=3, n=40):
+    x = torch.arange(n, dtype=torch.float32)[:, None]
+    y = (x[:, 0] % 2).long()
+    data = DataSplits(TensorDataset(x, y), TensorDataset(x[:4], y[:4]), TensorDataset(x[:4], y[:4]), "toy", "")
+    profile = TrainingProfile("t", "sgd", lr=0.01, retrain_lr=0.01, batch_size=8, epochs=epochs, retrain_epochs=1)
+    model = Recorder()
+    train(model, data, profile, seed=seed, device="cpu", progress=False)
+    per_epoch = n // 8
+    return [sum(model.seen[e * per_epoch:(e + 1) * per_epoch], []) for e in range(epochs)]
+
+
+def test_every_epoch_shows_every_example_once_in_a_new_order():
+    orders = _orders(seed=4)
+    for order in orders:
+        assert sorted(order) == list(range(40))
+    assert len({tuple(o) for o in orders}) == 3  # a new order every epoch
+    assert _orders(seed=4) == orders  # a function of the seed ...
+    assert _orders(seed=5)[0] != orders[0]  # ... and of nothing else
+
+
+def test_resume_matches_parameters_by_name_not_position(tmp_path):
+    """A model whose parameters come in another order (pruning made permanent re-registers the
+    weight after the bias) resumes from a checkpoint of the other order, bit for bit."""
+    from experiments.pruning import make_pruning_permanent
+
+    profile = TrainingProfile("t", "adam", lr=3e-3, retrain_lr=1e-3, batch_size=32, epochs=3, retrain_epochs=1)
+
+    def reordered():
+        torch.manual_seed(0)
+        model = build_model("mlp")
+        prune_layers(model, {"fc1": 0.5})
+        make_pruning_permanent(model)
+        return model
+
+    reference = reordered()
+    assert [n for n, _ in reference.named_parameters()][:2] == ["fc1.bias", "fc1.weight"]
+    train(reference, splits(), profile, seed=2, device="cpu", progress=False)
+    with pytest.raises(Interrupt):
+        train(reordered(), splits(), profile, seed=2, device="cpu", progress=False,
+              checkpoint=tmp_path / "c.pt", callback=interrupt_after(0))
+    plain_order = build_model("mlp")  # fc1.weight first, as a model loaded from a file has it
+    resumed = train(plain_order, splits(), profile, seed=2, device="cpu", progress=False,
+                    checkpoint=tmp_path / "c.pt", resume=True)
+    assert resumed.resumed_from_epoch == 1
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, plain_order.state_dict()[key]), key
+    saved = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert set(saved["optimizer"]["state"]) == {n for n, _ in reference.named_parameters()}
+
+
+def test_checkpoints_that_are_not_plain_data_are_refused(tmp_path):
+    import pickle
+
+    marker = tmp_path / "marker"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (tmp_path / "c.pt").write_bytes(pickle.dumps({"identity": Payload()}))
+    profile = TrainingProfile("t", "adam", lr=3e-3, retrain_lr=1e-3, batch_size=32, epochs=1, retrain_epochs=1)
+    with pytest.raises(TrainingError, match=r"refused .*c.pt: not a training checkpoint that loads as plain data"):
+        train(build_model("mlp"), splits(), profile, device="cpu", progress=False, checkpoint=tmp_path / "c.pt",
+              resume=True)
+    assert not marker.exists()
+    (tmp_path / "c.pt").write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(TrainingError, match="c.pt: it is truncated or not a torch file"):
+        train(build_model("mlp"), splits(), profile, device="cpu", progress=False, checkpoint=tmp_path / "c.pt",
+              resume=True)
+
+
+def test_device_and_threads_errors():
+    from experiments.training import resolve_device, set_threads
+
+    if not torch.cuda.is_available():
+        with pytest.raises(TrainingError, match="torch finds no CUDA GPU here: use --device cpu"):
+            resolve_device("cuda")
+    with pytest.raises(TrainingError, match="unknown device 'gpu'"):
+        resolve_device("gpu")
+    with pytest.raises(TrainingError, match="--threads must be a positive number of CPU threads, not -2"):
+        set_threads(-2)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nn2graph.cli.options import positive_int
+
 
 def add_parser(subparsers) -> None:
     """Register the ``attachment`` command."""
@@ -19,18 +21,18 @@ def add_parser(subparsers) -> None:
             "attachment.json, delta.csv, omega.csv, omega_summary.csv, delta.png and omega.png into --out."
         ),
     )
-    p.add_argument("g0", type=Path, help="the earlier snapshot (t = 0)")
-    p.add_argument("g1", type=Path, help="the later snapshot (t = 1)")
-    p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    p.add_argument("g0", type=Path, metavar="G0", help="the earlier snapshot (t = 0)")
+    p.add_argument("g1", type=Path, metavar="G1", help="the later snapshot (t = 1)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if missing)")
     p.add_argument("--bins", default="log", choices=["exact", "log", "quantile"], help="degree bins (default log)")
-    p.add_argument("--n-bins", type=int, default=10, help="number of log or quantile bins (default 10)")
+    p.add_argument("--n-bins", type=positive_int, default=10, metavar="N", help="number of log or quantile bins (default 10)")
     p.add_argument("--omega-bins", choices=["exact", "log", "quantile"], help="degree bins for Omega (default --bins)")
     p.add_argument("--output-edges", action="store_true",
                    help="layered: analyse the output layer and its edges too (the paper does not)")
     p.add_argument("--general", action="store_true", help="non-layered form of eq. 5 over all node pairs")
     p.add_argument("--match", default="name", choices=["name", "index"], help="--general: match vertices by (default name)")
     p.add_argument("--degree", default="total", choices=["total", "out-in"], help="--general: pair degrees (default total)")
-    p.add_argument("--weight", default="multiplicity",
+    p.add_argument("--weight", default="multiplicity", metavar="ATTRIBUTE",
                    help="--general: edge attribute counting connections, 'none' for 1 per edge (default multiplicity)")
     p.set_defaults(run=run)
 

@@ -26,10 +26,10 @@ def add_parser(subparsers) -> None:
         ),
     )
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="degree CSV, graph file or celegans:NAME[:KIND]")
-    p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
-    p.add_argument("--n-boot", type=int, default=2500,
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if missing)")
+    p.add_argument("--n-boot", type=int, default=2500, metavar="N",
                    help="bootstrap sets per p-value (default 2500; 0 skips p-values)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstraps (default 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the bootstraps (default 0)")
     add_jobs_argument(p)
     p.add_argument("--synapses", default="chemical", choices=["chemical", "electrical", "both"],
                    help="connectome connections (default chemical)")
@@ -37,13 +37,14 @@ def add_parser(subparsers) -> None:
                    help="connectomes and non-layered graphs: degrees are synapse counts, not partner counts")
     p.add_argument("--output-layer", action="store_true",
                    help="layered graphs: analyse the output (softmax) layer too (the paper does not)")
-    p.add_argument("--title", help="title of the CCDF figure")
+    p.add_argument("--title", metavar="TEXT", help="title of the CCDF figure")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Analyse the sources and write the table and figure; returns the exit code."""
     from analysis.compare import compare_networks
+    from nn2graph.result_files import write_text
 
     comparison = compare_networks(args.sources, n_boot=args.n_boot, seed=args.seed, n_jobs=args.jobs,
                                   synapses=args.synapses, weighted=args.weighted,
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     comparison.to_csv(args.out / "compare.csv")
     comparison.to_json(args.out / "compare.json")
     markdown = comparison.to_markdown()
-    (args.out / "compare.md").write_text(markdown + "\n", encoding="utf-8")
+    write_text(args.out / "compare.md", markdown + "\n")
     comparison.plot(path=args.out / "ccdf.png", title=args.title)
     print(markdown)
     print(f"wrote {args.out}/compare.csv, compare.md, compare.json, ccdf.png")

