@@ -3,7 +3,8 @@ preferential attachment and connectomes.  Works on plain integer arrays and igra
 
 Power laws: :func:`assess_power_law` (a verdict with its reasons), :func:`fit_tpl`,
 :func:`tpl_pvalue`, :func:`compare_alternatives`, :func:`plot_layer_fits`.  Preferential attachment: :func:`preferential_attachment`,
-:func:`attachment_general`, :func:`simulate_growth`, :func:`development_attachment`.
+:func:`attachment_general`, :func:`layered_changes`, :func:`attachment_series`,
+:func:`simulate_growth`, :func:`development_attachment`.
 The one analysis of a degree set (fit, p-value, alternatives, tail), used by every command:
 :func:`analyse_degrees`.  Side by side: :func:`compare_networks`.  Connectomes and graph files:
 :func:`load_connectome`, :func:`list_connectomes`, :func:`connectome_degrees`,
@@ -16,12 +17,13 @@ from analysis.attachment import (
     AttachmentResult,
     DegreeBins,
     DeltaTable,
-    GeneralAttachmentResult,
+    LayeredChanges,
     OmegaFit,
-    attachment_general,
     bin_degrees,
+    layered_changes,
     preferential_attachment,
 )
+from analysis.attachment_series import AttachmentSeries, attachment_series, delta_trend
 from analysis.bootstrap import PValueResult, tpl_pvalue
 from analysis.compare import CompareError, Comparison, DegreeSet, compare_networks, plot_degree_ccdfs
 from analysis.connectomes import (
@@ -32,9 +34,10 @@ from analysis.connectomes import (
     list_connectomes,
     load_connectome,
 )
-from analysis.degree_analysis import AnalysisCache, DegreeAnalysis, analyse_degrees
+from analysis.degree_analysis import AnalysisCache, DegreeAnalysis, analyse_degrees, plot_analyses
 from analysis.development import DevelopmentError, DevelopmentResult, development_attachment
 from analysis.evidence import Criterion, PowerLawEvidence, assess_power_law
+from analysis.general_attachment import GeneralAttachmentResult, attachment_general
 from analysis.graph_files import GraphFileError, read_graph_file
 from analysis.growth import GrowthError, empty_layered_graph, random_layered_graph, simulate_growth
 from analysis.plotting import plot_layer_fits
@@ -46,6 +49,7 @@ __all__ = [
     "AlternativesResult",
     "AttachmentError",
     "AttachmentResult",
+    "AttachmentSeries",
     "CompareError",
     "Comparison",
     "ConnectomeDependencyError",
@@ -62,6 +66,7 @@ __all__ = [
     "GeneralAttachmentResult",
     "GraphFileError",
     "GrowthError",
+    "LayeredChanges",
     "OmegaFit",
     "PValueResult",
     "PowerLawEvidence",
@@ -69,15 +74,19 @@ __all__ = [
     "analyse_degrees",
     "assess_power_law",
     "attachment_general",
+    "attachment_series",
     "bin_degrees",
     "compare_alternatives",
     "compare_networks",
     "connectome_degrees",
+    "delta_trend",
     "development_attachment",
     "empty_layered_graph",
+    "layered_changes",
     "fit_tpl",
     "list_connectomes",
     "load_connectome",
+    "plot_analyses",
     "plot_degree_ccdfs",
     "plot_layer_fits",
     "preferential_attachment",

@@ -1,14 +1,15 @@
 """Internal preferential attachment between two snapshots of a network (paper §4, docs/method.md §4).
 
-Two functions share one set of binning and line-fitting helpers:
+These functions share one set of binning and line-fitting helpers:
 
 * :func:`preferential_attachment` -- two snapshots of a *layered* graph with the same vertices,
   where the later one contains the earlier one's connections (the continual-learning setting of
   the paper).  It estimates Delta_0^l(d1, d2) (eq. 6, Figure 7) for every adjacent layer pair and
   Omega_0^l(d) (eq. 10, Figure 8) for every layer.
-* :func:`attachment_general` -- the non-layered form of eq. 5 for any two snapshots of a network
-  (for example the developmental stages of a connectome), over every node pair, with vertices
-  matched by name or index, and gains and losses of connections reported separately.
+* :func:`layered_changes` -- the same for two layered snapshots where connections are also lost
+  (a network rewired during training): gains and losses reported separately.
+* :func:`analysis.general_attachment.attachment_general` -- the non-layered form of eq. 5 for
+  any two snapshots of a network, built on the same helpers.
 
 Degrees are binned by :func:`bin_degrees` ("exact", "log", "quantile" or explicit boundaries).
 Every Delta cell is the mean over *all* node pairs of the cell, including pairs that are not
@@ -30,7 +31,21 @@ from scipy import stats
 
 from nn2graph.degrees import graph_degrees, layer_order
 from nn2graph.exceptions import NN2GraphError
-from nn2graph.result_files import write_text
+
+__all__ = [
+    "AttachmentError",
+    "AttachmentResult",
+    "DegreeBins",
+    "DeltaTable",
+    "LayeredChanges",
+    "OmegaFit",
+    "aggregate_keys",
+    "bin_degrees",
+    "edge_array",
+    "layered_changes",
+    "preferential_attachment",
+    "sorted_unique",
+]
 
 BinsLike = Literal["exact", "log", "quantile"] | Sequence[int] | np.ndarray
 
@@ -315,10 +330,11 @@ class OmegaFit:
 
 
 def _to_json(payload: dict, path) -> str:
-    text = json.dumps(payload, indent=2)
+    from nn2graph.result_files import json_ready, write_json
+
     if path is not None:
-        write_text(path, text + "\n")
-    return text
+        write_json(path, payload)
+    return json.dumps(json_ready(payload), indent=2, allow_nan=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -381,89 +397,6 @@ class AttachmentResult:
             "n_new": self.n_new,
             "deltas": [t.to_dict() for t in self.deltas],
             "omegas": [o.to_dict() for o in self.omegas],
-        }
-
-    def to_json(self, path=None) -> str:
-        """:meth:`to_dict` as JSON text, also written to ``path`` when given."""
-        return _to_json(self.to_dict(), path)
-
-
-@dataclass(frozen=True, eq=False)
-class GeneralAttachmentResult:
-    """Eq. 5 between two snapshots of any network (:func:`attachment_general`).
-
-    Attributes
-    ----------
-    degree : {"total", "out-in"}
-        How the pair degrees (d1, d2) were taken.
-    names : tuple
-        Identifier (name or index) of each vertex present in both snapshots, in analysis order.
-    degrees : numpy.ndarray of int64
-        t = 0 total degree of each of those vertices (in g0, all its connections).
-    gained, lost : numpy.ndarray of float
-        Connections each vertex gained / lost towards other common vertices.
-    delta_gains, delta_losses : DeltaTable
-        Mean connections gained / lost per pair of common vertices.
-    omega_gains, omega_losses : OmegaFit
-        Gains / losses per vertex against its t = 0 total degree.
-    n_gained, n_lost : float
-        Total connections gained / lost between common vertices.
-    only_in_g0, only_in_g1 : tuple
-        Vertices missing in the later / earlier snapshot (names or indices).
-    lost_with_missing, gained_with_new : float
-        Connections of g0 touching a vertex missing from g1, and of g1 touching a vertex absent
-        from g0; they are outside every Delta and Omega.
-    self_loops : tuple of float
-        Connections of a vertex to itself in g0 and g1, left out everywhere.
-    """
-
-    degree: str
-    names: tuple
-    degrees: np.ndarray
-    gained: np.ndarray
-    lost: np.ndarray
-    delta_gains: DeltaTable
-    delta_losses: DeltaTable
-    omega_gains: OmegaFit
-    omega_losses: OmegaFit
-    n_gained: float
-    n_lost: float
-    only_in_g0: tuple
-    only_in_g1: tuple
-    lost_with_missing: float
-    gained_with_new: float
-    self_loops: tuple[float, float]
-
-    def delta_rows(self) -> list[dict]:
-        """CSV rows of every Delta cell, gains then losses (column ``kind``)."""
-        return [{"kind": kind} | row for kind, t in (("gains", self.delta_gains), ("losses", self.delta_losses))
-                for row in t.rows()]
-
-    def omega_rows(self) -> list[dict]:
-        """CSV rows of every Omega bin, gains then losses (column ``kind``)."""
-        return [{"kind": kind} | row for kind, o in (("gains", self.omega_gains), ("losses", self.omega_losses))
-                for row in o.rows()]
-
-    def omega_summary(self) -> list[dict]:
-        """One CSV row for gains and one for losses: slopes, r^2, correlations, eq. 5 slope."""
-        return [{"kind": kind} | o.summary() for kind, o in (("gains", self.omega_gains), ("losses", self.omega_losses))]
-
-    def to_dict(self) -> dict:
-        """JSON-ready dictionary (without the per-vertex arrays)."""
-        return {
-            "degree": self.degree,
-            "n_common": len(self.names),
-            "n_gained": self.n_gained,
-            "n_lost": self.n_lost,
-            "only_in_g0": list(self.only_in_g0),
-            "only_in_g1": list(self.only_in_g1),
-            "lost_with_missing": self.lost_with_missing,
-            "gained_with_new": self.gained_with_new,
-            "self_loops": list(self.self_loops),
-            "delta_gains": self.delta_gains.to_dict(),
-            "delta_losses": self.delta_losses.to_dict(),
-            "omega_gains": self.omega_gains.to_dict(),
-            "omega_losses": self.omega_losses.to_dict(),
         }
 
     def to_json(self, path=None) -> str:
@@ -704,6 +637,27 @@ def preferential_attachment(
     >>> r.omega("input").omega.tolist(), r.omega("input").predicted_slope
     ([0.0, 1.0], 0.3333333333333333)
     """
+    analysed, degrees, rank, keys, a, b = _layered_snapshots(g0, g1, output_edges)
+    n = g0.vcount()
+    change = b - a
+    lost = change < 0
+    if lost.any():
+        per_pair = np.bincount(rank[keys[lost] // n], minlength=len(analysed))
+        places = ", ".join(f"{analysed[r_]}->{analysed[r_ + 1]}: {c}" for r_, c in enumerate(per_pair.tolist()) if c)
+        i = int(np.argmax(lost))
+        raise AttachmentError(
+            f"g1 lost connections of g0 at {int(lost.sum())} node pairs ({places}); e.g. vertices "
+            f"{keys[i] // n} ({analysed[rank[keys[i] // n]]}) and {keys[i] % n} ({analysed[rank[keys[i] % n]]}) have "
+            f"multiplicity {a[i]:g} in g0 and {b[i]:g} in g1.  preferential_attachment needs g1 to contain g0; "
+            f"analysis.layered_changes reports the gains and losses of two layered snapshots, "
+            f"analysis.attachment_general those of any two snapshots"
+        )
+    return _layered_result(analysed, degrees, rank, keys, change, bins=bins, n_bins=n_bins, omega_bins=omega_bins)
+
+
+def _layered_snapshots(g0: ig.Graph, g1: ig.Graph, output_edges: bool):
+    """Analysed layers, t = 0 degrees, analysed rank of every vertex, and the pair keys with
+    their multiplicities in g0 (``a``) and g1 (``b``)."""
     _check_same_vertices(g0, g1)
     names, position = layer_order(g0)
     if len(names) - (0 if output_edges else 1) < 2:
@@ -716,23 +670,16 @@ def preferential_attachment(
     analysed = list(degrees)
     rank_of_layer = np.array([analysed.index(nm) if nm in degrees else -1 for nm in names], dtype=np.int64)
     rank = rank_of_layer[position]
-    n = g0.vcount()
-
     k0, m0 = _layered_pairs(g0, rank, analysed, "g0")
     k1, m1 = _layered_pairs(g1, rank, analysed, "g1")
     keys, a, b = _pair_changes(k0, m0, k1, m1)
-    change = b - a
-    lost = change < 0
-    if lost.any():
-        per_pair = np.bincount(rank[keys[lost] // n], minlength=len(analysed))
-        places = ", ".join(f"{analysed[r_]}->{analysed[r_ + 1]}: {c}" for r_, c in enumerate(per_pair.tolist()) if c)
-        i = int(np.argmax(lost))
-        raise AttachmentError(
-            f"g1 lost connections of g0 at {int(lost.sum())} node pairs ({places}); e.g. vertices "
-            f"{keys[i] // n} ({analysed[rank[keys[i] // n]]}) and {keys[i] % n} ({analysed[rank[keys[i] % n]]}) have "
-            f"multiplicity {a[i]:g} in g0 and {b[i]:g} in g1.  preferential_attachment needs g1 to contain g0; "
-            f"analysis.attachment_general reports gains and losses of any two snapshots"
-        )
+    return analysed, degrees, rank, keys, a, b
+
+
+def _layered_result(analysed: list[str], degrees: dict[str, np.ndarray], rank: np.ndarray, keys: np.ndarray,
+                    change: np.ndarray, *, bins: BinsLike, n_bins: int, omega_bins: BinsLike | None) -> AttachmentResult:
+    """Delta and Omega of the positive part of ``change`` (one value per pair key)."""
+    n = len(rank)
     grown = change > 0
     low, up, change = keys[grown] // n, keys[grown] % n, change[grown]
 
@@ -766,191 +713,75 @@ def preferential_attachment(
                             deltas=tuple(deltas), omegas=tuple(omegas), n_new=int(round(change.sum())))
 
 
-# --------------------------------------------------------------------------------------------
-# Any two snapshots of a network (paper eq. 5)
-# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class LayeredChanges:
+    """Connections gained and lost between two snapshots of a layered graph (:func:`layered_changes`).
+
+    Attributes
+    ----------
+    gains : AttachmentResult
+        Delta and Omega of the connections g1 has and g0 has not (``new_connections`` and
+        ``n_new`` count them), against the t = 0 degrees.
+    losses : AttachmentResult
+        The same for the connections g0 has and g1 has not: read ``new_connections`` and
+        ``n_new`` as connections *lost*, ``pa_constant`` and ``predicted_slope`` as those of a
+        removal proportional to d1 d2.
+    """
+
+    gains: AttachmentResult
+    losses: AttachmentResult
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary: ``{"gains": ..., "losses": ...}``."""
+        return {"gains": self.gains.to_dict(), "losses": self.losses.to_dict()}
 
 
-def _identifiers(graph: ig.Graph, match: str, what: str) -> np.ndarray:
-    if match == "index":
-        return np.arange(graph.vcount(), dtype=object)
-    if match != "name":
-        raise AttachmentError(f"match must be 'name' or 'index', not {match!r}")
-    if "name" not in graph.vs.attributes():
-        raise AttachmentError(f"{what} has no 'name' vertex attribute; give vertices names or use match='index'")
-    ids = np.asarray(graph.vs["name"], dtype=object)
-    unique, counts = np.unique(ids.astype(str), return_counts=True)
-    if np.any(counts > 1):
-        raise AttachmentError(f"{what} has {int(np.sum(counts > 1))} vertex names used more than once, e.g. "
-                              f"{str(unique[np.argmax(counts > 1)])!r}; names must identify vertices")
-    return ids
-
-
-def attachment_general(
+def layered_changes(
     g0: ig.Graph,
     g1: ig.Graph,
     *,
     bins: BinsLike = "log",
     n_bins: int = 10,
-    match: Literal["name", "index"] = "name",
-    degree: Literal["total", "out-in"] = "total",
-    weight: str | None = "multiplicity",
-) -> GeneralAttachmentResult:
-    r"""Eq. 5 (internal preferential attachment) between any two snapshots of a network.
+    omega_bins: BinsLike | None = None,
+    output_edges: bool = False,
+) -> LayeredChanges:
+    """Gains and losses of connections between two snapshots of a layered graph.
+
+    Like :func:`preferential_attachment`, whose conventions (same vertices, adjacent layers,
+    t = 0 degrees, the output layer left out by default, bins) it shares, but g1 need not
+    contain g0: per node pair, a rise of multiplicity is a gain and a fall a loss, and each
+    gets its own Delta tables and Omega fits against the t = 0 degrees, as in
+    :func:`attachment_general`.  When g1 contains g0, ``gains`` equals
+    :func:`preferential_attachment`'s result and ``losses`` is empty.
 
     Parameters
     ----------
     g0, g1 : igraph.Graph
-        The earlier and later snapshot, both directed or both undirected.  Vertices may appear
-        in one snapshot only: they are left out of Delta and Omega and reported.
-    bins : {"exact", "log", "quantile"} or sequence of int, default "log"
-        Degree bins (see :func:`bin_degrees`).
-    n_bins : int, default 10
-        Number of "log" or "quantile" bins.
-    match : {"name", "index"}, default "name"
-        Match vertices by the ``name`` vertex attribute (unique in each snapshot) or by index.
-    degree : {"total", "out-in"}, default "total"
-        ``"total"``: pairs are unordered, d1 and d2 are total degrees (in + out), and the
-        connections of a pair are summed over both directions.  ``"out-in"`` (directed graphs
-        only): pairs are ordered (source i, target j), d1 is the out-degree of i, d2 the
-        in-degree of j, and only connections i -> j count.  Omega always uses total degrees
-        and all of a vertex's connections.
-    weight : str or None, default "multiplicity"
-        Edge attribute with the number of connections an edge stands for (e.g. a synapse
-        count); each edge counts 1 when None, or when the default "multiplicity" is absent.
-        Parallel edges are summed.
+        The snapshots (e.g. a network before and after a rewiring step).
+    bins, n_bins, omega_bins, output_edges
+        As for :func:`preferential_attachment`.
 
     Returns
     -------
-    GeneralAttachmentResult
-
-    Notes
-    -----
-    Only vertices present in both snapshots ("common" vertices) take part.  Their t = 0 degrees
-    are taken in the whole of g0 (self-loops left out).  For every pair of distinct common
-    vertices, change = m1 - m0; gains are its positive part, losses its negative part, each
-    with its own Delta table and Omega fit.  A Delta cell is the mean over all pairs of the
-    cell, connected or not, i != j.
-
-    Eq. 5 reads Delta(d1, d2) = 2 N a d1 d2 / sum_{s, m != s} d_s d_m, with N a the connections
-    gained per unit time, G.  Here ``pa_constant`` is the c of Delta = c d1 d2 matching the
-    total: c = G / sum_{i<j} d_i d_j = 2 G / (D^2 - sum_i d_i^2) with D = sum_i d_i ("total"),
-    or c = G / sum_{i != j} dout_i din_j ("out-in").  Summing c d_i d_j over the partners j of i
-    gives Omega_i = c d_i (D - d_i) ~ d_i 2 G / D, so ``predicted_slope`` is 2 G / D (the
-    same for losses with L in place of G).
+    LayeredChanges
 
     Examples
     --------
-    Neuron "c" is lost between the snapshots; "a" and "b" gain a connection, "b" and "d" are
-    new partners.
+    Between the snapshots, the input node 0 moves its connection from hidden node 3 to the
+    better connected hidden node 2.
 
     >>> import igraph as ig
-    >>> g0 = ig.Graph(edges=[(0, 1), (1, 2), (0, 2), (2, 3)])
-    >>> g0.vs["name"] = ["a", "b", "c", "d"]
-    >>> g1 = ig.Graph(edges=[(0, 1), (0, 1), (1, 2)])
-    >>> g1.vs["name"] = ["a", "b", "d"]
-    >>> r = attachment_general(g0, g1, bins="exact")
-    >>> r.only_in_g0, r.lost_with_missing, r.n_gained, r.n_lost
-    (('c',), 3.0, 2.0, 0.0)
-    >>> r.degrees.tolist(), r.gained.tolist()
-    ([2, 2, 1], [1.0, 2.0, 1.0])
+    >>> g0 = ig.Graph(n=5, edges=[(0, 3), (1, 2), (2, 4), (3, 4)], directed=True)
+    >>> g0.vs["layer"] = ["input", "input", "fc1", "fc1", "out"]
+    >>> g1 = ig.Graph(n=5, edges=[(0, 2), (1, 2), (2, 4), (3, 4)], directed=True)
+    >>> g1.vs["layer"] = g0.vs["layer"]
+    >>> r = layered_changes(g0, g1, bins="exact")
+    >>> r.gains.n_new, r.losses.n_new
+    (1, 1)
+    >>> r.gains.new_connections["fc1"].tolist(), r.losses.new_connections["fc1"].tolist()
+    ([1.0, 0.0], [0.0, 1.0])
     """
-    if g0.is_directed() != g1.is_directed():
-        raise AttachmentError(f"g0 is {'' if g0.is_directed() else 'un'}directed but g1 is "
-                              f"{'' if g1.is_directed() else 'un'}directed; convert one of them")
-    if degree not in ("total", "out-in"):
-        raise AttachmentError(f"degree must be 'total' or 'out-in', not {degree!r}")
-    if degree == "out-in" and not g0.is_directed():
-        raise AttachmentError("degree='out-in' needs directed graphs; these are undirected (use degree='total')")
-    id0, id1 = _identifiers(g0, match, "g0"), _identifiers(g1, match, "g1")
-    s0, s1 = id0.astype(str), id1.astype(str)
-    common = np.intersect1d(s0, s1)
-    ordering = np.argsort(s0)
-    in_common0 = np.isin(s0, common)
-    # Common vertices keep g0's order.
-    common_ids = id0[in_common0]
-    nc = len(common_ids)
-    if nc < 2:
-        raise AttachmentError(f"the snapshots share {nc} vertices (matched by {match}); at least two are needed")
-    c0 = np.full(g0.vcount(), -1, dtype=np.int64)
-    c0[in_common0] = np.arange(nc)
-    c1 = np.full(g1.vcount(), -1, dtype=np.int64)
-    pos = np.searchsorted(s0[ordering], s1)
-    found = np.isin(s1, common)
-    c1[found] = c0[ordering[pos[found]]]
-
-    def edges_of(graph, cmap, what):
-        e = edge_array(graph)
-        w = _edge_weights(graph, weight, what)
-        loop = e[:, 0] == e[:, 1]
-        return e[~loop], w[~loop], float(w[loop].sum()), cmap[e[~loop]]
-
-    e0, w0, loops0, ce0 = edges_of(g0, c0, "g0")
-    e1, w1, loops1, ce1 = edges_of(g1, c1, "g1")
-
-    out0 = np.bincount(e0[:, 0], weights=w0, minlength=g0.vcount())
-    in0 = np.bincount(e0[:, 1], weights=w0, minlength=g0.vcount())
-    total = np.rint(out0 + in0).astype(np.int64)[in_common0]
-    dout = np.rint(out0).astype(np.int64)[in_common0]
-    din = np.rint(in0).astype(np.int64)[in_common0]
-
-    both0 = np.all(ce0 >= 0, axis=1)
-    both1 = np.all(ce1 >= 0, axis=1)
-
-    def keys_of(ce):
-        if degree == "out-in":
-            return ce[:, 0] * nc + ce[:, 1]
-        return ce.min(axis=1) * nc + ce.max(axis=1)
-
-    keys, a, b = _pair_changes(*aggregate_keys(keys_of(ce0[both0]), w0[both0]), *aggregate_keys(keys_of(ce1[both1]), w1[both1]))
-    change = b - a
-    i, j = keys // nc, keys % nc
-    gain, loss = np.maximum(change, 0.0), np.maximum(-change, 0.0)
-    n_gained, n_lost = float(gain.sum()), float(loss.sum())
-    per_gain = np.bincount(i, weights=gain, minlength=nc) + np.bincount(j, weights=gain, minlength=nc)
-    per_loss = np.bincount(i, weights=loss, minlength=nc) + np.bincount(j, weights=loss, minlength=nc)
-
-    everyone = np.arange(nc)
-    if degree == "out-in":
-        binned1 = bin_degrees(dout, bins=bins, n_bins=n_bins)
-        binned2 = bin_degrees(din, bins=bins, n_bins=n_bins)
-        norm = float(dout.sum()) * float(din.sum()) - float(np.dot(dout, din))
-        ends = (i, j)
-        labels = ("source", "target")
-    else:
-        binned1 = binned2 = bin_degrees(total, bins=bins, n_bins=n_bins)
-        tf = total.astype(np.float64)
-        norm = (tf.sum() ** 2 - np.dot(tf, tf)) / 2.0
-        # Each unordered pair fills its cell and the mirrored one: ordered-pair means equal
-        # unordered-pair means.
-        ends = (np.concatenate([i, j]), np.concatenate([j, i]))
-        gain, loss = np.concatenate([gain, gain]), np.concatenate([loss, loss])
-        labels = ("node", "node")
-    tables = [
-        _delta_table(*labels, binned1, binned2, *ends, values, total_change / norm if norm > 0 else 0.0,
-                     self_pairs=everyone)
-        for values, total_change in ((gain, n_gained), (loss, n_lost))
-    ]
-    d_sum = float(total.sum())
-    omegas = [
-        _omega_fit("all", total, per, bins, n_bins, 2.0 * amount / d_sum if d_sum > 0 else None)
-        for per, amount in ((per_gain, n_gained), (per_loss, n_lost))
-    ]
-    return GeneralAttachmentResult(
-        degree=degree,
-        names=tuple(common_ids.tolist()),
-        degrees=total,
-        gained=per_gain,
-        lost=per_loss,
-        delta_gains=tables[0],
-        delta_losses=tables[1],
-        omega_gains=omegas[0],
-        omega_losses=omegas[1],
-        n_gained=n_gained,
-        n_lost=n_lost,
-        only_in_g0=tuple(id0[~in_common0].tolist()),
-        only_in_g1=tuple(id1[~found].tolist()),
-        lost_with_missing=float(w0[~both0].sum()),
-        gained_with_new=float(w1[~both1].sum()),
-        self_loops=(loops0, loops1),
-    )
+    analysed, degrees, rank, keys, a, b = _layered_snapshots(g0, g1, output_edges)
+    options = {"bins": bins, "n_bins": n_bins, "omega_bins": omega_bins}
+    return LayeredChanges(gains=_layered_result(analysed, degrees, rank, keys, b - a, **options),
+                          losses=_layered_result(analysed, degrees, rank, keys, a - b, **options))

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.attachment import AttachmentResult, DeltaTable, GeneralAttachmentResult, OmegaFit
+from analysis.attachment import AttachmentResult, DeltaTable, OmegaFit
+from analysis.general_attachment import GeneralAttachmentResult
 from nn2graph.exceptions import NN2GraphError
 from nn2graph.result_files import save_figure
 

@@ -221,12 +221,14 @@ _MD_COLUMNS = (("source", "source", "{}"), ("layer", "layer / kind", "{}"), ("n"
                ("mean_degree", "mean degree", "{:.2f}"), ("alpha", "alpha", "{:.3f}"), ("xmin", "xmin", "{}"),
                ("xmax", "xmax", "{}"), ("tail_share", "n_tail / n", "{:.2f}"), ("ks_distance", "D", "{:.4f}"),
                ("p_value", "p", "{:.3f}"), ("best", "best law", "{}"), ("tail_alpha", "tail alpha", "{:.2f}"),
-               ("tail_xmin", "tail xmin", "{}"), ("tail_n", "tail n", "{}"), ("not_fitted", "not fitted", "{}"))
+               ("tail_xmin", "tail xmin", "{}"), ("tail_n", "tail n", "{}"),
+               ("verdict_summary", "verdict (widest window)", "{}"))
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown table of comparison rows (:meth:`ComparisonEntry.row`): the TPL window fit, its
-    p-value and best law, the power-law tail, and why a degenerate set was not fitted.
+    """Markdown table of comparison rows (:meth:`ComparisonEntry.row`): the TPL window fit (the
+    paper's method), its p-value and best law, the power-law tail, and the power-law verdict with
+    what decided it (or why a degenerate set was not fitted).
 
     Examples
     --------
@@ -237,8 +239,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     """
     lines = ["| " + " | ".join(h for _, h, _ in _MD_COLUMNS) + " |", "|" + "---|" * len(_MD_COLUMNS)]
     for row in rows:
-        cells = [("" if k == "not_fitted" else "n/a") if row[k] is None else fmt.format(row[k])
-                 for k, _, fmt in _MD_COLUMNS]
+        cells = ["n/a" if row[k] is None else fmt.format(row[k]) for k, _, fmt in _MD_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -2,11 +2,17 @@
 
 :func:`analyse_degrees` is what ``nn2graph fit``, ``nn2graph compare``, ``nn2graph demo`` and
 every ``nn2graph reproduce`` target run on each degree set (a layer of a network, a degree
-kind of a connectome, a developmental stage): the discrete truncated power-law fit with the
-minimum-D window search (docs/method.md), its bootstrap p-value, the likelihood-ratio tests
-against alternative laws on the same window and the untruncated power-law tail
-(Clauset et al. 2009).  The same degrees with the same options and seed give the same numbers
-whichever command asks.
+kind of a connectome, a developmental stage):
+
+- the power-law verdict of :func:`analysis.assess_power_law` (``"supported"``,
+  ``"inconclusive"`` or ``"rejected"``, with its reasons), by default with the widest window
+  that fits (method ``"widest"``);
+- beside it, the paper's own fit, reproducible as the paper made it: the discrete truncated
+  power law with the minimum-D window search (docs/method.md), its bootstrap p-value and the
+  likelihood-ratio tests against alternative laws on the same window;
+- the untruncated power-law tail (Clauset et al. 2009).
+
+The same degrees with the same options and seed give the same numbers whichever command asks.
 
 Degenerate degree sets, with fewer than :data:`MIN_NODES` nodes of positive degree or fewer
 than :data:`MIN_DISTINCT` distinct positive degrees, are reported and not fitted: a few values
@@ -33,11 +39,13 @@ from numpy.typing import ArrayLike
 
 from analysis.alternatives import AlternativesResult, compare_alternatives
 from analysis.bootstrap import PValueResult, tpl_pvalue
+from analysis.evidence import PowerLawEvidence, assess_power_law
 from analysis.tpl import FitError, TPLFit, fit_tpl
 from nn2graph._rng import SeedLike
 from nn2graph.result_files import ResultFileError, read_json, write_json
 
-__all__ = ["MIN_DISTINCT", "MIN_NODES", "AnalysisCache", "DegreeAnalysis", "analyse_degrees", "degenerate_reason"]
+__all__ = ["MIN_DISTINCT", "MIN_NODES", "AnalysisCache", "DegreeAnalysis", "analyse_degrees", "degenerate_reason",
+           "plot_analyses"]
 
 #: A degree set with fewer nodes of positive degree than this is not fitted.
 MIN_NODES = 10
@@ -116,6 +124,10 @@ class DegreeAnalysis:
     tail_fit : TPLFit or None
         Untruncated discrete power law on ``[xmin, inf)`` with xmin searched over every distinct
         degree (Clauset et al. 2009): the exponent of the tail.
+    evidence : PowerLawEvidence or None
+        The verdict of :func:`analysis.assess_power_law` with its reasons and its own window
+        (method ``options["method"]``); None when not fitted.  With method ``"paper"`` its fit,
+        p-value and tests are ``fit``, ``pvalue`` and ``alternatives``.
     not_fitted : str or None
         Why the set was not fitted (too few nodes or distinct degrees); None when fitted.
     notes : tuple of str
@@ -124,7 +136,8 @@ class DegreeAnalysis:
     options : dict
         The options that determine the numbers (n_boot, seed, the search options).
     key : str
-        The content key: SHA-256 of the degrees and ``options``.
+        The content key of the cached bootstrap: SHA-256 of the degrees and of the options that
+        change it (all of ``options`` but the verdict's ``method`` and thresholds).
     degrees : numpy.ndarray of int64
         The degrees analysed.
     """
@@ -138,6 +151,7 @@ class DegreeAnalysis:
     pvalue: PValueResult | None
     alternatives: AlternativesResult | None
     tail_fit: TPLFit | None
+    evidence: PowerLawEvidence | None = None
     not_fitted: str | None = None
     notes: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -160,6 +174,22 @@ class DegreeAnalysis:
         return None if self.pvalue is None else self.pvalue.p_value
 
     @property
+    def verdict(self) -> str:
+        """``"supported"``, ``"inconclusive"``, ``"rejected"``; ``"not fitted"`` for a degenerate set,
+        ``"not judged"`` without a bootstrap (``n_boot=0``) or when the assessment failed."""
+        if self.evidence is not None:
+            return self.evidence.verdict
+        return "not fitted" if not self.fitted else "not judged"
+
+    def summary(self) -> str:
+        """One line: the verdict and what decided it, or why there is none."""
+        if self.evidence is not None:
+            return self.evidence.summary()
+        if not self.fitted:
+            return f"not fitted: {self.not_fitted}"
+        return "not judged: " + ("no bootstrap (n_boot=0)" if self.pvalue is None else "; ".join(self.notes[-1:]))
+
+    @property
     def best_alternative(self) -> str | None:
         """The alternative law with the largest log-likelihood, with Vuong's R, p and verdict."""
         if self.alternatives is None:
@@ -178,7 +208,11 @@ class DegreeAnalysis:
             "best": self.best, "tpl_favoured": None if self.alternatives is None else self.alternatives.tpl_favoured,
             "on_search_edge": "" if f is None else "+".join(f.on_search_edge),
             "tail_alpha": t and t.alpha, "tail_xmin": t and t.xmin, "tail_n": t and t.n_tail,
-            "tail_ks_distance": t and t.ks_distance, "not_fitted": self.not_fitted,
+            "tail_ks_distance": t and t.ks_distance, "verdict": self.verdict, "verdict_summary": self.summary(),
+            "verdict_method": None if self.evidence is None else self.evidence.method,
+            "verdict_xmin": self.evidence and self.evidence.fit.xmin,
+            "verdict_xmax": self.evidence and self.evidence.fit.xmax,
+            "not_fitted": self.not_fitted,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,6 +228,8 @@ class DegreeAnalysis:
             "alternatives": None if self.alternatives is None else self.alternatives.to_dict(),
             "best_alternative": self.best_alternative,
             "tail_fit": None if self.tail_fit is None else self.tail_fit.to_dict(),
+            "verdict": self.verdict, "verdict_summary": self.summary(),
+            "evidence": None if self.evidence is None else self.evidence.to_dict(),
             "not_fitted": self.not_fitted, "notes": list(self.notes),
         }
 
@@ -253,7 +289,7 @@ class AnalysisCache:
         if not path.exists():
             return None
         try:
-            payload = read_json(path, what="analysis cache entry")
+            payload = read_json(path, what="cache entry")
         except ResultFileError as error:
             warnings.warn(f"{error}; the entry is ignored and the bootstrap computed again", stacklevel=2)
             return None
@@ -290,7 +326,10 @@ def analyse_degrees(
     n_boot: int = 2500,
     seed: SeedLike = 0,
     n_jobs: int | None = None,
-    search_fraction: float = 0.3,
+    method: Literal["widest", "paper"] = "widest",
+    p_threshold: float = 0.1,
+    min_decades: float = 1.0,
+    search_fraction: float | None = None,
     xmin: int | None = None,
     xmax: float | None = None,
     ks: Literal["integers", "data"] = "integers",
@@ -314,9 +353,15 @@ def analyse_degrees(
         or a Generator they are not reproducible and not cached.
     n_jobs : int or None, default None
         Bootstrap worker processes (None: every core).  The numbers do not depend on it.
+    method : {"widest", "paper"}, default "widest"
+        How :func:`analysis.assess_power_law` chooses the window of the verdict.  ``"paper"``
+        judges the paper's own fit (then ``evidence.fit`` is ``fit``).
+    p_threshold, min_decades : float
+        Thresholds of the verdict (:func:`analysis.assess_power_law`).
     search_fraction, xmin, xmax, ks
-        Search options of :func:`analysis.fit_tpl` (defaults: the paper's method), used for
-        the fit and for every bootstrap refit.
+        Search options of :func:`analysis.fit_tpl` for the paper's fit (defaults: the paper's
+        method; ``xmax=math.inf`` is the untruncated law, for the verdict too), used for every
+        bootstrap refit.
     cache : AnalysisCache, path or None
         Where finished bootstraps are kept and looked up (a folder); None: no cache.
     progress : bool, default False
@@ -326,6 +371,7 @@ def analyse_degrees(
     -------
     DegreeAnalysis
         ``not_fitted`` says why when the set is degenerate (see :func:`degenerate_reason`).
+        Without a p-value (``n_boot=0``) there is no verdict.
 
     Raises
     ------
@@ -337,8 +383,8 @@ def analyse_degrees(
     >>> k = np.arange(1, 101)
     >>> x = np.random.default_rng(0).choice(k, 500, p=k**-2.5 / np.sum(k**-2.5))
     >>> a = analyse_degrees(x, n_boot=5, seed=1, n_jobs=1)
-    >>> a.n, a.pvalue.n_boot, 0.0 <= a.p_value <= 1.0
-    (500, 5, True)
+    >>> a.n, a.pvalue.n_boot, 0.0 <= a.p_value <= 1.0, a.verdict in ("supported", "inconclusive", "rejected")
+    (500, 5, True, True)
 
     The minimum-D search may settle on a narrow window (here two values, where a one-parameter
     law fits exactly); the tail fit gives the exponent of the whole tail:
@@ -355,9 +401,15 @@ def analyse_degrees(
         raise FitError(f"n_boot={n_boot!r}: expected 0 (no p-value) or a positive number of bootstrap sets")
     n_boot = int(n_boot)
     d = _as_degrees(degrees)
-    options = {"n_boot": n_boot, "seed": _seed_key(seed), "search_fraction": float(search_fraction),
-               "xmin": xmin, "xmax": None if xmax is None else ("inf" if math.isinf(xmax) else xmax), "ks": ks}
-    key = hashlib.sha256(json.dumps({"version": _CACHE_VERSION, "degrees": _sha(d), **options},
+    if method not in ("widest", "paper"):
+        raise FitError(f"method={method!r}: expected 'widest' or 'paper'")
+    options = {"n_boot": n_boot, "seed": _seed_key(seed), "method": method, "p_threshold": float(p_threshold),
+               "min_decades": float(min_decades),
+               "search_fraction": None if search_fraction is None else float(search_fraction), "xmin": xmin,
+               "xmax": None if xmax is None else ("inf" if math.isinf(xmax) else xmax), "ks": ks}
+    # the cached part is the paper's bootstrap: the verdict's method and thresholds do not change it
+    bootstrap = {k: v for k, v in options.items() if k not in ("method", "p_threshold", "min_decades")}
+    key = hashlib.sha256(json.dumps({"version": _CACHE_VERSION, "degrees": _sha(d), **bootstrap},
                                     sort_keys=True).encode()).hexdigest()
     positive = d[d > 0]
     common = {"n": int(d.size), "n_zero": int(d.size - positive.size), "n_distinct": int(np.unique(positive).size),
@@ -371,16 +423,59 @@ def analyse_degrees(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = fit_tpl(d, xmin=xmin, xmax=xmax, search_fraction=search_fraction, ks=ks)
-        tail_fit = fit_tpl(d, xmax=math.inf, search_fraction=1.0, ks=ks)
+        tail_fit = fit_tpl(d, xmax=math.inf, ks=ks)
         alternatives = compare_alternatives(d, fit)
-        pvalue = None
+        pvalue = evidence = None
         if n_boot:
             pvalue = _cached_pvalue(store.get(key), fit, n_boot) if cacheable else None
             if pvalue is None:
-                pvalue = tpl_pvalue(d, fit=fit, n_boot=n_boot, seed=seed, n_jobs=n_jobs, xmin=xmin, xmax=xmax,
-                                    search_fraction=search_fraction, ks=ks, progress=progress)
+                pvalue = tpl_pvalue(d, fit=fit, n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
                 if cacheable:
                     store.put(key, {"options": options, "degrees_sha256": _sha(d),
                                     "pvalue": pvalue.to_dict() | {"distances": pvalue.distances}})
+            evidence = _verdict(d, fit, pvalue, alternatives, method=method, xmax=xmax, n_boot=n_boot, seed=seed,
+                                n_jobs=n_jobs, p_threshold=p_threshold, min_decades=min_decades, progress=progress)
     notes = tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
-    return DegreeAnalysis(fit=fit, pvalue=pvalue, alternatives=alternatives, tail_fit=tail_fit, notes=notes, **common)
+    if n_boot and evidence is None:
+        notes += ("no verdict: the power-law assessment could not be made (see the notes above)",)
+    return DegreeAnalysis(fit=fit, pvalue=pvalue, alternatives=alternatives, tail_fit=tail_fit, evidence=evidence,
+                          notes=notes, **common)
+
+
+def _verdict(d: np.ndarray, fit: TPLFit, pvalue: PValueResult, alternatives: AlternativesResult, *, method: str,
+             xmax: float | None, n_boot: int, seed: SeedLike, n_jobs: int | None, p_threshold: float,
+             min_decades: float, progress: bool) -> PowerLawEvidence | None:
+    """The power-law verdict: the one place where :func:`analysis.assess_power_law` plugs in.
+
+    ``fit``, ``pvalue`` and ``alternatives`` are the paper's, already computed; method
+    ``"widest"`` chooses its own window (a fast fixed-window test).  Method ``"paper"`` judges
+    the same fit with the same seed, so the same numbers, but :func:`analysis.assess_power_law`
+    takes no precomputed bootstrap and draws it again (not cached).
+    """
+    try:
+        return assess_power_law(d, method=method, xmax=xmax, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
+                                p_threshold=p_threshold, min_decades=min_decades, progress=progress)
+    except FitError as error:
+        warnings.warn(f"no power-law verdict: {error}", UserWarning, stacklevel=2)
+        return None
+
+
+def plot_analyses(analyses: dict[str, DegreeAnalysis], *, path: str | os.PathLike | None = None,
+                  title: str | None = None) -> Any:
+    """One CCDF panel per degree set (:func:`analysis.plot_layer_fits`): the paper's fit in red
+    with its p-value, and the verdict in the panel's title (``"fc1: inconclusive"``).
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).zipf(2.0, 300)
+    >>> fig = plot_analyses({"fc1": analyse_degrees(x, n_boot=5, n_jobs=1), "in": analyse_degrees([3], n_boot=0)})
+    >>> [ax.get_title().split(":")[0] for ax in fig.axes if ax.get_visible()]
+    ['fc1', 'in']
+    """
+    from analysis.plotting import plot_layer_fits
+
+    titled = {f"{name}: {a.verdict}" if a.fitted and a.evidence is not None else
+              (name if a.fitted else f"{name}: not fitted"): a for name, a in analyses.items()}
+    return plot_layer_fits({t: a.degrees for t, a in titled.items()}, {t: a.fit for t, a in titled.items()},
+                           pvalues={t: a.pvalue for t, a in titled.items() if a.pvalue is not None},
+                           path=path, title=title)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from analysis.attachment import GeneralAttachmentResult, attachment_general
+from analysis.general_attachment import GeneralAttachmentResult, attachment_general
 from analysis.connectomes import load_connectome
 from nn2graph.exceptions import NN2GraphError
 from nn2graph.result_files import save_figure

@@ -15,20 +15,21 @@ task in this process, without Dask.  The random stream of a degree set's bootstr
 from the sweep's seed and the names of its source and layer, never from a worker, so the table
 is the same bit for bit whatever the scheduler and the number of workers.
 
-With ``out`` the sweep lives in a folder: ``sweep.json`` (its options), ``degrees/`` (each
-source's degrees, read once), ``rows/`` (one JSON file per finished row, written atomically),
-``sweep.csv`` (the table) and ``figures/`` (one CCDF figure per source).  Run it again with the
-same folder and it resumes: finished rows are read back, not recomputed.
+With ``out`` the sweep lives in a run folder (:mod:`nn2graph.run_folder`: locked while the
+sweep runs, ``run.json`` holding its options, every file written atomically): ``sources.json``
+(the sources' names and paths), ``degrees/`` (each source's degrees, read once), ``rows/`` (one
+JSON file per finished row), ``sweep.csv`` (the table) and ``figures/`` (one CCDF figure per
+source).  Run it again with the same folder and it resumes: finished rows are read back, not
+recomputed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,107 +60,68 @@ def _file_name(label: str) -> str:
     return label.replace("/", "__")
 
 
-def _write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 class _Folder:
-    """INTERIM sweep folder (options, lock, caches) until the project's run-folder object is available."""
+    """The sweep's run folder (:mod:`nn2graph.run_folder`: lock, identity, atomic files) and its caches."""
 
-    def __init__(self, out: Path, options: dict[str, Any]) -> None:
-        self.out = out
-        for sub in ("degrees", "rows", "figures"):
-            (out / sub).mkdir(parents=True, exist_ok=True)
-        self._lock = out / ".lock"
-        try:
-            fd = os.open(self._lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            pid = self._lock.read_text().strip()
-            if pid.isdigit() and _alive(int(pid)):
-                raise SweepError(f"{out} is in use by process {pid}: wait for it, or use another folder") from None
-            self._lock.unlink()  # left by a process that is gone
-            fd = os.open(self._lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        meta = out / "sweep.json"
-        self.sources: dict[str, str] = {}
-        if meta.exists():
-            saved = json.loads(meta.read_text())
-            entropy = saved["options"].get("entropy")
-            wanted = options | ({"entropy": entropy} if options["entropy"] is None else {})
-            if saved.get("format") != _FORMAT or saved["options"] != wanted:
-                self.close()
-                raise SweepError(f"{out} holds a sweep with other options ({saved['options']}, not {wanted}); "
-                                 "use the same options to resume it, or another folder")
-            self.sources = saved["sources"]
-            options = wanted
-        elif options["entropy"] is None:
+    def __init__(self, out: Path, options: dict[str, Any], restart: bool = False) -> None:
+        from nn2graph.run_folder import IDENTITY_FILE, open_run
+        from nn2graph.result_files import read_json
+
+        if options["entropy"] is None and not restart:  # resume with the seed drawn by the first run
+            saved = read_json(out / IDENTITY_FILE, what="run identity file") if (out / IDENTITY_FILE).is_file() else None
+            entropy = (saved or {}).get("identity", {}).get("entropy") if isinstance(saved, dict) else None
+            options = options | {"entropy": int(entropy) if entropy is not None else None}
+        if options["entropy"] is None:
             options = options | {"entropy": int(np.random.SeedSequence().entropy)}
+        self.run = open_run(out, {"sweep_format": _FORMAT, **options}, command="nn2graph sweep", restart=restart)
+        self.out = out
         self.entropy = int(options["entropy"])
-        self._options = options
+        self.sources: dict[str, str] = self.run.read_json("sources.json", what="sweep sources") or {}
 
     def register(self, sources: Sequence[_Source]) -> None:
-        from nn2graph.result_files import write_json
-
         for s in sources:
             known = self.sources.get(s.label)
             if known is not None and known != s.path:
                 raise SweepError(f"source name {s.label!r} stands for {known} in {self.out}, not {s.path}: "
                                  "rename the file or use another folder")
             self.sources[s.label] = s.path
-        write_json(self.out / "sweep.json", {"format": _FORMAT, "options": self._options, "sources": self.sources})
+        self.run.write_json("sources.json", self.sources)
 
-    def row_path(self, label: str, layer: str) -> Path:
+    @staticmethod
+    def _row_name(label: str, layer: str) -> str:
         key = hashlib.sha256(f"{label}\0{layer}".encode()).hexdigest()[:24]
-        return self.out / "rows" / f"{key}.json"
+        return f"rows/{key}.json"
 
     def read_row(self, label: str, layer: str) -> dict[str, Any] | None:
-        path = self.row_path(label, layer)
-        if not path.exists():
+        row = self.run.read_json(self._row_name(label, layer), what="sweep row")
+        if not isinstance(row, dict) or (row.get("source"), row.get("layer")) != (label, layer):
             return None
-        row = {k: float(v) if v in ("inf", "-inf", "nan") else v for k, v in json.loads(path.read_text()).items()}
-        return row if (row.get("source"), row.get("layer")) == (label, layer) else None
+        return {k: float(v) if v in ("inf", "-inf", "nan") else v for k, v in row.items()}
 
     def write_row(self, row: dict[str, Any]) -> None:
-        from nn2graph.result_files import write_json
-
-        write_json(self.row_path(row["source"], row["layer"]), row)
+        self.run.write_json(self._row_name(row["source"], row["layer"]), row)
 
     def read_degrees(self, label: str) -> list[_DegreeSet] | None:
-        meta = self.out / "degrees" / f"{_file_name(label)}.json"
-        if not meta.exists():
-            return None
         from nn2graph.degree_csv import read_degree_csv
 
-        info = json.loads(meta.read_text())
-        values = read_degree_csv(self.out / "degrees" / f"{_file_name(label)}.csv")
-        return [_DegreeSet(s["layer"], np.asarray(values.get(s["layer"], []), dtype=np.int64), s["pattern"],
-                           s["not_fitted"]) for s in info["sets"]]
+        info = self.run.read_json(f"degrees/{_file_name(label)}.json", what="sweep degree sets")
+        csv_path = self.out / "degrees" / f"{_file_name(label)}.csv"
+        if not isinstance(info, dict) or not csv_path.is_file():
+            return None
+        values = read_degree_csv(csv_path)
+        return [_DegreeSet(s["layer"], values.get(s["layer"], np.zeros(0, np.int64)), s["pattern"], s["not_fitted"])
+                for s in info["sets"]]
 
     def write_degrees(self, label: str, sets: list[_DegreeSet]) -> None:
         from nn2graph.degree_csv import write_degree_csv
-        from nn2graph.result_files import write_json
 
-        base = self.out / "degrees" / _file_name(label)
-        write_degree_csv(base.with_suffix(".csv"), {s.layer: s.degrees for s in sets})
-        write_json(base.with_suffix(".json"), {"sets": [{"layer": s.layer, "pattern": s.pattern,
-                                                         "not_fitted": s.not_fitted} for s in sets]})
+        write_degree_csv(self.run.file(f"degrees/{_file_name(label)}.csv"), {s.layer: s.degrees for s in sets})
+        self.run.write_json(f"degrees/{_file_name(label)}.json",
+                            {"sets": [{"layer": s.layer, "pattern": s.pattern, "not_fitted": s.not_fitted}
+                                      for s in sets]})
 
     def close(self) -> None:
-        if self._lock.exists() and self._lock.read_text().strip() == str(os.getpid()):
-            self._lock.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        self.run.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,27 +129,30 @@ def _alive(pid: int) -> bool:
 
 
 class _Progress:
-    """A bar on a terminal, plain lines otherwise (one per finished source)."""
+    """The project's progress report (:mod:`nn2graph.progress`: a bar on a terminal, plain lines
+    otherwise) over rows whose number grows as the sources' degrees arrive, and one line per
+    finished source."""
 
     def __init__(self, enabled: bool) -> None:
-        from tqdm.auto import tqdm
+        from nn2graph.progress import progress
 
         self.enabled = enabled
-        self.tty = enabled and sys.stderr.isatty()
-        self.bar = tqdm(total=0, desc="sweep", unit="row", disable=not self.tty)
+        self.bar = progress(total=0, desc="sweep", unit="row", enabled=enabled)
 
     def add(self, n: int) -> None:
-        self.bar.total += n
-        self.bar.refresh()
+        if self.enabled:
+            self.bar.total = (self.bar.total or 0) + n
+            if hasattr(self.bar, "refresh"):
+                self.bar.refresh()
 
     def done(self, n: int = 1) -> None:
         self.bar.update(n)
 
     def say(self, text: str) -> None:
-        if self.tty:
-            self.bar.write(text, file=sys.stderr)
-        elif self.enabled:
-            print(text, file=sys.stderr, flush=True)
+        if self.enabled:
+            from nn2graph.progress import write
+
+            write(text, file=sys.stderr)
 
     def close(self) -> None:
         self.bar.close()
@@ -197,10 +162,11 @@ class _Progress:
 # figures
 
 
-def _figures(folder: Path, label: str, sets: list[_DegreeSet], rows: Mapping[str, dict[str, Any]]) -> list[Path]:
+def _figures(folder: _Folder, label: str, sets: list[_DegreeSet], rows: Mapping[str, dict[str, Any]]) -> list[Path]:
     """CCDF panels of a source's fitted degree sets, 32 panels a figure."""
     from analysis.plotting import plot_layer_fits
     from analysis.tpl import TPLFit
+    from nn2graph.result_files import save_figure
 
     fitted = [s for s in sets if rows[s.layer]["fitted"]]
     paths = []
@@ -215,10 +181,9 @@ def _figures(folder: Path, label: str, sets: list[_DegreeSet], rows: Mapping[str
                                    n_zero_dropped=r["n_zero"], loglikelihood=math.nan, n_candidates=0)
             pvalues[s.layer] = r["pvalue"]
         suffix = "" if len(pages) == 1 else f"-{page_no}"
-        path = folder / f"{_file_name(label)}{suffix}.png"
+        path = folder.run.file(f"figures/{_file_name(label)}{suffix}.png")
         fig = plot_layer_fits({s.layer: s.degrees for s in page}, fits, pvalues=pvalues, title=label)
-        _write_atomic(path, lambda p: fig.savefig(p, dpi=110, format="png"))
-        paths.append(path)
+        paths.append(save_figure(fig, path, dpi=110))
     return paths
 
 
@@ -240,6 +205,7 @@ def sweep(
     p_threshold: float = 0.1,
     progress: bool = True,
     figures: bool = True,
+    restart: bool = False,
 ) -> Any:
     """Fit, p-value and verdict of every layer of many checkpoints or degree files, as one table.
 
@@ -271,6 +237,9 @@ def sweep(
         A progress bar on a terminal, one line per finished source otherwise (stderr).
     figures : bool
         Write one CCDF figure per source into ``out/figures/`` (with ``out``).
+    restart : bool
+        Delete the files of the sweep that ``out`` holds and start over (other options are
+        otherwise refused).
 
     Returns
     -------
@@ -314,7 +283,7 @@ def sweep(
         raise SweepError(f"method={method!r}: expected 'widest' or 'paper'")
     options = {"method": method, "n_boot": int(n_boot), "p_threshold": float(p_threshold), "pattern": pattern,
                "conv": {k: repr(v) for k, v in (conv or {}).items()}, "entropy": entropy}
-    folder = _Folder(Path(out), options) if out is not None else None
+    folder = _Folder(Path(out), options, restart) if out is not None else None
     try:
         if folder is not None:
             folder.register(items)
@@ -326,9 +295,7 @@ def sweep(
         table = pd.DataFrame([rows[(s.label, layer)] for s in items for layer in rows["order"][s.label]],
                              columns=list(SWEEP_COLUMNS))
         if folder is not None:
-            from nn2graph.result_files import write_csv_rows
-
-            _write_atomic(folder.out / "sweep.csv", lambda p: write_csv_rows(p, table.to_dict("records")))
+            folder.run.write_csv("sweep.csv", table.to_dict("records"))
     finally:
         if folder is not None:
             folder.close()
@@ -349,7 +316,7 @@ def _run(items: list[_Source], folder: _Folder | None, scheduler: str | None, n_
 
     def finish_source(label: str) -> None:
         if folder is not None and figures:
-            _figures(folder.out / "figures", label, sets_of[label], {l: rows[(label, l)] for l in rows["order"][label]})
+            _figures(folder, label, sets_of[label], {l: rows[(label, l)] for l in rows["order"][label]})
         done = [rows[(label, l)] for l in rows["order"][label]]
         fitted = sum(r["fitted"] for r in done)
         bar.say(f"sweep: {label}: {len(done)} degree sets, {fitted} fitted, "

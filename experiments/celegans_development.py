@@ -8,12 +8,12 @@ distribution with :func:`analysis.analyse_degrees` (the analysis of every comman
 into the output folder:
 
 - ``metrics.json`` (rewritten after every phase), ``report.md``;
-- ``transitions_{unit}.csv`` (one row per transition), ``delta_{unit}.csv``, ``omega_{unit}.csv``,
-  ``attachment_{unit}.json`` with ``unit`` = ``synapses`` or ``pairs``;
-- ``stage_degrees.csv`` / ``.md``, and ``analyses/`` (the finished bootstraps, keyed by the
+- ``transitions-{unit}.csv`` (one row per transition), ``delta-{unit}.csv``, ``omega-{unit}.csv``,
+  ``attachment-{unit}.json`` with ``unit`` = ``synapses`` or ``pairs``;
+- ``stage-degrees.csv`` / ``.md``, and ``analyses/`` (the finished bootstraps, keyed by the
   degrees and options: reused when rerun, they are the slow part);
-- ``figures/delta_{unit}_{a}-{b}.png``, ``figures/omega_{unit}_{a}-{b}.png``,
-  ``figures/summary_{unit}.png``, ``figures/stage_ccdf.png``.
+- ``figures/delta-{unit}-{a}-{b}.png``, ``figures/omega-{unit}-{a}-{b}.png``,
+  ``figures/summary-{unit}.png``, ``figures/stage-ccdf.png``.
 """
 
 from __future__ import annotations
@@ -39,17 +39,17 @@ UNITS: dict[str, bool] = {"synapses": True, "pairs": False}
 def _attachment_phase(dev: DevelopmentResult, unit: str, run: RunFolder) -> list[dict[str, Any]]:
     for t in dev.transitions:
         what = f"Witvliet datasets {t.stage0} \u2192 {t.stage1} ({dev.synapses}, {unit})"
-        plot_delta(t.result, path=run.file(f"figures/delta_{unit}_{t.label}.png"), title=f"\u0394(d1, d2): {what}")
-        plot_omega(t.result, path=run.file(f"figures/omega_{unit}_{t.label}.png"), title=f"\u03a9(d): {what}")
-    dev.plot_summary(path=run.file(f"figures/summary_{unit}.png"),
+        plot_delta(t.result, path=run.file(f"figures/delta-{unit}-{t.label}.png"), title=f"\u0394(d1, d2): {what}")
+        plot_omega(t.result, path=run.file(f"figures/omega-{unit}-{t.label}.png"), title=f"\u03a9(d): {what}")
+    dev.plot_summary(path=run.file(f"figures/summary-{unit}.png"),
                      title=f"\u03a9(d) between consecutive datasets, {dev.synapses} connections counted as {unit}")
     rows = dev.summary_rows()
-    run.write_csv(f"transitions_{unit}.csv", rows)
-    run.write_csv(f"delta_{unit}.csv",
+    run.write_csv(f"transitions-{unit}.csv", rows)
+    run.write_csv(f"delta-{unit}.csv",
                   [{"transition": t.label} | r for t in dev.transitions for r in t.result.delta_rows()])
-    run.write_csv(f"omega_{unit}.csv",
+    run.write_csv(f"omega-{unit}.csv",
                   [{"transition": t.label} | r for t in dev.transitions for r in t.result.omega_rows()])
-    run.write_json(f"attachment_{unit}.json", dev.to_dict())
+    run.write_json(f"attachment-{unit}.json", dev.to_dict())
     return rows
 
 
@@ -129,11 +129,11 @@ def _report(metrics: dict[str, Any], stage_rows: list[dict[str, Any]]) -> str:
     for unit in UNITS:
         rows = metrics["attachment"][unit]
         parts += [f"## Connections counted as {unit}", "", _transition_table(rows), "", _findings(unit, rows), "",
-                  f"Figures: `figures/summary_{unit}.png`, `figures/delta_{unit}_A-B.png`, "
-                  f"`figures/omega_{unit}_A-B.png`.", ""]
+                  f"Figures: `figures/summary-{unit}.png`, `figures/delta-{unit}-A-B.png`, "
+                  f"`figures/omega-{unit}-A-B.png`.", ""]
     parts += ["## Degree distributions of the stages (total degree, connected partners)", "",
               f"TPL window fit (minimum KS distance) with its bootstrap p ({o['n_boot']} sets), best law on that window, and the "
-              "untruncated power-law tail (xmin over all values). Figure: `figures/stage_ccdf.png`.", "",
+              "untruncated power-law tail (xmin over all values). Figure: `figures/stage-ccdf.png`.", "",
               markdown_table(stage_rows), ""]
     return "\n".join(parts)
 
@@ -187,7 +187,7 @@ def reproduce_celegans_development(
     >>> with tempfile.TemporaryDirectory() as d:
     ...     m = reproduce_celegans_development(d, stages=[7, 8], n_boot=0, progress=False)
     ...     sorted(p.name for p in Path(d).iterdir() if not p.name.startswith("."))[:4]
-    ['attachment_pairs.json', 'attachment_synapses.json', 'delta_pairs.csv', 'delta_synapses.csv']
+    ['attachment-pairs.json', 'attachment-synapses.json', 'delta-pairs.csv', 'delta-synapses.csv']
     >>> [r["transition"] for r in m["attachment"]["synapses"]]
     ['7-8']
     """
@@ -215,9 +215,9 @@ def _development_run(run: RunFolder, values: tuple[int, ...], *, synapses: str, 
     stage_rows, sets = _stage_phase(values, synapses, n_boot, seed, n_jobs, progress, run)
     metrics["stage_degrees"] = stage_rows
     run.write_json("metrics.json", metrics)
-    run.write_csv("stage_degrees.csv", stage_rows)
-    run.write_text("stage_degrees.md", markdown_table(stage_rows) + "\n")
-    plot_degree_ccdfs(sets, path=run.file("figures/stage_ccdf.png"),
+    run.write_csv("stage-degrees.csv", stage_rows)
+    run.write_text("stage-degrees.md", markdown_table(stage_rows) + "\n")
+    plot_degree_ccdfs(sets, path=run.file("figures/stage-ccdf.png"),
                       title=f"Witvliet datasets: total degree ({synapses}), divided by its mean")
     run.write_text("report.md", _report(metrics, stage_rows))
     return metrics

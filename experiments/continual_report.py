@@ -37,11 +37,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
+from analysis.attachment_series import delta_trend
 from experiments.continual import PHASES, ContinualResult, train_continual
+from experiments.errors import ReproduceError
 from experiments.tasks import load_continual_tasks
 from experiments.training import get_profile, resolve_device
 from nn2graph.degree_csv import write_degree_csv
-from nn2graph.exceptions import NN2GraphError
 from nn2graph.run_folder import RunFolder, content_key, open_run
 
 if TYPE_CHECKING:
@@ -69,46 +70,6 @@ _COLUMNS = {"a_dense": "task A dense", "a_sparse": "task A sparse", "b_dense": "
             "b_sparse": "task B sparse"}
 
 
-class ReproduceError(NN2GraphError, ValueError):
-    """Invalid settings for the continual-learning reproduction."""
-
-
-def delta_trend(table) -> dict:
-    """How Delta grows with the degrees of a :class:`analysis.DeltaTable`.
-
-    Over the cells with at least one pair: Spearman's correlation of Delta with d1, with d2
-    and with d1 * d2 (bin centres), and the elasticity of Delta in d1 * d2 -- the slope of
-    log Delta against log(d1 d2) by least squares over the cells with Delta > 0 and d1 d2 > 0,
-    weighted by their numbers of pairs.  Internal preferential attachment (eq. 6) gives an
-    elasticity of 1, uniformly random new connections 0.
-
-    Examples
-    --------
-    >>> from analysis.growth import random_layered_graph, simulate_growth
-    >>> from analysis import preferential_attachment
-    >>> g0 = random_layered_graph([300, 300, 10], n_edges=3000, seed=0)
-    >>> r = preferential_attachment(g0, simulate_growth(g0, n_new=20000, seed=1), n_bins=6)
-    >>> round(delta_trend(r.deltas[0])["elasticity"], 1)
-    1.0
-    """
-    a, b = np.nonzero(table.n_pairs)
-    d1, d2 = table.bins1.center[a], table.bins2.center[b]
-    delta, weight = table.delta[a, b], table.n_pairs[a, b].astype(float)
-
-    def spearman(x):
-        if len(x) < 2 or np.ptp(x) == 0 or np.ptp(delta) == 0:
-            return None
-        return float(stats.spearmanr(x, delta).statistic)
-
-    ok = (delta > 0) & (d1 * d2 > 0)
-    elasticity = None
-    if ok.sum() >= 2 and np.ptp(np.log(d1[ok] * d2[ok])) > 0:
-        x, y, w = np.log(d1[ok] * d2[ok]), np.log(delta[ok]), weight[ok]
-        xm, ym = np.average(x, weights=w), np.average(y, weights=w)
-        elasticity = float(np.sum(w * (x - xm) * (y - ym)) / np.sum(w * (x - xm) ** 2))
-    return {"lower": table.lower, "upper": table.upper, "cells": int(len(delta)),
-            "spearman_d1": spearman(d1), "spearman_d2": spearman(d2), "spearman_d1d2": spearman(d1 * d2),
-            "elasticity": elasticity, "pa_constant": table.pa_constant}
 
 
 def node_growth(layer: str, degrees: np.ndarray, new: np.ndarray) -> dict:
@@ -239,7 +200,7 @@ def _continual_run(run: RunFolder, *, size: int, task_a, task_b, train_profile, 
                    n_bins: int, omega_bins: str | None, n_jobs: int | None, device: str, progress: bool,
                    began: float) -> ContinualReport:
     import nn2graph
-    from analysis import analyse_degrees, plot_layer_fits, preferential_attachment
+    from analysis import analyse_degrees, plot_analyses, preferential_attachment
     from analysis.attachment_plots import plot_delta, plot_omega
 
     out = run.path
@@ -295,10 +256,8 @@ def _continual_run(run: RunFolder, *, size: int, task_a, task_b, train_profile, 
     analyses = {layer: analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=run.path / "analyses",
                                        progress=progress)
                 for layer, degrees in degrees_t1.items()}
-    plot_layer_fits(degrees_t1, {layer: a.fit for layer, a in analyses.items()},
-                    pvalues={layer: a.pvalue for layer, a in analyses.items() if a.pvalue is not None},
-                    path=run.file("figure-9.png"),
-                    title=f"Figure 9: degree CCDFs and TPL fits at t = 1 (P = {size}, {n_boot} bootstrap sets)")
+    plot_analyses(analyses, path=run.file("figure-9.png"),
+                  title=f"Figure 9: degree CCDFs and TPL fits at t = 1 (P = {size}, {n_boot} bootstrap sets)")
     run.write_csv("fits.csv", [{"layer": layer, **a.row()} for layer, a in analyses.items()])
     metrics["fits_t1"] = [{"layer": layer, **a.to_dict()} for layer, a in analyses.items()]
     metrics["seconds_total_this_run"] = time.perf_counter() - began
@@ -356,16 +315,16 @@ def _report_markdown(report: ContinualReport, metrics: dict, trends: list[dict],
               "## Figure 9: degree distributions at t = 1", "", f"Paper: {PAPER_FIGURES['figure-9']}", "",
               f"Ours (discrete TPL, window of minimum KS distance, docs/method.md; p-values from {n_boot} "
               "bootstrap sets; the analysis of every command, analysis.analyse_degrees):", "",
-              "| layer | n | alpha | xmin | xmax | n_tail (share) | KS D | p |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| layer | n | alpha | xmin | xmax | n_tail (share) | KS D | p | verdict (widest window) |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for layer, a in report.analyses.items():
         fit = a.fit
         if fit is None:
-            lines.append(f"| {layer} | {a.n} | | | | | | not fitted: {a.not_fitted} |")
+            lines.append(f"| {layer} | {a.n} | | | | | | | not fitted: {a.not_fitted} |")
             continue
         lines.append(f"| {layer} | {fit.n} | {fit.alpha:.3f} | {fit.xmin} | {fmt(fit.xmax)} | {fit.n_tail} "
                      f"({100 * fit.n_tail / fit.n:.0f} %) | {fit.ks_distance:.4f} | "
-                     f"{fmt(a.p_value, '.3f')} ± {fmt(a.pvalue.std_error, '.3f')} |")
+                     f"{fmt(a.p_value, '.3f')} ± {fmt(a.pvalue.std_error, '.3f')} | {a.summary()} |")
     lines += ["", "Files: table1.csv/md, figure-7.png, figure-8.png, figure-9.png, delta.csv, omega.csv, "
               "omega-summary.csv, degrees-t0.csv, degrees-t1.csv, new-connections.csv, fits.csv, attachment.json, "
               "metrics.json, analyses/ (the finished bootstraps); "

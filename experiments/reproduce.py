@@ -43,24 +43,20 @@ from analysis import (
     PValueResult,
     TPLFit,
     analyse_degrees,
-    plot_layer_fits,
+    plot_analyses,
 )
 from experiments.data import load_dataset
+from experiments.errors import ReproduceError
 from experiments.models import ModelSpec, model_spec
 from experiments.pipeline import train_prune_retrain
 from experiments.pruning import make_pruning_permanent, prune_layers, sparsity_report
 from experiments.training import get_profile, resolve_device
 from nn2graph import layer_degrees, to_graph
 from nn2graph.degree_csv import write_degree_csv
-from nn2graph.exceptions import NN2GraphError
 from nn2graph.result_files import write_json
 from nn2graph.run_folder import RunFolder, content_key, open_run
 
 __all__ = ["LayerFit", "ReproduceError", "StaticResult", "StaticTarget", "STATIC_TARGETS", "reproduce_static"]
-
-
-class ReproduceError(NN2GraphError, ValueError):
-    """An experiment that cannot run as asked (unknown target, missing weights, ...)."""
 
 
 @dataclass(frozen=True)
@@ -355,10 +351,8 @@ def _static_run(run: RunFolder, target: StaticTarget, spec: ModelSpec, *, seed: 
     figure = run.file(f"figure-{target.figure}.png")
     # Like the paper's figures, one panel per fitted layer; report.md says why others were not.
     fitted = [layer for layer in layers if layer.fit is not None] or layers
-    plot_layer_fits({layer.label: layer.degrees for layer in fitted},
-                    {layer.label: layer.fit for layer in fitted},
-                    pvalues={layer.label: layer.pvalue for layer in fitted if layer.pvalue is not None},
-                    path=figure, title=f"Figure {target.figure}: {target.title} (ours)")
+    plot_analyses({layer.label: layer.analysis for layer in fitted}, path=figure,
+                  title=f"Figure {target.figure}: {target.title} (ours; the paper's fit in red, the verdict above)")
     files.append(figure)
     metrics["seconds"]["this_run"] = time.perf_counter() - began
     metrics["phase"] = "done"
@@ -428,20 +422,21 @@ def _pct(x: float | None) -> str:
 
 def _fits_table(layers, *, markdown: bool) -> str:
     header = ["layer", "nodes", "zeros", "alpha", "xmin", "xmax", "D", "n_tail", "tail share", "p ± se",
-              "best law", "TPL beaten"]
+              "best law", "TPL beaten", "verdict"]
     rows = []
     for layer in layers:
         deg = layer.degrees
         if not layer.fitted:
             rows.append([layer.label, str(deg.size), str(int(np.sum(deg == 0))), f"not fitted: {layer.reason}"]
-                        + [""] * 8)
+                        + [""] * 9)
             continue
         f, p = layer.fit, layer.pvalue
         alt = layer.alternatives
         beaten = [t.name for t in alt.tests if t.preferred == t.name]
         rows.append([layer.label, str(f.n), str(f.n_zero_dropped), f"{f.alpha:.3f}", str(f.xmin),
                      str(f.xmax), f"{f.ks_distance:.4f}", str(f.n_tail), f"{f.tail_fraction:.2f}",
-                     f"{p.p_value:.3f} ± {p.std_error:.3f}", alt.best, ", ".join(beaten) or "no"])
+                     f"{p.p_value:.3f} ± {p.std_error:.3f}", alt.best, ", ".join(beaten) or "no",
+                     layer.analysis.verdict])
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -498,18 +493,42 @@ def _report(target: StaticTarget, metrics: Mapping[str, Any], layers: list[Layer
     lines += ["", "## Degree distributions and TPL fits", "",
               f"The paper's Figure {target.figure} shows, for every layer, the log-log CCDF of the degrees "
               "with a TPL fit in red, and says that \"the TPL fits the degree distributions well\"; it gives no "
+<<<<<<< HEAD
               "numbers for the fits. Ours (docs/method.md §3: xmin/xmax searched over the 30% smallest/largest "
               f"degrees, KS over the integers; p from {metrics['n_boot']} bootstrap sets, p >= 0.1 means the "
               "TPL is not rejected; 'best law': the largest log-likelihood on the window among the TPL, "
               "power law, exponential, lognormal and Poisson; 'TPL beaten': alternatives significantly "
               "better by Vuong's test, p < 0.1):", "", _fits_table(layers, markdown=True), "",
               f"![Figure {target.figure}](figure-{target.figure}.png)", ""]
+=======
+              "numbers for the fits. Ours, the paper's method (docs/method.md: xmin/xmax searched over the 30% "
+              f"smallest/largest degrees for the smallest KS distance over the integers; p from {metrics['n_boot']} "
+              "bootstrap sets, p >= 0.1 means the TPL is not rejected; 'best law': the largest log-likelihood on "
+              "the window among the TPL, power law, exponential, lognormal and Poisson; 'TPL beaten': "
+              "alternatives significantly better by Vuong's test, p < 0.1), and the power-law verdict of each "
+              "layer (docs/fits.md: goodness of fit, range, decay, alternatives and tail share judged on the "
+              "widest window that fits):", "", _fits_table(layers, markdown=True), "",
+              f"![Figure {target.figure}](figure-{target.figure}.png)", "", "### The verdicts and their reasons", ""]
+    for layer in layers:
+        a = layer.analysis
+        if a.evidence is None:
+            lines.append(f"- **{layer.label}**: {a.summary()}")
+            continue
+        f = a.evidence.fit
+        lines.append(f"- **{layer.label}**: {a.summary()} (window [{f.xmin}, {f.xmax}], alpha {f.alpha:.3f})")
+        lines += [f"  - {reason}" for reason in a.evidence.reasons]
+    lines.append("")
+>>>>>>> main
     fitted = [layer for layer in layers if layer.fitted]
     plausible = [layer.label for layer in fitted if layer.pvalue.p_value >= 0.1]
     lines.append(f"TPL plausible (p >= 0.1) in {len(plausible)} of {len(fitted)} fitted layers"
                  + (f": {', '.join(plausible)}." if plausible else "."))
     lines.append("Always read the window [xmin, xmax] and the tail share with p: a narrow window can fit well "
+<<<<<<< HEAD
                  "while describing few nodes (docs/method.md §3).")
+=======
+                 "while describing few nodes; the verdict weighs that (docs/fits.md).")
+>>>>>>> main
     graphml = metrics.get("graphml")
     lines += ["", "## Files", "", "metrics.json, degrees-<layer>.csv, "
               f"figure-{target.figure}.png, report.md"

@@ -75,9 +75,9 @@ class _SafetensorsReader:
     """Rows of tensors of safetensors files through ``safe_open``/``get_slice``.
 
     The file is re-opened every few chunks, which releases the pages of its memory map already
-    read, and the kernel is asked to read ahead (``posix_fadvise(WILLNEED)``) the bytes of the
-    chunk being read and of the next one, so that the disk works while the last chunk is counted
-    (a memory map alone reads a cold file a few pages at a time).
+    read.  The kernel is asked to read ahead (``posix_fadvise(WILLNEED)``) the bytes of the chunk
+    being read, and a thread reads those of the next one into the page cache while this one is
+    counted (a memory map alone reads a cold file a few pages at a time).
     """
 
     def __init__(self) -> None:

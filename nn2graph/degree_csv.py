@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from nn2graph.exceptions import NN2GraphError
+from nn2graph.result_files import ResultFileError, atomic_open
 
 __all__ = ["DEGREE_COLUMNS", "DegreeFileError", "layer_name_from_file", "read_degree_csv", "write_degree_csv"]
 
@@ -97,27 +97,19 @@ def write_degree_csv(
         if names is not None and len(names) != arr.size:
             raise DegreeFileError(f"layer {layer!r}: {len(names)} unit names for {arr.size} degrees")
         checked[layer] = (arr, names)
+    if not path.parent.is_dir():
+        raise DegreeFileError(f"cannot write the degree CSV {path}: the folder {path.parent} does not exist")
     try:
-        handle = tempfile.NamedTemporaryFile("w", newline="", encoding="utf-8", dir=path.parent or ".",
-                                             prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    except OSError as error:
-        raise DegreeFileError(f"cannot write the degree CSV {path}: {error.strerror or error}") from error
-    try:
-        with handle:
+        with atomic_open(path, newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(DEGREE_COLUMNS)
             for layer, (arr, names) in checked.items():
                 unit_names: Iterable = range(arr.size) if names is None else names
                 writer.writerows(zip((layer,) * arr.size, unit_names, arr.tolist()))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
+    except ResultFileError as error:
+        raise DegreeFileError(str(error)) from None
     except OSError as error:
-        Path(handle.name).unlink(missing_ok=True)
         raise DegreeFileError(f"cannot write the degree CSV {path}: {error.strerror or error}") from error
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -167,23 +167,23 @@ class LayeredGraph:
         return write_gephi(self.graph, path, format="gexf", layers=layers, min_multiplicity=min_multiplicity)
 
 
-def _groups(sources: Sources) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+def _groups(sources: Sources) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Partition the node axis by source set.
 
     Returns ``groups`` (group of each index), ``ptr`` and ``nodes`` (CSR: the nodes of
-    group g are ``nodes[ptr[g]:ptr[g+1]]``) and whether a node lies in several groups.
+    group g are ``nodes[ptr[g]:ptr[g+1]]``; a node may lie in several groups).
     """
     count = np.bincount(sources.index, minlength=sources.length)
     if np.all(count == 1):
         nodes, groups = np.unique(sources.node, return_inverse=True)
-        return groups.astype(np.int64), np.arange(len(nodes) + 1), nodes, False
+        return groups.astype(np.int64), np.arange(len(nodes) + 1), nodes
     split = np.split(sources.node, np.cumsum(count)[:-1])
     keys: dict[tuple[int, ...], int] = {}
     groups = np.array([keys.setdefault(tuple(s.tolist()), len(keys)) for s in split], dtype=np.int64)
     sets = list(keys)
     ptr = np.concatenate([[0], np.cumsum([len(s) for s in sets])]).astype(np.int64)
     nodes = np.array([n for s in sets for n in s], dtype=np.int64)
-    return groups, ptr, nodes, len(np.unique(nodes)) < len(nodes)
+    return groups, ptr, nodes
 
 
 #: Edges expanded at once when a source group holds several nodes; bounds memory.
@@ -196,37 +196,51 @@ def _edge_blocks(call: LayerCall) -> Iterator[tuple[np.ndarray, np.ndarray, np.n
     Node pairs are unique across the blocks of one layer (blocks split the output units).
     """
     sources = Sources.union(call.inputs)
-    groups, ptr, nodes, overlapping = _groups(sources)
+    groups, ptr, nodes = _groups(sources)
     weight = effective_weight(call.module, call.path, call.weight_name)
+    incidence = local = None
     for block in call.handler.function(call.module, weight, groups, len(ptr) - 1, call.in_shape, call.out_shape):
         size = ptr[block.source + 1] - ptr[block.source]
         if np.all(size == 1):
             yield nodes[ptr[block.source]], block.target + call.first_node, block.multiplicity, block.weight
             continue
+        if incidence is None:
+            from scipy import sparse
+
+            local, column = np.unique(nodes, return_inverse=True)
+            incidence = sparse.csr_matrix((np.ones(len(nodes)), column.ravel(), ptr), shape=(len(ptr) - 1, len(local)))
         order = np.argsort(block.target, kind="stable")
         if np.all(order[1:] > order[:-1]):
             order = None
         target = block.target if order is None else block.target[order]
         size = size if order is None else size[order]
-        # cut between targets, about every EXPANSION_ELEMENTS expanded edges
+        # cut between targets, about every EXPANSION_ELEMENTS (group, node) products
         ends = np.cumsum(size)
         boundaries = np.flatnonzero(np.r_[target[1:] != target[:-1], True]) + 1
         piece_of = ends[boundaries - 1] // EXPANSION_ELEMENTS
         cuts = [0, *boundaries[np.r_[piece_of[1:] != piece_of[:-1], True]].tolist()]
         for a, b in zip(cuts[:-1], cuts[1:]):
             pick = slice(a, b) if order is None else order[a:b]
-            src, piece = block.source[pick], size[a:b]
-            keep = np.repeat(np.arange(b - a), piece)
-            within = np.arange(len(keep)) - np.repeat(np.cumsum(piece) - piece, piece)
-            source = nodes[ptr[src][keep] + within]
-            tgt, mult, wsum = block.target[pick][keep], block.multiplicity[pick][keep], block.weight[pick][keep]
-            if overlapping:
-                key = source * call.n_units + tgt
-                unique, inverse = np.unique(key, return_inverse=True)
-                source, tgt = unique // call.n_units, unique % call.n_units
-                mult = np.bincount(inverse, weights=mult).round().astype(np.int64)
-                wsum = np.bincount(inverse, weights=wsum)
-            yield source, tgt + call.first_node, mult, wsum
+            yield from _expand(block.source[pick], block.target[pick], block.multiplicity[pick], block.weight[pick],
+                               incidence, local, call)
+
+
+def _expand(group, target, mult, wsum, incidence, local, call: LayerCall):
+    """Edges (group -> unit) to edges (node -> unit): a sparse product with the group-node incidence,
+    summing the connections of a node that lies in several groups."""
+    from scipy import sparse
+
+    shape = (call.n_units, incidence.shape[0])
+    by_mult = (sparse.csr_matrix((mult.astype(np.float64), (target, group)), shape=shape) @ incidence).tocsr()
+    by_weight = (sparse.csr_matrix((wsum, (target, group)), shape=shape) @ incidence).tocsr()
+    by_mult.sort_indices()
+    by_weight.sort_indices()
+    rows = np.repeat(np.arange(call.n_units), np.diff(by_mult.indptr))
+    if by_weight.nnz == by_mult.nnz:
+        weights = by_weight.data
+    else:  # a weight sum that underflowed to zero dropped out of the product
+        weights = np.asarray(by_weight[rows, by_mult.indices]).ravel()
+    yield local[by_mult.indices], rows + call.first_node, np.rint(by_mult.data).astype(np.int64), weights
 
 
 def _first(target: np.ndarray, bound: int) -> int:

@@ -18,8 +18,6 @@ training flags restored, whether the trace succeeds or not.
 from __future__ import annotations
 
 import contextlib
-import operator
-import re
 import weakref
 from dataclasses import dataclass, field
 
@@ -31,14 +29,14 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
 
 from nn2graph.exceptions import NN2GraphError
+from nn2graph import operations as ops
 from nn2graph.features import Sources, Tracked, combine, compact, gate, reduce_dims
 from nn2graph.handlers import LayerHandler, UnsupportedLayerError, handler_for, linear_handler, supported_layers
 
 __all__ = [
     "InputShapeError",
     "LayerCall",
-    "SUPPORTED_OPERATIONS",
-    "TracedModel",
+        "TracedModel",
     "TracingError",
     "trace_layers",
 ]
@@ -83,94 +81,6 @@ class TracedModel:
 
     n_input: int
     layers: list[LayerCall]
-
-
-# --- operation tables --------------------------------------------------------------------------
-
-def _functions(names: str, *, inplace: bool = True) -> set:
-    """torch.*, torch.nn.functional.* and Tensor.* callables of these names (and in-place forms)."""
-    found = set()
-    for name in names.split():
-        for variant in (name, name + "_") if inplace else (name,):
-            for owner in (torch, F, torch.Tensor, torch.special):
-                value = getattr(owner, variant, None)
-                if callable(value):
-                    found.add(value)
-    return found
-
-
-_UNARY = _functions(
-    "relu relu6 leaky_relu elu selu celu gelu silu mish hardtanh hardswish hardsigmoid sigmoid tanh softplus "
-    "softsign logsigmoid tanhshrink softshrink hardshrink threshold prelu rrelu "
-    "dropout dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout "
-    "softmax log_softmax softmin neg negative abs exp exp2 expm1 log log2 log1p sqrt rsqrt square pow "
-    "sin cos tan erf erfc reciprocal clamp clip clamp_min clamp_max sign nan_to_num "
-    "float double half bfloat16 to type type_as contiguous clone detach cpu cuda requires_grad"
-)  # fmt: skip
-_BINARY = _functions("add sub subtract rsub mul multiply div divide true_divide maximum minimum fmax fmin") | {
-    torch.Tensor.__add__, torch.Tensor.__radd__, torch.Tensor.__iadd__, torch.Tensor.__sub__,
-    torch.Tensor.__rsub__, torch.Tensor.__isub__, torch.Tensor.__mul__, torch.Tensor.__rmul__,
-    torch.Tensor.__imul__, torch.Tensor.__truediv__, torch.Tensor.__rtruediv__, torch.Tensor.__itruediv__,
-    torch.Tensor.__neg__, operator.add, operator.mul,
-}  # fmt: skip
-_MULTIPLY = _functions("mul multiply") | {torch.Tensor.__mul__, torch.Tensor.__rmul__, torch.Tensor.__imul__}
-_SHAPE = _functions(
-    "view view_as reshape reshape_as flatten unflatten permute transpose swapaxes swapdims movedim moveaxis t "
-    "squeeze unsqueeze expand expand_as broadcast_to repeat tile repeat_interleave narrow select chunk split "
-    "tensor_split unbind flip roll cat concat concatenate stack pad pixel_shuffle pixel_unshuffle "
-    "channel_shuffle native_channel_shuffle",
-    inplace=False,
-) | {torch.Tensor.__getitem__, torch.Tensor.__setitem__, torch.Tensor.squeeze_, torch.Tensor.unsqueeze_,
-     torch.Tensor.transpose_, torch.Tensor.t_}  # fmt: skip
-_SHAPE_ATTRIBUTES = {"T", "mT"}
-_PASS_ATTRIBUTES = {"data"}
-_SPATIAL_POOLING = {
-    F.max_pool1d, F.max_pool2d, F.max_pool3d, F.avg_pool1d, F.avg_pool2d, F.avg_pool3d,
-    F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d,
-    F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d, F.lp_pool1d, F.lp_pool2d,
-    torch.max_pool1d, torch.max_pool2d, torch.avg_pool1d, torch.adaptive_avg_pool1d, torch.adaptive_max_pool1d,
-}  # fmt: skip
-_REDUCTIONS = _functions("sum mean nansum nanmean amax amin max min logsumexp prod std var norm", inplace=False)
-_MATMUL = _functions("matmul bmm mm", inplace=False) | {torch.Tensor.__matmul__, torch.Tensor.__rmatmul__}
-#: Normalisations: pass-through; their elementwise weight is a gate.  Value: where the weight sits.
-_NORMS = {
-    F.layer_norm: ("trailing", 2), F.rms_norm: ("trailing", 2), F.group_norm: ("channel", 2),
-    F.batch_norm: ("channel", 3), F.instance_norm: ("channel", 3), torch.layer_norm: ("trailing", 2),
-    torch.batch_norm: ("channel", 1), torch.group_norm: ("channel", 2), F.local_response_norm: (None, None),
-    F.normalize: (None, None),
-}  # fmt: skip
-_NO_NODES = _functions(
-    "zeros_like ones_like empty_like full_like rand_like randn_like randint_like new_zeros new_ones new_empty "
-    "new_full new_tensor eq ne lt le gt ge isnan isinf isfinite argmax argmin argsort __eq__ __ne__ __lt__ __le__ "
-    "__gt__ __ge__ logical_not logical_and logical_or bool long int",
-    inplace=False,
-)  # fmt: skip
-_MASK_FILL = _functions("masked_fill where", inplace=True)
-#: torch's normalisation modules (and their subclasses, e.g. torchvision's LayerNorm2d) are traced into:
-#: their functional call says which axis their weight gates.
-_TORCH_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.RMSNorm, nn.LocalResponseNorm, nn.modules.batchnorm._NormBase)
-#: Module class names treated as normalisations (pass-through leaves), e.g. LlamaRMSNorm, T5LayerNorm.
-_NORM_MODULE_NAME = re.compile(r"(RMS|Layer|Group|Batch|Instance)Norm\w*$")
-
-SUPPORTED_OPERATIONS = (
-    "activations, dropout, casts (elementwise); add/sub/mul/div/maximum of traced tensors (the union of "
-    "their features: residual sums, gates, products of branches); mul by a tensor without nodes (a gate: its "
-    "zeros remove features); view/reshape/flatten/permute/transpose/squeeze/unsqueeze/expand/repeat/slicing/"
-    "chunk/split/cat/stack/pad/roll/flip/pixel_shuffle/channel_shuffle (features move); sum/mean/max/"
-    "pooling (union over the reduced dimensions); matmul/bmm/einsum of two traced tensors and "
-    "scaled_dot_product_attention/multi_head_attention_forward (attention); layer/group/batch/RMS/instance "
-    "norms (pass-through, zero weights remove features); embeddings of the input token ids"
-)
-
-
-def _name(func) -> str:
-    if type(func).__name__ == "method-wrapper":  # attribute getters such as Tensor.T
-        return getattr(func.__self__, "__name__", "?")
-    return getattr(func, "__name__", str(func))
-
-
-def _attribute(func) -> str | None:
-    return func.__self__.__name__ if type(func).__name__ == "method-wrapper" and hasattr(func.__self__, "__name__") else None
 
 
 # --- the tracer --------------------------------------------------------------------------------
@@ -236,7 +146,7 @@ class _Trace(TorchFunctionMode):
 
     def refuse(self, what: str, fix: str = "") -> UnsupportedLayerError:
         fix = fix or (
-            "Use supported operations (docs/graph.md lists them: " + SUPPORTED_OPERATIONS + "), "
+            "Use supported operations (docs/graph.md lists them: " + ops.SUPPORTED_OPERATIONS + "), "
             "or make the weights a layer with a handler (nn2graph.handlers.register; weighted layers: "
             + ", ".join(supported_layers()) + ")"
         )
@@ -253,8 +163,8 @@ class _Trace(TorchFunctionMode):
         self._map_weights(module, path)  # a pruning hook has just recomputed module.weight
         if self.leaf:
             self.leaf += 1
-        elif handler_for(module) is not None or _NORM_MODULE_NAME.search(type(module).__name__) and not isinstance(
-            module, _TORCH_NORMS
+        elif handler_for(module) is not None or ops.NORM_MODULE_NAME.search(type(module).__name__) and not isinstance(
+            module, ops.TORCH_NORMS
         ):
             self.leaf = 1
 
@@ -360,7 +270,7 @@ class _Trace(TorchFunctionMode):
         except Exception:
             if self.failure is None:
                 shapes = [tuple(a.shape) for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)]
-                self.failure = (_name(func), shapes, self.where(), list(self.stack))
+                self.failure = (ops.name(func), shapes, self.where(), list(self.stack))
             raise
         if self.leaf:
             return result
@@ -378,42 +288,42 @@ class _Trace(TorchFunctionMode):
         return result
 
     def dispatch(self, func, args, kwargs, result):
-        attribute = _attribute(func)
+        attribute = ops.attribute(func)
         if attribute is not None:
-            if attribute in _SHAPE_ATTRIBUTES:
+            if attribute in ops.SHAPE_ATTRIBUTES:
                 return self.shape_op(func, args, kwargs, result)
-            if attribute in _PASS_ATTRIBUTES:
+            if attribute in ops.PASS_ATTRIBUTES:
                 return self.put(result, self.get(args[0]))
             if attribute in ("grad", "real", "imag"):
                 return None
             raise self.refuse(f"tensor attribute '{attribute}'")
         if func in (F.linear, torch.conv1d, torch.conv2d, torch.conv3d, F.embedding):
             return self.functional_layer(func, args, kwargs, result)
-        if func in _NO_NODES:
+        if func in ops.NO_NODES:
             return None
         tokens = [self.get(a) for a in tree_flatten((args, kwargs))[0] if self.get(a) is not None and self.get(a).tokens]
-        if tokens and func not in _SHAPE:
-            raise self.refuse(f"operation '{_name(func)}' on the input token ids",
+        if tokens and func not in ops.SHAPE:
+            raise self.refuse(f"operation '{ops.name(func)}' on the input token ids",
                               "token ids are read by an embedding; only shape operations may come before it")
-        if func in _SHAPE:
+        if func in ops.SHAPE:
             return self.shape_op(func, args, kwargs, result)
-        if func in _UNARY:
+        if func in ops.UNARY:
             return self.unary(func, args, kwargs, result)
-        if func in _BINARY:
+        if func in ops.BINARY:
             return self.binary(func, args, kwargs, result)
-        if func in _MASK_FILL:
+        if func in ops.MASK_FILL:
             return self.mask_fill(func, args, kwargs, result)
-        if func in _NORMS:
+        if func in ops.NORMS:
             return self.norm(func, args, kwargs, result)
-        if func in _SPATIAL_POOLING:
+        if func in ops.SPATIAL_POOLING:
             return self.pooling(func, args, result)
-        if func in _REDUCTIONS:
+        if func in ops.REDUCTIONS:
             return self.reduction(func, args, kwargs, result)
-        if func in _MATMUL:
+        if func in ops.MATMUL:
             a, b = args[:2] if func is not torch.Tensor.__rmatmul__ else (args[1], args[0])
             if a.ndim < 2 or b.ndim < 2:
-                raise self.refuse(f"operation '{_name(func)}' on a 1-D operand")
-            return self.put(result, self.contract("...ij,...jk->...ik", [a, b], result, _name(func)))
+                raise self.refuse(f"operation '{ops.name(func)}' on a 1-D operand")
+            return self.put(result, self.contract("...ij,...jk->...ik", [a, b], result, ops.name(func)))
         if func is torch.einsum:
             equation, operands = args[0], args[1:]
             if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
@@ -425,7 +335,7 @@ class _Trace(TorchFunctionMode):
             return self.sdpa(args, kwargs, result)
         if func is F.multi_head_attention_forward:
             return self.mha(args, kwargs, result)
-        raise self.refuse(f"operation '{_name(func)}'")
+        raise self.refuse(f"operation '{ops.name(func)}'")
 
     # rules ---------------------------------------------------------------------------------
     def unary(self, func, args, kwargs, result):
@@ -437,14 +347,14 @@ class _Trace(TorchFunctionMode):
         operands = [a for a in (*args[:2], *kwargs.values()) if isinstance(a, torch.Tensor)]
         tracked = [self.get(a) for a in operands if self.get(a) is not None]
         out = combine(tracked, result.ndim)
-        if func in _MULTIPLY:
+        if func in ops.MULTIPLY:
             for a in operands:
                 if self.get(a) is None:  # a gate: parameter, buffer or constant
                     out = gate(out, a.detach().cpu().numpy(), result.ndim)
         self.put(result, out)
 
     def mask_fill(self, func, args, kwargs, result):
-        name = _name(func).rstrip("_")
+        name = ops.name(func).rstrip("_")
         if name == "where":
             condition = args[0] if args else kwargs["condition"]
             if self.get(condition) is not None:
@@ -469,11 +379,11 @@ class _Trace(TorchFunctionMode):
         self.put(result, gate(combine([self.get(x)], result.ndim), ~mask.cpu().numpy().astype(bool), result.ndim))
 
     def norm(self, func, args, kwargs, result):
-        where, position = _NORMS[func]
+        where, position = ops.NORMS[func]
         tracked = self.get(args[0])
         others = [a for a in tree_flatten((args[1:], kwargs))[0] if self.get(a) is not None]
         if tracked is None or others:
-            raise self.refuse(f"operation '{_name(func)}' with traced statistics or weights")
+            raise self.refuse(f"operation '{ops.name(func)}' with traced statistics or weights")
         weight = kwargs.get("weight")
         if weight is None and position is not None and len(args) > position:
             weight = args[position]
@@ -498,7 +408,7 @@ class _Trace(TorchFunctionMode):
         codes = tracked.aligned(args[0].ndim)
         if any(n > 1 for n in codes.shape[2:]) or codes.ndim < 3 and self.mode == "elements":
             raise self.refuse(
-                f"operation '{_name(func)}' mixing positions that carry different nodes (input pixels are the "
+                f"operation '{ops.name(func)}' mixing positions that carry different nodes (input pixels are the "
                 "nodes of a model whose first weighted layer is linear)",
                 "pooling is followed over positions of channel nodes only",
             )
@@ -508,7 +418,7 @@ class _Trace(TorchFunctionMode):
         x = args[0]
         if len(args) > 1 and isinstance(args[1], torch.Tensor) or isinstance(kwargs.get("other"), torch.Tensor):
             return self.binary(func, args, kwargs, result)  # torch.max(a, b): elementwise
-        if _name(func) == "norm":
+        if ops.name(func) == "norm":
             dims = kwargs.get("dim", args[2] if len(args) > 2 else None)
         else:
             dims = kwargs.get("dim", kwargs.get("axis", args[1] if len(args) > 1 else None))
@@ -530,7 +440,7 @@ class _Trace(TorchFunctionMode):
         sources, offsets = Sources.concatenate([p.sources for p in parts]) if len(parts) > 1 else (parts[0].sources, [0])
         offset = {id(t): o for t, o in zip(tensors, offsets)}
         by_id = {id(t): p for t, p in zip(tensors, parts)}
-        name = _name(func)
+        name = ops.name(func)
         data_args = name in ("cat", "concat", "concatenate", "stack")
 
         def substitute(value, data=False):
@@ -668,12 +578,12 @@ class _Trace(TorchFunctionMode):
         x = args[0] if args else kwargs.get("input")
         weight = args[1] if len(args) > 1 else kwargs.get("weight")
         if self.get(weight) is not None:
-            raise self.refuse(f"operation '{_name(func)}' with a weight computed from traced features")
+            raise self.refuse(f"operation '{ops.name(func)}' with a weight computed from traced features")
         entry = self.weights.get(id(weight))
         if entry is None:
             learned = self.learned.get(id(weight))
             raise self.refuse(
-                f"operation '{_name(func)}' with "
+                f"operation '{ops.name(func)}' with "
                 + (f"parameter '{learned}'" if learned else "a weight tensor") + " that belongs to no layer with a handler",
                 "call the layer module (nn.Linear, nn.Conv2d, ...), or register a handler for the module that "
                 "owns the weight (nn2graph.handlers.register)",

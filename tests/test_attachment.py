@@ -13,10 +13,10 @@ from scipy import stats
 
 from analysis.attachment import (
     AttachmentError,
-    attachment_general,
     bin_degrees,
     preferential_attachment,
 )
+from analysis.general_attachment import attachment_general
 from analysis.growth import random_layered_graph, simulate_growth
 from nn2graph.exceptions import NN2GraphError
 

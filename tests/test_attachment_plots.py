@@ -6,7 +6,8 @@ import igraph as ig
 import numpy as np
 import pytest
 
-from analysis.attachment import attachment_general, preferential_attachment
+from analysis.attachment import preferential_attachment
+from analysis.general_attachment import attachment_general
 from analysis.attachment_plots import AttachmentPlotError, plot_delta, plot_omega
 from analysis.growth import random_layered_graph, simulate_growth
 

@@ -25,29 +25,31 @@ def test_reproduce_three_stages_writes_everything(tmp_path, capsys, monkeypatch)
     for unit in ("synapses", "pairs"):
         for t in transitions:
             for kind in ("delta", "omega"):
-                assert (out / "figures" / f"{kind}_{unit}_{t}.png").stat().st_size > 5_000
-        assert (out / "figures" / f"summary_{unit}.png").exists()
-        with open(out / f"transitions_{unit}.csv") as fh:
+                assert (out / "figures" / f"{kind}-{unit}-{t}.png").stat().st_size > 5_000
+        assert (out / "figures" / f"summary-{unit}.png").exists()
+        with open(out / f"transitions-{unit}.csv") as fh:
             rows = list(csv.DictReader(fh))
         assert [r["transition"] for r in rows] == transitions
         expected = development_attachment([1, 2, 3], weighted=unit == "synapses")
         for row, t in zip(rows, expected.transitions):
             assert float(row["gains_origin_slope"]) == pytest.approx(t.result.omega_gains.origin_slope)
             assert float(row["lost"]) == t.result.n_lost
-        for name in (f"delta_{unit}.csv", f"omega_{unit}.csv"):
+        for name in (f"delta-{unit}.csv", f"omega-{unit}.csv"):
             with open(out / name) as fh:
                 assert {r["transition"] for r in csv.DictReader(fh)} == set(transitions)
-        assert _strict_json(out / f"attachment_{unit}.json")["stages"] == [1, 2, 3]
+        assert _strict_json(out / f"attachment-{unit}.json")["stages"] == [1, 2, 3]
     metrics = _strict_json(out / "metrics.json")
     assert metrics["options"]["stages"] == [1, 2, 3] and metrics["options"]["n_boot"] == 5
     assert [r["transition"] for r in metrics["attachment"]["pairs"]] == transitions
     assert [r["source"] for r in metrics["stage_degrees"]] == [f"witvliet2020-{s}" for s in (1, 2, 3)]
     assert all(0.0 <= r["p_value"] <= 1.0 and r["n_boot"] == 5 for r in metrics["stage_degrees"])
-    assert (out / "figures" / "stage_ccdf.png").exists() and (out / "stage_degrees.csv").exists()
+    assert all(r["verdict"] in ("supported", "inconclusive", "rejected") for r in metrics["stage_degrees"])
+    assert (out / "figures" / "stage-ccdf.png").exists() and (out / "stage-degrees.csv").exists()
     report = (out / "report.md").read_text()
     assert report.startswith("# Internal preferential attachment in the developing C. elegans brain")
     assert "| 1-2 | 161 | 789 | 255 |" in report and "## Connections counted as pairs" in report
-    assert "| witvliet2020-3 | total | 162 |" in report
+    assert "| witvliet2020-3 | total | 162 |" in report and "verdict (widest window)" in report
+    assert f"| {metrics['stage_degrees'][0]['verdict_summary']} |" in report
 
     # a rerun with the same options reuses the stage fits (the slow bootstraps)
     def fail(*args, **kwargs):

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from analysis.attachment import attachment_general, preferential_attachment
+from analysis.attachment import preferential_attachment
+from analysis.general_attachment import attachment_general
 from analysis.growth import random_layered_graph, simulate_growth
 from nn2graph.cli import main
 
@@ -36,7 +37,7 @@ def test_layered_command_writes_json_csv_and_figures(snapshots, tmp_path, capsys
     assert sum(float(r["changed"]) for r in rows) == expected.n_new == 500
     assert (out / "delta.png").stat().st_size > 0 and (out / "omega.png").stat().st_size > 0
     assert f"fc1: slope {expected.omega('fc1').slope}" in capsys.readouterr().out
-    with open(out / "omega_summary.csv") as fh:
+    with open(out / "omega-summary.csv") as fh:
         assert [r["layer"] for r in csv.DictReader(fh)] == ["input", "fc1", "fc2"]
 
 
@@ -50,7 +51,7 @@ def test_general_command(snapshots, tmp_path):
     with open(out / "omega.csv") as fh:
         kinds = {r["kind"] for r in csv.DictReader(fh)}
     assert kinds == {"gains", "losses"}
-    with open(out / "omega_summary.csv") as fh:
+    with open(out / "omega-summary.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["kind"] for r in rows] == ["gains", "losses"]
     assert float(rows[0]["predicted_slope"]) == pytest.approx(expected.omega_gains.predicted_slope)

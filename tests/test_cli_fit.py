@@ -36,7 +36,18 @@ def test_fits_each_layer_and_writes_json_and_png(layered, tmp_path, capsys):
     assert code == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:4] == ["layer", "n", "zeros", "xmin"] and "p" in table[0].split()
-    assert [line.split()[0] for line in table[1:]] == ["input", "fc1"]
+    assert [line.split()[0] for line in table[1:3]] == ["input", "fc1"]
+    assert table[0].split()[-2:] == ["law", "verdict"]
+    # the verdict of each layer, then its reasons, one per criterion
+    result = json.loads(out_json.read_text())
+    for name, line in zip(layers, table[1:3]):
+        verdict = result["layers"][name]["evidence"]["verdict"]
+        assert line.split()[-1] == verdict and verdict in ("supported", "inconclusive", "rejected")
+        summary = result["layers"][name]["verdict_summary"]
+        assert any(line.startswith(f"{name}: {summary} (method widest") for line in table)
+    reasons = [line for line in table if line.startswith("  - ")]
+    assert len(reasons) == sum(len(result["layers"][n]["evidence"]["reasons"]) for n in layers) >= 10
+    assert any(r.startswith("  - goodness of fit: p = ") for r in reasons)
     result = json.loads(out_json.read_text())
     for name, deg in layers.items():
         with warnings.catch_warnings():

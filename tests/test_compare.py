@@ -195,6 +195,8 @@ def test_compare_network_and_connectome_writes_table_and_figure(tiny_network, tm
         assert key in rows[0]
     last = c.entries[-1].analysis
     assert float(rows[-1]["alpha"]) == pytest.approx(last.fit.alpha) and rows[-1]["best"] == last.best
+    assert rows[-1]["verdict"] == last.evidence.verdict and rows[-1]["verdict_summary"] == last.evidence.summary()
+    assert f"| {last.evidence.summary()} |" in c.to_markdown().splitlines()[-1]
     md = c.to_markdown().splitlines()
     assert len(md) == 2 + len(labels) and md[0].startswith("| source | layer / kind | n | mean degree | alpha")
     assert md[-1].startswith("| varshney2011 | in | 280 |")
@@ -224,8 +226,9 @@ def test_degenerate_layer_is_reported_and_bad_degrees_named():
     c = compare_networks([flat], n_boot=0)
     row = c.rows()[0]
     assert row["not_fitted"].startswith("4 nodes of positive degree") and row["alpha"] is None
-    assert "| not fitted" in c.to_markdown().splitlines()[0] or "not fitted |" in c.to_markdown().splitlines()[0]
-    assert "4 nodes of positive degree" in c.to_markdown().splitlines()[-1]
+    assert c.to_markdown().splitlines()[0].endswith("| verdict (widest window) |")
+    assert c.to_markdown().splitlines()[-1].endswith("| not fitted: 4 nodes of positive degree (a fit needs at least "
+                                                     "10 nodes and 3 distinct positive degrees) |")
     with pytest.raises(CompareError, match=r"net: fc3: cannot analyse its degrees"):
         compare_networks([DegreeSet("net", "fc3", np.array([2, -1, 3]))], n_boot=0)
     with pytest.raises(CompareError, match="no sources given"):

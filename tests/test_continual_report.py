@@ -62,8 +62,11 @@ def test_table1_and_metrics(cli_run):
     assert [t["lower"] for t in metrics["attachment"]["delta_trend"]] == ["input", "fc1"]
     assert [f["layer"] for f in metrics["fits_t1"]] == ["input", "fc1", "fc2"]
     assert all(f["pvalue"]["n_boot"] == 3 and 0 <= f["pvalue"]["p_value"] <= 1 for f in metrics["fits_t1"])
+    assert all(f["verdict"] == f["evidence"]["verdict"] for f in metrics["fits_t1"])
     report = (out / "report.md").read_text()
-    for text in ("98.21", "Figure 7", "Figure 8", "eq. 10 slope", "Spearman (nodes)", "Figure 9", "3 bootstrap sets",
+    for f in metrics["fits_t1"]:
+        assert f"| {f['verdict_summary']} |" in report
+    for text in ("98.21", "verdict (widest window)", "Figure 7", "Figure 8", "eq. 10 slope", "Spearman (nodes)", "Figure 9", "3 bootstrap sets",
                  "relatively low"):
         assert text in report
 

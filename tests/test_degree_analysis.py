@@ -165,3 +165,29 @@ def test_fit_compare_and_reproduce_give_the_same_p(tmp_path, capsys):
     alone = json.loads((tmp_path / "one" / "compare.json").read_text())["entries"][0]
     assert alone["pvalue"]["p_value"] == compared["fc2"]["pvalue"]["p_value"]
     assert math.isfinite(alone["pvalue"]["p_value"])
+
+
+def test_the_verdict_is_assess_power_law_beside_the_paper_fit(sample_analysis):
+    from analysis import assess_power_law
+
+    x, a = _sample(), sample_analysis
+    widest = assess_power_law(x, method="widest", n_boot=30, seed=4, n_jobs=1)
+    assert a.evidence.to_dict() == widest.to_dict() and a.verdict == widest.verdict
+    row, d = a.row(), a.to_dict()
+    assert (row["verdict"], row["verdict_summary"], row["verdict_method"]) == (widest.verdict, widest.summary(), "widest")
+    assert (row["verdict_xmin"], row["verdict_xmax"]) == (widest.fit.xmin, widest.fit.xmax)
+    assert d["evidence"]["reasons"] == list(widest.reasons) and d["verdict"] == widest.verdict
+    # method "paper" judges the paper's own fit: the same window and the same bootstrap
+    paper = analyse_degrees(x, n_boot=30, seed=4, n_jobs=1, method="paper")
+    assert paper.evidence.method == "paper" and paper.evidence.fit == a.fit
+    assert paper.evidence.pvalue.p_value == a.p_value == OLD["p"]
+    # no bootstrap, no verdict
+    unjudged = analyse_degrees(x, n_boot=0)
+    assert unjudged.verdict == "not judged" and unjudged.summary() == "not judged: no bootstrap (n_boot=0)"
+
+
+def test_a_poisson_layer_is_not_supported():
+    x = np.random.default_rng(0).poisson(100, 1000)
+    a = analyse_degrees(x, n_boot=50, seed=1, n_jobs=1)
+    assert a.verdict != "supported" and a.summary().startswith(a.verdict)
+    assert a.p_value is not None  # the paper's fit may pass its own bootstrap: the verdict is what says no

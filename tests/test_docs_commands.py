@@ -50,6 +50,8 @@ TINY = {
     ("reproduce", "cnn-cifar10"): {**_TRAINING, "--limit-train": "20", "--n-boot": "2", "--jobs": "1"},
     ("reproduce", "continual"): {**_TRAINING, "--n-boot": "2"},
     ("reproduce", "celegans-development"): {"--n-boot": "2", "--stages": "1-2"},
+    ("reproduce", "dst"): {"--limit-train": "100", "--epochs": "2", "--batch-size": "20", "--delta-t": "3",
+                           "--n-boot": "2", "--jobs": "1"},
     ("compare",): {"--n-boot": "2"},
     ("fit",): {"--n-boot": "2", "--jobs": "1"},
 }

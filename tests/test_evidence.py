@@ -14,7 +14,8 @@ import pytest
 import analysis.evidence as evidence
 from analysis import FitError, PowerLawEvidence, assess_power_law, fit_tpl, tpl_pvalue
 from analysis.bootstrap import PValueResult, _window_distances, _window_pvalue
-from analysis.evidence import _data_decades, curvature_test
+from analysis.alternatives import curvature_test
+from analysis.evidence import _data_decades
 from analysis.tpl import _Data
 from tests.power_families import NON_POWER_LAWS, TPL_CASES, draw_non_power_law, draw_tpl_case
 

@@ -63,6 +63,12 @@ def _check_artefacts(out, result, figure):
             assert set(entry["pvalue"]) >= {"p_value", "std_error", "n_boot"}
             assert entry["pvalue"]["n_boot"] == metrics["n_boot"]
             assert entry["best_alternative"]
+            # the verdict beside the paper's fit, with its reasons, in metrics.json and report.md
+            assert entry["evidence"]["verdict"] == entry["verdict"] in ("supported", "inconclusive", "rejected")
+            assert entry["evidence"]["reasons"] and entry["verdict_summary"].startswith(entry["verdict"])
+            report = (out / "report.md").read_text()
+            assert f"- **{layer.label}**: {entry['verdict_summary']}" in report
+            assert all(f"  - {r}" in report for r in entry["evidence"]["reasons"])
         else:
             assert entry["fit"] is None and entry["not_fitted"]
     return metrics

@@ -181,7 +181,7 @@ def _check_chain(argv_of, tmp_path, required=()):
 def test_reproduce_static_killed_at_every_stage(tmp_path, mnist):
     def argv_of(out):
         return ["reproduce", "mlp-mnist", "--data-dir", str(mnist), "--out", str(out), "--epochs", "2",
-                "--retrain-epochs", "1", "--limit-train", "40", "--n-boot", "2", "--n-jobs", "1", "--quiet",
+                "--retrain-epochs", "1", "--limit-train", "40", "--n-boot", "2", "--jobs", "1", "--quiet",
                 "--threads", "1"]
 
     _check_chain(argv_of, tmp_path, required=[("metrics.json", 3)])  # between the fits of two layers
@@ -190,7 +190,7 @@ def test_reproduce_static_killed_at_every_stage(tmp_path, mnist):
 def test_reproduce_continual_killed_at_every_stage(tmp_path, mnist):
     def argv_of(out):
         return ["reproduce", "continual", "--P", "8", "--data-dir", str(mnist), "--out", str(out), "--epochs", "2",
-                "--retrain-epochs", "1", "--limit-train", "40", "--n-boot", "2", "--seed", "2", "--quiet",
+                "--retrain-epochs", "1", "--limit-train", "40", "--n-boot", "2", "--jobs", "1", "--seed", "2", "--quiet",
                 "--threads", "1"]
 
     # in the middle of task B's dense phase: its model comes from a-sparse.pt on the rerun, with
@@ -200,6 +200,6 @@ def test_reproduce_continual_killed_at_every_stage(tmp_path, mnist):
 
 def test_celegans_development_killed_at_every_stage(tmp_path):
     def argv_of(out):
-        return ["reproduce", "celegans-development", "--out", str(out), "--stages", "7-8", "--n-boot", "2"]
+        return ["reproduce", "celegans-development", "--out", str(out), "--stages", "7-8", "--n-boot", "2", "--jobs", "1"]
 
     _check_chain(argv_of, tmp_path)

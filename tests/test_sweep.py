@@ -16,6 +16,7 @@ from safetensors.torch import save_file
 
 from analysis import assess_power_law
 from analysis.sweep import SweepError, sweep
+from nn2graph.exceptions import NN2GraphError
 from analysis.sweep_tasks import _task_seed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,7 +121,7 @@ def test_killed_sweep_resumes_without_recomputing(sources, tmp_path):
 
 def test_folder_refuses_other_options_and_bad_input(sources, tmp_path):
     sweep(sources[2:], out=tmp_path / "s", n_boot=5, seed=1, scheduler="synchronous", progress=False)
-    with pytest.raises(SweepError, match="holds a sweep with other options"):
+    with pytest.raises(NN2GraphError, match="holds a run with other settings: n_boot is 5 there, 6 here"):
         sweep(sources[2:], out=tmp_path / "s", n_boot=6, seed=1, scheduler="synchronous", progress=False)
     kept = sweep(sources[2:], out=tmp_path / "s", n_boot=5, scheduler="synchronous", progress=False)
     assert kept.attrs["reused"] == 1  # no seed given: the folder's is used

@@ -406,6 +406,7 @@ def test_a_searched_two_value_window_is_flagged():
 # ------------------------------------------------------------------ the public layer: options, candidates, input
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_candidates_take_the_floor_of_the_fraction():
     # n = 11: 0.3 n = 3.3, so 3 values at each end (the ceiling would take 4)
     pos = np.arange(1, 12)

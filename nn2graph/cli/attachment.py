@@ -18,7 +18,7 @@ def add_parser(subparsers) -> None:
             "graph files (GraphML, GEXF or an edge-list CSV; e.g. from LayeredGraph.write_graphml). "
             "Layered snapshots (vertex attribute 'layer') are compared with analysis.preferential_attachment; "
             "--general uses analysis.attachment_general (any node pairs, gains and losses). Writes "
-            "attachment.json, delta.csv, omega.csv, omega_summary.csv, delta.png and omega.png into --out."
+            "attachment.json, delta.csv, omega.csv, omega-summary.csv, delta.png and omega.png into --out."
         ),
     )
     p.add_argument("g0", type=Path, metavar="G0", help="the earlier snapshot (t = 0)")
@@ -39,7 +39,8 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the analysis and write its files; returns the exit code."""
-    from analysis.attachment import attachment_general, preferential_attachment
+    from analysis.attachment import preferential_attachment
+    from analysis.general_attachment import attachment_general
     from analysis.attachment_plots import plot_delta, plot_omega
     from analysis.graph_files import read_graph_file
     from nn2graph.result_files import write_csv_rows
@@ -58,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
     result.to_json(args.out / "attachment.json")
     write_csv_rows(args.out / "delta.csv", result.delta_rows())
     write_csv_rows(args.out / "omega.csv", result.omega_rows())
-    write_csv_rows(args.out / "omega_summary.csv", result.omega_summary())
+    write_csv_rows(args.out / "omega-summary.csv", result.omega_summary())
     plot_delta(result, path=args.out / "delta.png")
     plot_omega(result, path=args.out / "omega.png")
     print("\n".join(["Omega(d) fits:"] + summary + [f"wrote {args.out}/attachment.json, delta.csv, omega.csv, "
-                                                      f"omega_summary.csv, delta.png, omega.png"]))
+                                                      f"omega-summary.csv, delta.png, omega.png"]))
     return 0

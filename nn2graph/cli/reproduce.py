@@ -14,6 +14,7 @@ TARGET_MODULES: tuple[str, ...] = (
     "nn2graph.cli.reproduce_static",
     "nn2graph.cli.reproduce_continual",
     "nn2graph.cli.reproduce_celegans_development",
+    "nn2graph.cli.reproduce_dst",
 )
 
 

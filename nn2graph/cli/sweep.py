@@ -36,6 +36,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--pattern", default=None, help="only checkpoint tensors matching this shell pattern")
     p.add_argument("--conv", action="append", default=[], metavar="PATTERN=GEOMETRY",
                    help="input size of the kernels matching PATTERN, e.g. 'conv1.weight=28x28,padding=2'")
+    p.add_argument("--restart", action="store_true",
+                   help="delete the files of the sweep DIR holds and start over (other options are refused otherwise)")
     p.add_argument("--no-figures", action="store_true", help="do not draw the per-source figures")
     p.set_defaults(run=run)
 
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     table = sweep(args.sources, out=args.out, scheduler=args.scheduler, n_workers=args.workers,
                   pattern=args.pattern, conv=parse_conv(args.conv) or None, method=args.method, n_boot=args.n_boot, seed=args.seed,
-                  p_threshold=args.p_threshold, figures=not args.no_figures)
+                  p_threshold=args.p_threshold, figures=not args.no_figures, restart=args.restart)
     shown = table[["source", "layer", "n", "pattern", "alpha", "xmin", "xmax", "pvalue", "summary"]].copy()
     for col, fmt in (("alpha", "{:.3f}"), ("pvalue", "{:.3f}")):
         shown[col] = [fmt.format(v) if v is not None and v == v else "-" for v in shown[col]]
