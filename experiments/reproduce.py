@@ -493,14 +493,6 @@ def _report(target: StaticTarget, metrics: Mapping[str, Any], layers: list[Layer
     lines += ["", "## Degree distributions and TPL fits", "",
               f"The paper's Figure {target.figure} shows, for every layer, the log-log CCDF of the degrees "
               "with a TPL fit in red, and says that \"the TPL fits the degree distributions well\"; it gives no "
-<<<<<<< HEAD
-              "numbers for the fits. Ours (docs/method.md §3: xmin/xmax searched over the 30% smallest/largest "
-              f"degrees, KS over the integers; p from {metrics['n_boot']} bootstrap sets, p >= 0.1 means the "
-              "TPL is not rejected; 'best law': the largest log-likelihood on the window among the TPL, "
-              "power law, exponential, lognormal and Poisson; 'TPL beaten': alternatives significantly "
-              "better by Vuong's test, p < 0.1):", "", _fits_table(layers, markdown=True), "",
-              f"![Figure {target.figure}](figure-{target.figure}.png)", ""]
-=======
               "numbers for the fits. Ours, the paper's method (docs/method.md: xmin/xmax searched over the 30% "
               f"smallest/largest degrees for the smallest KS distance over the integers; p from {metrics['n_boot']} "
               "bootstrap sets, p >= 0.1 means the TPL is not rejected; 'best law': the largest log-likelihood on "
@@ -518,17 +510,12 @@ def _report(target: StaticTarget, metrics: Mapping[str, Any], layers: list[Layer
         lines.append(f"- **{layer.label}**: {a.summary()} (window [{f.xmin}, {f.xmax}], alpha {f.alpha:.3f})")
         lines += [f"  - {reason}" for reason in a.evidence.reasons]
     lines.append("")
->>>>>>> main
     fitted = [layer for layer in layers if layer.fitted]
     plausible = [layer.label for layer in fitted if layer.pvalue.p_value >= 0.1]
     lines.append(f"TPL plausible (p >= 0.1) in {len(plausible)} of {len(fitted)} fitted layers"
                  + (f": {', '.join(plausible)}." if plausible else "."))
     lines.append("Always read the window [xmin, xmax] and the tail share with p: a narrow window can fit well "
-<<<<<<< HEAD
-                 "while describing few nodes (docs/method.md §3).")
-=======
                  "while describing few nodes; the verdict weighs that (docs/fits.md).")
->>>>>>> main
     graphml = metrics.get("graphml")
     lines += ["", "## Files", "", "metrics.json, degrees-<layer>.csv, "
               f"figure-{target.figure}.png, report.md"
