@@ -2,7 +2,7 @@
 
 Run from the repository root:  PYTHONPATH=. python benchmarks/bench_compare.py
 
-Baseline: the bootstrap alone, analysis.tpl_pvalue on the fit of METHOD.md with the same number
+Baseline: the bootstrap alone, analysis.tpl_pvalue on the paper-method fit (docs/method.md §3) with the same number
 of sets and the same seed.  analyse_degrees adds the tail fit (xmin over every value), the
 alternatives and the bookkeeping; the ratio says how much that costs on top.  Degree sets: the
 Varshney 2011 in-degrees (280 neurons, needs cect) and a synthetic 1024-node layer with

@@ -20,7 +20,6 @@ shared, so the load average is printed at the start and the end.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time

@@ -1,6 +1,6 @@
 """Speed and memory of analysis.tpl / analysis.bootstrap.  Run:
 
-    timeout 900 /work/venv/bin/python benchmarks/bench_tpl.py [--searches | --scaling [--with-100k]]
+    PYTHONPATH=. python benchmarks/bench_tpl.py [--searches | --scaling [--with-100k]]
 
 ``--searches`` runs the three searches and their powerlaw baselines only; ``--scaling`` the
 large searches (n = 10,000 all distinct, an untruncated heavy-tailed n = 100,000, and with
@@ -12,7 +12,7 @@ loaded from ``git show 83ef9d6:analysis/tpl.py`` into a temporary module and run
 process.  On n = 100,000 it would take hours, so it runs its seed and then the first blocks of
 its pairs for a fixed time, and its time is extrapolated to all its blocks (said in the output).
 
-Baseline (issue 3): a Python loop calling ``powerlaw.Fit`` over the same candidate pairs as
+Baseline: a Python loop calling ``powerlaw.Fit`` over the same candidate pairs as
 our search, on the same data set, reading ``alpha`` and ``D`` of its ``power_law``.  Its cost
 per pair grows with the tail, so it is measured separately for every data set: on 20 random
 pairs of that search, then extrapolated to all of them (said in the output).  The call is the
@@ -76,7 +76,7 @@ def timed(fn, repeat: int = 1) -> tuple[float, float, object]:
 
 
 def candidate_pairs(x: np.ndarray, fraction: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
-    """Every (xmin, xmax) pair the search tries: xmin and xmax candidates as METHOD.md §3 says,
+    """Every (xmin, xmax) pair the search tries: xmin and xmax candidates as docs/method.md §3 says,
     and at least two distinct data values in the window."""
     pos = np.sort(x[x > 0])
     low, high = _candidates(pos, fraction)

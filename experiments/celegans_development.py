@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from analysis.attachment_plots import plot_delta, plot_omega
@@ -184,6 +183,7 @@ def reproduce_celegans_development(
     Examples
     --------
     >>> import tempfile
+    >>> from pathlib import Path
     >>> with tempfile.TemporaryDirectory() as d:
     ...     m = reproduce_celegans_development(d, stages=[7, 8], n_boot=0, progress=False)
     ...     sorted(p.name for p in Path(d).iterdir() if not p.name.startswith("."))[:4]

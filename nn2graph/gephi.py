@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Literal
 from xml.sax.saxutils import escape
 
-import tempfile
 import warnings
 
 import igraph as ig
@@ -253,26 +252,38 @@ def estimated_file_size(graph: ig.Graph, format: Literal["graphml", "gexf"] = "g
     >>> abs(estimated_file_size(g) / real - 1) < 0.05
     True
     """
-    write = write_graphml if format == "graphml" else write_gexf
+    write = _graphml_to if format == "graphml" else _gexf_to
     n, m = graph.vcount(), graph.ecount()
     vertices = np.unique(np.linspace(0, n - 1, min(n, _SAMPLE)).astype(np.int64)).tolist() if n else []
     edges = np.unique(np.linspace(0, m - 1, min(m, _SAMPLE)).astype(np.int64)).tolist() if m else []
-    with tempfile.TemporaryDirectory() as folder:
-        def size(sample: ig.Graph, name: str) -> int:
-            return write(sample, Path(folder) / name, _check_size=False).stat().st_size
 
-        empty = graph.induced_subgraph([])
-        base = size(empty, "empty")
-        only_vertices = graph.induced_subgraph(vertices)
-        only_vertices.delete_edges(list(range(only_vertices.ecount())))
-        per_vertex = (size(only_vertices, "v") - base) / max(len(vertices), 1)
-        with_edges = graph.subgraph_edges(edges, delete_vertices=True)
-        edge_bytes = size(with_edges, "e")
-        with_edges.delete_edges(list(range(with_edges.ecount())))
-        per_edge = (edge_bytes - size(with_edges, "e0")) / max(len(edges), 1)
+    def size(sample: ig.Graph) -> int:  # bytes the writer produces, counted in memory
+        counter = _ByteCounter()
+        write(sample, counter)
+        return counter.bytes
+
+    base = size(graph.induced_subgraph([]))
+    only_vertices = graph.induced_subgraph(vertices)
+    only_vertices.delete_edges(list(range(only_vertices.ecount())))
+    per_vertex = (size(only_vertices) - base) / max(len(vertices), 1)
+    with_edges = graph.subgraph_edges(edges, delete_vertices=True)
+    edge_bytes = size(with_edges)
+    with_edges.delete_edges(list(range(with_edges.ecount())))
+    per_edge = (edge_bytes - size(with_edges)) / max(len(edges), 1)
     # ids of the sample are shorter than the graph's: add the missing digits
     digits = len(str(max(n - 1, 0))) - len(str(max(2 * len(edges) - 1, 0)))
     return int(base + n * per_vertex + m * (per_edge + 2 * max(digits, 0)))
+
+
+class _ByteCounter:
+    """A text stream that only counts the UTF-8 bytes written to it."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def write(self, text: str) -> int:
+        self.bytes += len(text.encode("utf-8"))
+        return len(text)
 
 
 def _warn_if_large(graph: ig.Graph, path: Path, format: Literal["graphml", "gexf"]) -> None:
@@ -290,7 +301,7 @@ def _warn_if_large(graph: ig.Graph, path: Path, format: Literal["graphml", "gexf
         )
 
 
-def write_graphml(graph: ig.Graph, path: str | Path, *, _check_size: bool = True) -> Path:
+def write_graphml(graph: ig.Graph, path: str | Path) -> Path:
     """Write any igraph graph as GraphML, fast, keeping integer attributes integers.
 
     Every vertex, edge and graph attribute is written with a GraphML type: ``boolean``,
@@ -322,35 +333,39 @@ def write_graphml(graph: ig.Graph, path: str | Path, *, _check_size: bool = True
     [('n0', 'n1', {'multiplicity': 25, 'weight': 0.5})]
     """
     path = Path(path)
-    if _check_size:
-        _warn_if_large(graph, path, "graphml")
+    _warn_if_large(graph, path, "graphml")
+    with atomic_open(path) as out:
+        _graphml_to(graph, out)
+    return path
+
+
+def _graphml_to(graph: ig.Graph, out) -> None:
+    """Write ``graph`` as GraphML to the text stream ``out``."""
     graph_attrs = [(name, _value_type([graph[name]]), [graph[name]]) for name in graph.attributes()]
     vertex_attrs = _attribute_table(graph.vs)
     edge_attrs = _attribute_table(graph.es)
-    with atomic_open(path) as out:
-        out.write(
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-            'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
-            'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n'
-        )
-        for prefix, domain, attrs in (("g", "graph", graph_attrs), ("v", "node", vertex_attrs), ("e", "edge", edge_attrs)):
-            for i, (name, kind, _) in enumerate(attrs):
-                out.write(
-                    f'  <key id="{prefix}{i}" for="{domain}" attr.name="{escape(name, {chr(34): "&quot;"})}" '
-                    f'attr.type="{kind}"/>\n'
-                )
-        edgedefault = "directed" if graph.is_directed() else "undirected"
-        out.write(f'  <graph id="G" edgedefault="{edgedefault}">\n')
-        for i, (_, kind, values) in enumerate(graph_attrs):
-            if values[0] is not None:
-                out.write(f'    <data key="g{i}">{_formatter(kind)(values[0])}</data>\n')
-        vertex_ids = np.arange(graph.vcount(), dtype=np.int64).reshape(-1, 1)
-        _stream(out, vertex_ids, vertex_attrs, "v", '    <node id="n{}">', "</node>\n")
-        _stream(out, _edge_array(graph), edge_attrs, "e", '    <edge source="n{}" target="n{}">', "</edge>\n")
-        out.write("  </graph>\n</graphml>\n")
-    return path
+    out.write(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+        'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n'
+    )
+    for prefix, domain, attrs in (("g", "graph", graph_attrs), ("v", "node", vertex_attrs), ("e", "edge", edge_attrs)):
+        for i, (name, kind, _) in enumerate(attrs):
+            out.write(
+                f'  <key id="{prefix}{i}" for="{domain}" attr.name="{escape(name, {chr(34): "&quot;"})}" '
+                f'attr.type="{kind}"/>\n'
+            )
+    edgedefault = "directed" if graph.is_directed() else "undirected"
+    out.write(f'  <graph id="G" edgedefault="{edgedefault}">\n')
+    for i, (_, kind, values) in enumerate(graph_attrs):
+        if values[0] is not None:
+            out.write(f'    <data key="g{i}">{_formatter(kind)(values[0])}</data>\n')
+    vertex_ids = np.arange(graph.vcount(), dtype=np.int64).reshape(-1, 1)
+    _stream(out, vertex_ids, vertex_attrs, "v", '    <node id="n{}">', "</node>\n")
+    _stream(out, _edge_array(graph), edge_attrs, "e", '    <edge source="n{}" target="n{}">', "</edge>\n")
+    out.write("  </graph>\n</graphml>\n")
 
 
 def _stream(out, ids: np.ndarray, attrs, prefix: str, head: str, tail: str) -> None:
@@ -384,7 +399,7 @@ def _stream(out, ids: np.ndarray, attrs, prefix: str, head: str, tail: str) -> N
         out.write("".join(map(template.format, *fields)))
 
 
-def write_gexf(graph: ig.Graph, path: str | Path, *, _check_size: bool = True) -> Path:
+def write_gexf(graph: ig.Graph, path: str | Path) -> Path:
     """Write any igraph graph as GEXF 1.2, with Gephi's ``viz`` layout, colour and size.
 
     Vertex attributes ``x``, ``y``, ``r``, ``g``, ``b`` and ``size`` (see
@@ -418,8 +433,14 @@ def write_gexf(graph: ig.Graph, path: str | Path, *, _check_size: bool = True) -
     (['AVAL', 'AVBL'], [('0', '1', 3.0)])
     """
     path = Path(path)
-    if _check_size:
-        _warn_if_large(graph, path, "gexf")
+    _warn_if_large(graph, path, "gexf")
+    with atomic_open(path) as out:
+        _gexf_to(graph, out)
+    return path
+
+
+def _gexf_to(graph: ig.Graph, out) -> None:
+    """Write ``graph`` as GEXF 1.2 to the text stream ``out``."""
     viz = set(STYLE_ATTRIBUTES)
     vertex_names = set(graph.vs.attributes())
     has_viz = viz <= vertex_names
@@ -431,49 +452,47 @@ def write_gexf(graph: ig.Graph, path: str | Path, *, _check_size: bool = True) -
     edge_formats = [_formatter(kind) for _, kind, _ in edge_attrs]
     n = graph.vcount()
     labels = graph.vs[label_key] if label_key else [str(v) for v in range(n)]
-    with atomic_open(path) as out:
-        out.write(
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<gexf xmlns="http://www.gexf.net/1.2draft" xmlns:viz="http://www.gexf.net/1.2draft/viz" '
-            'version="1.2">\n'
-        )
-        edgetype = "directed" if graph.is_directed() else "undirected"
-        out.write(f'  <graph defaultedgetype="{edgetype}" mode="static">\n')
-        for domain, attrs in (("node", vertex_attrs), ("edge", edge_attrs)):
-            if attrs:
-                out.write(f'    <attributes class="{domain}">\n')
-                for i, (name, kind, _) in enumerate(attrs):
-                    title = escape(name, {'"': "&quot;"})
-                    out.write(f'      <attribute id="{i}" title="{title}" type="{kind}"/>\n')
-                out.write("    </attributes>\n")
-        out.write("    <nodes>\n")
-        style = {key: graph.vs[key] for key in STYLE_ATTRIBUTES} if has_viz else None
-        for start in range(0, n, _CHUNK):
-            stop = min(start + _CHUNK, n)
-            lines = []
-            for v in range(start, stop):
-                label = escape(str(labels[v]), {'"': "&quot;"})
-                line = f'      <node id="{v}" label="{label}">' + _attvalues(vertex_attrs, vertex_formats, v)
-                if style is not None:
-                    line += (
-                        f'<viz:color r="{int(style["r"][v])}" g="{int(style["g"][v])}" b="{int(style["b"][v])}"/>'
-                        f'<viz:position x="{float(style["x"][v])!r}" y="{float(style["y"][v])!r}" z="0.0"/>'
-                        f'<viz:size value="{float(style["size"][v])!r}"/>'
-                    )
-                lines.append(line + "</node>\n")
-            out.write("".join(lines))
-        out.write("    </nodes>\n    <edges>\n")
-        edges = _edge_array(graph)
-        weights = graph.es["weight"] if "weight" in graph.es.attributes() else None
-        for start in range(0, len(edges), _CHUNK):
-            stop = min(start + _CHUNK, len(edges))
-            lines = []
-            for e, (s, t) in zip(range(start, stop), edges[start:stop].tolist()):
-                weight = "" if weights is None or weights[e] is None else f' weight="{float(weights[e])!r}"'
-                lines.append(f'      <edge id="{e}" source="{s}" target="{t}"{weight}>' + _attvalues(edge_attrs, edge_formats, e) + "</edge>\n")
-            out.write("".join(lines))
-        out.write("    </edges>\n  </graph>\n</gexf>\n")
-    return path
+    out.write(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<gexf xmlns="http://www.gexf.net/1.2draft" xmlns:viz="http://www.gexf.net/1.2draft/viz" '
+        'version="1.2">\n'
+    )
+    edgetype = "directed" if graph.is_directed() else "undirected"
+    out.write(f'  <graph defaultedgetype="{edgetype}" mode="static">\n')
+    for domain, attrs in (("node", vertex_attrs), ("edge", edge_attrs)):
+        if attrs:
+            out.write(f'    <attributes class="{domain}">\n')
+            for i, (name, kind, _) in enumerate(attrs):
+                title = escape(name, {'"': "&quot;"})
+                out.write(f'      <attribute id="{i}" title="{title}" type="{kind}"/>\n')
+            out.write("    </attributes>\n")
+    out.write("    <nodes>\n")
+    style = {key: graph.vs[key] for key in STYLE_ATTRIBUTES} if has_viz else None
+    for start in range(0, n, _CHUNK):
+        stop = min(start + _CHUNK, n)
+        lines = []
+        for v in range(start, stop):
+            label = escape(str(labels[v]), {'"': "&quot;"})
+            line = f'      <node id="{v}" label="{label}">' + _attvalues(vertex_attrs, vertex_formats, v)
+            if style is not None:
+                line += (
+                    f'<viz:color r="{int(style["r"][v])}" g="{int(style["g"][v])}" b="{int(style["b"][v])}"/>'
+                    f'<viz:position x="{float(style["x"][v])!r}" y="{float(style["y"][v])!r}" z="0.0"/>'
+                    f'<viz:size value="{float(style["size"][v])!r}"/>'
+                )
+            lines.append(line + "</node>\n")
+        out.write("".join(lines))
+    out.write("    </nodes>\n    <edges>\n")
+    edges = _edge_array(graph)
+    weights = graph.es["weight"] if "weight" in graph.es.attributes() else None
+    for start in range(0, len(edges), _CHUNK):
+        stop = min(start + _CHUNK, len(edges))
+        lines = []
+        for e, (s, t) in zip(range(start, stop), edges[start:stop].tolist()):
+            weight = "" if weights is None or weights[e] is None else f' weight="{float(weights[e])!r}"'
+            lines.append(f'      <edge id="{e}" source="{s}" target="{t}"{weight}>' + _attvalues(edge_attrs, edge_formats, e) + "</edge>\n")
+        out.write("".join(lines))
+    out.write("    </edges>\n  </graph>\n</gexf>\n")
 
 
 def _attvalues(attrs, formats, index: int) -> str:

@@ -6,7 +6,7 @@ from torch.nn.utils import prune
 
 
 def mnist_cnn():
-    """input-32C5-MP2-32C5-MP2-256FC-10 (METHOD.md §1)."""
+    """input-32C5-MP2-32C5-MP2-256FC-10 (docs/method.md §1)."""
     return nn.Sequential(
         nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 32, 5), nn.ReLU(), nn.MaxPool2d(2),

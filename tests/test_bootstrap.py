@@ -1,5 +1,5 @@
 """analysis.bootstrap: calibration on data from the model, power against non-power-law data,
-reproducibility across processes, the synthetic sets of METHOD.md §3."""
+reproducibility across processes, the synthetic sets of docs/method.md §3."""
 
 import math
 import warnings
@@ -34,7 +34,7 @@ def test_non_power_law_degrees_get_p_near_zero(name):
     rng = np.random.default_rng(1)
     x = rng.poisson(20, 1000) if name == "poisson" else rng.geometric(0.05, 1000)
     # wide windows (search_fraction 0.05): with 0.3 a narrow central window of a Poisson
-    # sample is itself well described by a TPL (the narrow-window trap of METHOD.md §3)
+    # sample is itself well described by a TPL (the narrow-window trap of docs/method.md §3)
     res = _quiet_pvalue(x, n_boot=20, seed=2, search_fraction=0.05)
     assert res.p_value <= 0.05
     assert res.observed == res.fit.ks_distance

@@ -84,7 +84,7 @@ def test_varshney_steep_tails(synapses, kind, reported):
     assert a.tail_fit.alpha > 3 and abs(a.tail_fit.alpha - reported) < 0.01
     ref = _quiet_powerlaw(d[d > 0], xmin=a.tail_fit.xmin, parameter_ranges={"alpha": [1.0, 10.0]})
     assert abs(ref.alpha - a.tail_fit.alpha) < 1e-3
-    # the METHOD.md window fit succeeds on these small integers and is reported in full
+    # the paper-method window fit succeeds on these small integers and is reported in full
     assert math.isfinite(a.fit.alpha) and 1 <= a.fit.xmin < a.fit.xmax <= d.max()
     assert a.fit.n_zero_dropped == int((d == 0).sum())
     assert 0 < a.fit.n_tail <= a.n and 0.0 <= a.p_value <= 1.0

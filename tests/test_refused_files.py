@@ -7,7 +7,6 @@ of a finished run opens in its folder.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import shutil
