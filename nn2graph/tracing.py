@@ -704,6 +704,9 @@ def _expected_input(module: nn.Module) -> str:
     if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
         dims = {nn.Conv1d: "L", nn.Conv2d: "H, W", nn.Conv3d: "D, H, W"}[type(module)] if type(module) in (nn.Conv1d, nn.Conv2d, nn.Conv3d) else "..."
         return f"(batch, {module.in_channels}, {dims}) with enough pixels for the kernel"
+    if isinstance(module, nn.Embedding):
+        return (f"token ids below {module.num_embeddings} (integers: call with dtype=torch.long, "
+                "e.g. layer_degrees(model, (tokens,), dtype=torch.long))")
     return "a shape this module accepts"
 
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nn2graph import InputShapeError, NN2GraphError, TracingError, UnsupportedLayerError, to_graph
+from nn2graph import InputShapeError, NN2GraphError, TracingError, UnsupportedLayerError, layer_degrees, to_graph
 from nn2graph.tracing import trace_layers
 from tests.graph_models import mnist_cnn
 
@@ -301,3 +301,10 @@ def test_convert_with_a_wrong_input_shape_prints_only_the_message(tmp_path, caps
     assert code != 0
     assert "Traceback" not in captured.err + captured.out
     assert "layer '7' (Linear) got input of shape (1, 800)" in captured.err
+
+
+def test_token_ids_given_as_floats_say_to_pass_dtype_long():
+    model = nn.Sequential(nn.Embedding(50, 8), nn.Linear(8, 4))
+    with pytest.raises(InputShapeError, match=r"'0' \(Embedding\).*token ids below 50.*dtype=torch\.long"):
+        layer_degrees(model, (6,))
+    assert {"input", "0"} <= set(layer_degrees(model, (6,), dtype=torch.long))
