@@ -64,9 +64,10 @@ def plot_ccdf_fit(fit: TPLFit, ax: Any = None, *, color: str = "C0", label: str 
     return ax
 
 
-def _legend(fit: TPLFit, pvalue: Any) -> str:
+def _legend(fit: TPLFit, pvalue: Any, verdict: str | None = None) -> str:
     """Legend of a fit: alpha, window, tail size, then p (a number or a PValueResult) or the
-    verdict of a PowerLawEvidence (its p and its summary)."""
+    verdict of a PowerLawEvidence (its p and its summary); ``verdict``, a summary line kept
+    from an earlier PowerLawEvidence, when there is no PowerLawEvidence."""
     xmax = "∞" if math.isinf(fit.xmax) else f"{int(fit.xmax)}"
     text = f"TPL α={fit.alpha:.2f}\n[{fit.xmin}, {xmax}], {fit.n_tail}/{fit.n} in tail"
     if pvalue is not None:
@@ -74,7 +75,9 @@ def _legend(fit: TPLFit, pvalue: Any) -> str:
         p = evidence.pvalue.p_value if evidence is not None else getattr(pvalue, "p_value", pvalue)
         text += f"\np={float(p):.2f}"
         if evidence is not None:
-            text += "\n" + evidence.summary().replace("; ", "\n")
+            verdict = evidence.summary()
+    if verdict:
+        text += "\n" + verdict.replace("; ", "\n")
     return text
 
 
@@ -95,7 +98,8 @@ def _readable_log_ticks(axis: Any, low: float, high: float) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def draw_fit_panel(ax: Any, degrees: ArrayLike, fit: TPLFit | None, note: Any = None) -> Any:
+def draw_fit_panel(ax: Any, degrees: ArrayLike, fit: TPLFit | None, note: Any = None,
+                   verdict: str | None = None) -> Any:
     """Draw one panel: the log-log CCDF of the positive degrees (blue points) and the fitted TPL
     in red over its shaded window; ``note`` (a p-value, PValueResult or PowerLawEvidence) goes
     in the legend.  Returns the Axes."""
@@ -111,7 +115,7 @@ def draw_fit_panel(ax: Any, degrees: ArrayLike, fit: TPLFit | None, note: Any = 
         # share above xmax + share in the window * S_model(x); equals the data's CCDF at xmin
         pos = deg[deg > 0]
         above, share = float(np.mean(pos > fit.xmax)), fit.n_tail / pos.size
-        ax.loglog(mx, above + share * ms, "-", color="red", lw=1.6, label=_legend(fit, note))
+        ax.loglog(mx, above + share * ms, "-", color="red", lw=1.6, label=_legend(fit, note, verdict))
         ax.axvspan(fit.xmin, fit.xmax if math.isfinite(fit.xmax) else x[-1], color="red", alpha=0.05)
     _readable_log_ticks(ax.xaxis, float(x[0]), float(x[-1]))
     ax.set_xlabel("degree", fontsize=8)
@@ -126,6 +130,7 @@ def plot_layer_fits(
     fits_by_layer: Mapping[str, Any],
     *,
     pvalues: Mapping[str, Any] | None = None,
+    verdicts: Mapping[str, str] | None = None,
     path: str | Path | None = None,
     title: str | None = None,
 ) -> Any:
@@ -142,6 +147,9 @@ def plot_layer_fits(
         follows the data where the TPL describes them.
     pvalues : mapping of layer name to float or PValueResult, optional
         Shown in the legend.
+    verdicts : mapping of layer name to str, optional
+        A verdict's one-line summary (:meth:`analysis.PowerLawEvidence.summary`) to show in the
+        legend of a panel whose fit is a plain TPLFit, e.g. one read back from a table.
     path : str or Path, optional
         Where to write the figure (format from the suffix, e.g. ``.png``).
     title : str, optional
@@ -178,7 +186,8 @@ def plot_layer_fits(
         note = None if pvalues is None else pvalues.get(name)
         if hasattr(fit, "verdict"):  # a PowerLawEvidence: its fit, its verdict in the legend
             fit, note = fit.fit, fit
-        draw_fit_panel(ax, np.asarray(degrees_by_layer[name]), fit, note)
+        draw_fit_panel(ax, np.asarray(degrees_by_layer[name]), fit, note,
+                       None if verdicts is None else verdicts.get(name))
     for ax in axes[len(names):]:
         ax.set_visible(False)
     if title:

@@ -172,7 +172,7 @@ def _figures(folder: _Folder, label: str, sets: list[_DegreeSet], rows: Mapping[
     paths = []
     pages = [fitted[i: i + 32] for i in range(0, len(fitted), 32)]
     for page_no, page in enumerate(pages, start=1):
-        fits, pvalues = {}, {}
+        fits, pvalues, verdicts = {}, {}, {}
         for s in page:
             r = rows[s.layer]
             fits[s.layer] = TPLFit(alpha=r["alpha"], xmin=int(r["xmin"]),
@@ -180,9 +180,11 @@ def _figures(folder: _Folder, label: str, sets: list[_DegreeSet], rows: Mapping[
                                    ks_distance=r["ks_distance"], n=r["n"], n_tail=r["n_tail"],
                                    n_zero_dropped=r["n_zero"], loglikelihood=math.nan, n_candidates=0)
             pvalues[s.layer] = r["pvalue"]
+            verdicts[s.layer] = r["summary"]
         suffix = "" if len(pages) == 1 else f"-{page_no}"
         path = folder.run.file(f"figures/{_file_name(label)}{suffix}.png")
-        fig = plot_layer_fits({s.layer: s.degrees for s in page}, fits, pvalues=pvalues, title=label)
+        fig = plot_layer_fits({s.layer: s.degrees for s in page}, fits, pvalues=pvalues, verdicts=verdicts,
+                              title=label)
         paths.append(save_figure(fig, path, dpi=110))
     return paths
 

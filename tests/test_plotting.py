@@ -73,3 +73,11 @@ def test_bad_layers():
         plot_layer_fits({}, {})
     with pytest.raises(FitError, match=r"layers \['fc9'\] that are not in degrees_by_layer"):
         plot_layer_fits({"fc1": [1, 2, 3]}, {"fc9": None})
+
+
+def test_a_verdict_line_is_shown_in_the_legend_of_a_plain_fit():
+    x = np.random.default_rng(0).zipf(2.0, 300)
+    fit = fit_tpl(x, xmin=1, xmax=int(x.max()))
+    fig = plot_layer_fits({"fc1": x}, {"fc1": fit}, verdicts={"fc1": "inconclusive: range 0.3 decades < 1; alpha 0.1"})
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("inconclusive: range 0.3 decades < 1\nalpha 0.1" in t for t in legend)
