@@ -79,6 +79,9 @@ class TrainingProfile:
         Keras time decay: ``lr / (1 + lr_decay * step)``, ``step`` counting mini-batches.
     schedule : str
         ``"constant"`` (with ``lr_decay``) or ``"onecycle"`` (torch's OneCycleLR over the run).
+    patience : int or None
+        Early stopping: end a phase after this many epochs without a new best validation
+        accuracy (the best-validation weights are kept either way). ``None`` runs every epoch.
     """
 
     name: str
@@ -93,6 +96,7 @@ class TrainingProfile:
     weight_decay: float = 0.0
     lr_decay: float = 0.0
     schedule: str = "constant"
+    patience: int | None = None
 
     def with_epochs(self, epochs: int | None = None, retrain_epochs: int | None = None) -> TrainingProfile:
         """Return a copy with other epoch counts (``None`` keeps the current one).
@@ -109,10 +113,16 @@ class TrainingProfile:
                        retrain_epochs=self.retrain_epochs if retrain_epochs is None else retrain_epochs)
 
 
+#: Epochs without a new best validation accuracy after which the paper profile ends a phase.
+#: The paper trains "up to" 200 epochs and keeps the best validation model; the rule that
+#: ends a phase earlier is ours (docs/method.md, "Training").
+PAPER_PATIENCE = 15
+
 #: The built-in profiles by (profile name, dataset).
 PROFILES: dict[tuple[str, str], TrainingProfile] = {
     ("paper", "mnist"): TrainingProfile("paper", "sgd", lr=0.01, retrain_lr=0.01, batch_size=500,
-                                        epochs=200, retrain_epochs=200, momentum=0.9, nesterov=True),
+                                        epochs=200, retrain_epochs=200, momentum=0.9, nesterov=True,
+                                        patience=PAPER_PATIENCE),
     ("paper", "cifar10"): TrainingProfile("paper", "rmsprop", lr=1e-4, retrain_lr=1e-4,
                                           batch_size=32, epochs=100, retrain_epochs=100,
                                           lr_decay=1e-6),
@@ -165,10 +175,15 @@ class TrainResult:
     seconds: float
     resumed_from_epoch: int
 
+    @property
+    def epochs_run(self) -> int:
+        """Epochs this phase ran (fewer than the profile's when early stopping ended it)."""
+        return len(self.history)
+
     def to_dict(self) -> dict:
         """Return a JSON-ready dict."""
         return {"best_val_accuracy": self.best_val_accuracy, "best_epoch": self.best_epoch,
-                "seconds": self.seconds, "resumed_from_epoch": self.resumed_from_epoch,
+                "epochs_run": self.epochs_run, "seconds": self.seconds, "resumed_from_epoch": self.resumed_from_epoch,
                 "history": [asdict(r) for r in self.history]}
 
 
@@ -427,6 +442,8 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
     loss_fn = nn.CrossEntropyLoss()
     began = time.perf_counter()
     for epoch in range(start_epoch, epochs):
+        if profile.patience is not None and best_epoch >= 0 and epoch - best_epoch > profile.patience:
+            break
         t0 = time.perf_counter()
         order = torch.randperm(n, generator=torch.Generator().manual_seed(_epoch_seed(seed, epoch, 0)))
         torch.manual_seed(_epoch_seed(seed, epoch, 1))
@@ -474,4 +491,7 @@ def train(model: nn.Module, splits: DataSplits, profile: TrainingProfile, *, ret
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
+    if progress and len(history) < epochs:
+        write(f"{phase}: stopped after epoch {len(history)} of {epochs}: no better validation accuracy "
+              f"in {profile.patience} epochs (best {best_val:.4f} at epoch {best_epoch + 1})")
     return TrainResult(best_val, best_epoch, tuple(history), time.perf_counter() - began, start_epoch)
