@@ -42,6 +42,7 @@ from experiments.continual import PHASES, ContinualResult, train_continual
 from experiments.errors import ReproduceError
 from experiments.tasks import load_continual_tasks
 from experiments.training import get_profile, resolve_device
+from experiments.training_summary import PhaseEpochs, phase_epochs, phases_table, training_summary
 from nn2graph.degree_csv import write_degree_csv
 from nn2graph.run_folder import RunFolder, content_key, open_run
 
@@ -222,6 +223,9 @@ def _continual_run(run: RunFolder, *, size: int, task_a, task_b, train_profile, 
     md += ["| " + " | ".join(str(r[k]) if k in ("P", "source") else f"{r[k]:.2f}" for k in r) + " |" for r in rows]
     run.write_text("table1.md", "\n".join(md) + "\n")
     metrics["continual"] = result.to_dict()
+    metrics["training"] = training_summary(train_profile, [
+        phase_epochs(result.phases[name].training, train_profile, retrain=name.endswith("sparse"), phase=name)
+        for name in PHASES])
     run.write_json("metrics.json", metrics)
 
     # stage 2: snapshots and internal preferential attachment (Figures 7, 8)
@@ -270,13 +274,13 @@ def _continual_run(run: RunFolder, *, size: int, task_a, task_b, train_profile, 
 
 def _report_markdown(report: ContinualReport, metrics: dict, trends: list[dict], n_boot: int) -> str:
     size, result = report.size, report.continual
-    prof = metrics["profile"]
     lines = [f"# Continual learning, P = {size} (paper §4.2, Table 1, Figures 7-9)", "",
              f"Data: {metrics['data']['note']} Split sizes train/val/test: {metrics['data']['train']}/"
              f"{metrics['data']['val']}/{metrics['data']['test']}.",
-             f"Profile {prof['name']!r}: {prof['optimizer']}, lr {prof['lr']} (retrain {prof['retrain_lr']}), "
-             f"batch {prof['batch_size']}, {prof['epochs']} epochs per dense phase, {prof['retrain_epochs']} per "
-             f"retraining phase; seed {metrics['seed']}.", "",
+             "", "## Training", "",
+             f"Trained with the {metrics['training']['description']}; seed {metrics['seed']} (docs/experiments.md). "
+             "Dense phases train on a task; sparse phases retrain what pruning left:", "",
+             phases_table([PhaseEpochs(**p) for p in metrics["training"]["phases"].values()]), "",
              "## Table 1: test accuracy (%)", "", (report.out / "table1.md").read_text(),
              f"Task A's accuracy with A's connections after task B was learned: {100 * result.a_test_after_b:.2f} "
              "(A's weights are frozen, so it equals 'task A sparse').", "",

@@ -51,6 +51,7 @@ from experiments.models import ModelSpec, model_spec
 from experiments.pipeline import train_prune_retrain
 from experiments.pruning import make_pruning_permanent, prune_layers, sparsity_report
 from experiments.training import get_profile, resolve_device
+from experiments.training_summary import PhaseEpochs, phase_epochs, phases_table, training_summary
 from nn2graph import layer_degrees, to_graph
 from nn2graph.degree_csv import write_degree_csv
 from nn2graph.result_files import write_json
@@ -370,8 +371,11 @@ def _trained_model(spec: ModelSpec, run: RunFolder, metrics: dict[str, Any], *, 
                                  spec.pruning_fractions(), out=run, seed=seed, resume=True,
                                  device=device, progress=progress)
     numbers = result.to_dict()
+    phases = [phase_epochs(result.dense_training, train_profile, phase="dense"),
+              phase_epochs(result.retraining, train_profile, retrain=True, phase="retrain")]
     metrics.update({
         "profile": train_profile.name, "hyperparameters": asdict(train_profile),
+        "training": training_summary(train_profile, phases),
         "data": {"source": splits.source, "note": splits.note, **splits.sizes()},
         "accuracy": {"dense_test": result.dense_test_accuracy, "sparse_test": result.sparse_test_accuracy,
                      "dense_val": result.dense_val_accuracy, "sparse_val": result.sparse_val_accuracy,
@@ -465,8 +469,10 @@ def _report(target: StaticTarget, metrics: Mapping[str, Any], layers: list[Layer
         lines.append(f"Data: {data['source']} (train/val/test {data['train']}/{data['val']}/{data['test']}).")
         if data.get("note"):
             lines.append(f"**Note:** {data['note']}")
-        lines.append(f"Profile `{metrics['profile']}`: {metrics['hyperparameters']['epochs']} dense + "
-                     f"{metrics['hyperparameters']['retrain_epochs']} retraining epochs, seed {metrics['seed']}.")
+        training = metrics["training"]
+        lines += ["", "## Training", "", f"Trained with the {training['description']}; seed {metrics['seed']} "
+                  "(docs/experiments.md).", "",
+                  phases_table([PhaseEpochs(**p) for p in training["phases"].values()])]
     elif "weights" in metrics:
         lines.append(f"Weights: {metrics['weights']}. No training or evaluation (no ImageNet here).")
     paper_dense = "—" if target.paper_dense is None else target.paper_dense

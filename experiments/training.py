@@ -40,6 +40,7 @@ from nn2graph.run_folder import content_key, differences
 __all__ = [
     "PROFILES",
     "EpochRecord",
+    "PAPER_PATIENCE",
     "TrainingError",
     "TrainingProfile",
     "TrainResult",
@@ -111,6 +112,31 @@ class TrainingProfile:
                 raise TrainingError(f"epochs must be at least 1, not {value}")
         return replace(self, epochs=self.epochs if epochs is None else epochs,
                        retrain_epochs=self.retrain_epochs if retrain_epochs is None else retrain_epochs)
+
+    def describe(self) -> str:
+        """One line naming the profile and every hyperparameter that matters, for reports.
+
+        Examples
+        --------
+        >>> print(get_profile("paper", "mnist").describe())
+        profile 'paper': SGD with Nesterov momentum 0.9, lr 0.01, batch 500, constant learning rate, up to 200 dense + 200 retraining epochs, early stopping after 15 epochs without a better validation accuracy (best-validation weights kept)
+        >>> print(get_profile("quick", "mnist").describe())
+        profile 'quick': Adam, lr 0.002 (retraining 0.001), batch 128, one-cycle schedule, 10 dense + 5 retraining epochs (best-validation weights kept)
+        """
+        names = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}
+        optimizer = names.get(self.optimizer, self.optimizer)
+        if self.optimizer == "sgd" and self.momentum:
+            optimizer += f" with {'Nesterov ' if self.nesterov else ''}momentum {self.momentum:g}"
+        lr = f"lr {self.lr:g}" + ("" if self.retrain_lr == self.lr else f" (retraining {self.retrain_lr:g})")
+        schedule = "one-cycle schedule" if self.schedule == "onecycle" else (
+            f"time decay {self.lr_decay:g} per step" if self.lr_decay else "constant learning rate")
+        parts = [optimizer, lr, f"batch {self.batch_size}", schedule]
+        if self.weight_decay:
+            parts.append(f"weight decay {self.weight_decay:g}")
+        epochs = f"{self.epochs} dense + {self.retrain_epochs} retraining epochs"
+        parts.append(epochs if self.patience is None else f"up to {epochs}, early stopping after {self.patience} "
+                     "epochs without a better validation accuracy")
+        return f"profile {self.name!r}: {', '.join(parts)} (best-validation weights kept)"
 
 
 #: Epochs without a new best validation accuracy after which the paper profile ends a phase.

@@ -1,6 +1,9 @@
-"""Tests of experiments.training: exact resume, best-validation selection, frozen weights."""
+"""Tests of experiments.training and experiments.training_summary: exact resume, best-validation
+selection, early stopping, frozen weights, the paper profile."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 import torch
@@ -276,3 +279,150 @@ def test_device_and_threads_errors():
         resolve_device("gpu")
     with pytest.raises(TrainingError, match="--threads must be a positive number of CPU threads, not -2"):
         set_threads(-2)
+
+
+# --------------------------------------------------------------------------------------------
+# the paper profile and early stopping
+
+
+def test_paper_profile_is_the_papers_recipe():
+    from experiments.training import PAPER_PATIENCE
+
+    p = get_profile("paper", "mnist")
+    assert (p.name, p.optimizer, p.lr, p.retrain_lr, p.momentum, p.nesterov, p.batch_size) == \
+        ("paper", "sgd", 0.01, 0.01, 0.9, True, 500)
+    assert (p.epochs, p.retrain_epochs, p.patience, PAPER_PATIENCE) == (200, 200, 15, 15)
+    assert (p.schedule, p.lr_decay, p.weight_decay) == ("constant", 0.0, 0.0)
+    assert get_profile("quick", "mnist").patience is None
+    # the optimizer train() builds from it
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 2))
+    seen = {}
+
+    def record(optimizer, *args, **kwargs):
+        seen.update(type=type(optimizer).__name__, **{k: optimizer.param_groups[0][k]
+                                                       for k in ("lr", "momentum", "nesterov", "weight_decay")})
+        raise Interrupt
+
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    handle = register_optimizer_step_pre_hook(record)
+    try:
+        with pytest.raises(Interrupt):
+            train(model, splits(), p.with_epochs(1), device="cpu", progress=False)
+    finally:
+        handle.remove()
+    assert seen == {"type": "SGD", "lr": 0.01, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0}
+
+
+def _dropouts(model, x):
+    """(input width, p) of every dropout module in the order the forward pass uses them."""
+    used = []
+    hooks = [m.register_forward_hook(lambda m, args, out: used.append((args[0].shape[1], m.p)))
+             for m in model.modules() if isinstance(m, nn.Dropout)]
+    model.train()(x)
+    for h in hooks:
+        h.remove()
+    return used
+
+
+def test_models_dropout_follows_the_paper():
+    x = torch.rand(3, 1, 28, 28)
+    # MLP: 0.2 on the 784 input pixels, 0.5 after each 1024-unit hidden layer
+    mlp = build_model("mlp")
+    assert _dropouts(mlp, x) == [(784, 0.2), (1024, 0.5), (1024, 0.5)]
+    order = [name for name, m in mlp.named_children()]
+    assert order.index("drop1") == order.index("relu1") + 1 and order.index("drop2") == order.index("relu2") + 1
+    # MNIST CNN: 0.5 before each fully connected layer (the 512 flattened features, the 256 hidden units)
+    assert _dropouts(build_model("cnn-mnist"), x) == [(512, 0.5), (256, 0.5)]
+
+
+def _plateau_data():
+    g = torch.Generator().manual_seed(0)
+    x, xv = torch.randn(64, 2, generator=g), torch.randn(32, 2, generator=g)
+    label = lambda t: (t[:, 0] + 0.3 * t[:, 1] > 0).long()  # noqa: E731
+    return DataSplits(TensorDataset(x, label(x)), TensorDataset(xv, label(xv)), TensorDataset(xv, label(xv)),
+                      "toy", "")
+
+
+PLATEAU = TrainingProfile("t", "sgd", lr=0.1, retrain_lr=0.1, batch_size=16, epochs=30, retrain_epochs=1,
+                          momentum=0.5, patience=4)
+
+
+def _linear():
+    torch.manual_seed(0)
+    return nn.Linear(2, 2)
+
+
+def test_early_stopping_ends_a_plateau_and_keeps_the_best_weights():
+    from experiments.training_summary import phase_epochs
+
+    model = _linear()
+    result = train(model, _plateau_data(), PLATEAU, seed=3, device="cpu", progress=False)
+    vals = [r.val_accuracy for r in result.history]
+    best = result.best_epoch
+    # stopped after exactly `patience` epochs without a better validation accuracy
+    assert result.epochs_run == best + 1 + PLATEAU.patience < PLATEAU.epochs
+    assert vals[best] == max(vals) == result.best_val_accuracy and vals.index(max(vals)) == best
+    assert all(v <= vals[best] for v in vals[best + 1:])
+    # the kept weights are those after the best epoch: a run of best + 1 epochs without
+    # early stopping ends with them (the data order and dropout of an epoch depend on (seed, epoch))
+    shorter = _linear()
+    train(shorter, _plateau_data(), dataclasses.replace(PLATEAU, epochs=best + 1, patience=None), seed=3,
+          device="cpu", progress=False)
+    for key, value in shorter.state_dict().items():
+        assert torch.equal(value, model.state_dict()[key]), key
+    summary = phase_epochs(result, PLATEAU)
+    assert (summary.epochs_run, summary.max_epochs, summary.best_epoch, summary.stopped_early) == \
+        (best + 1 + 4, 30, best, True)
+    assert summary.ended_by == "early stopping: no better validation accuracy in 4 epochs"
+    # without patience the same run goes on to the epoch limit
+    full = train(_linear(), _plateau_data(), dataclasses.replace(PLATEAU, patience=None), seed=3, device="cpu",
+                 progress=False)
+    assert full.epochs_run == 30 and not phase_epochs(full, dataclasses.replace(PLATEAU, patience=None)).stopped_early
+
+
+@pytest.mark.parametrize("kill_after", ["before the stop", "at the stop"])
+def test_resume_around_the_early_stop_gives_the_same_result(tmp_path, kill_after):
+    reference_model = _linear()
+    reference = train(reference_model, _plateau_data(), PLATEAU, seed=3, device="cpu", progress=False)
+    last = reference.epochs_run - 1  # the epoch after which the rule ends the phase
+    kill = last - 2 if kill_after == "before the stop" else last
+    with pytest.raises(Interrupt):
+        train(_linear(), _plateau_data(), PLATEAU, seed=3, device="cpu", progress=False,
+              checkpoint=tmp_path / "c.pt", callback=interrupt_after(kill))
+    trained = []
+    resumed_model = nn.Linear(2, 2)  # other weights: everything comes from the checkpoint
+    resumed = train(resumed_model, _plateau_data(), PLATEAU, seed=3, device="cpu", progress=False,
+                    checkpoint=tmp_path / "c.pt", resume=True, callback=trained.append)
+    # resume never trains past the stop: only the epochs up to it, none after a kill at the stop
+    assert [r.epoch for r in trained] == list(range(kill + 1, last + 1))
+    assert resumed.resumed_from_epoch == kill + 1
+    assert (resumed.epochs_run, resumed.best_epoch, resumed.best_val_accuracy) == \
+        (reference.epochs_run, reference.best_epoch, reference.best_val_accuracy)
+    assert [r.val_accuracy for r in resumed.history] == [r.val_accuracy for r in reference.history]
+    for key, value in reference_model.state_dict().items():
+        assert torch.equal(value, resumed_model.state_dict()[key]), key
+    # and once more: the finished checkpoint resumes to the same result without training
+    again = train(nn.Linear(2, 2), _plateau_data(), PLATEAU, seed=3, device="cpu", progress=False,
+                  checkpoint=tmp_path / "c.pt", resume=True, callback=trained.append)
+    assert again.epochs_run == reference.epochs_run and len(trained) == last - kill
+
+
+def test_phase_epochs_of_stored_records():
+    from experiments.training_summary import PhaseEpochs, phase_epochs, phases_table
+
+    paper = get_profile("paper", "mnist")
+    record = {"best_epoch": 4, "best_val_accuracy": 0.97, "history": [{"epoch": e} for e in range(20)]}
+    # a record written before epochs_run was stored: its history's length counts
+    assert phase_epochs(record, paper, retrain=True) == PhaseEpochs("retrain", 20, 200, 4, 0.97, 15, True)
+    # fewer than patience epochs after the best: not ended by early stopping (e.g. --epochs 20)
+    late = {**record, "best_epoch": 10}
+    assert not phase_epochs(late, paper.with_epochs(20)).stopped_early
+    assert phase_epochs(late, paper.with_epochs(20)).ended_by == "the epoch limit"
+    table = phases_table([phase_epochs(record, paper, phase="a-dense")])
+    assert "| a-dense | 20 of up to 200 | 5 | 0.9700 | early stopping: no better validation accuracy in 15 epochs |" \
+        in table
+    with pytest.raises(TrainingError, match="ran 20 epochs, more than the 10 of profile 'paper'"):
+        phase_epochs(record, paper.with_epochs(10))
+    with pytest.raises(TrainingError, match="the dense phase's training record holds no history"):
+        phase_epochs({"best_epoch": 1}, paper)

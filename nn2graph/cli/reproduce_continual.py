@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from nn2graph.cli.options import add_jobs_argument, positive_int
 
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``nn2graph reproduce continual``."""
     from experiments.continual_report import fmt, reproduce_continual
     from experiments.training import set_threads
+    from experiments.training_summary import PhaseEpochs
+    from nn2graph.result_files import read_json
 
     set_threads(args.threads)
     out = args.out if args.out is not None else f"runs/continual-P{args.size}"
@@ -59,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
                                  limit_train=args.limit_train, n_boot=args.n_boot, seed=args.seed,
                                  bins=args.bins, n_bins=args.n_bins, n_jobs=args.jobs, device=args.device,
                                  restart=args.restart, progress=not args.quiet)
+    training = read_json(Path(out) / "metrics.json", what="metrics file")["training"]
+    print(f"trained with the {training['description']}:")
+    for phase in training["phases"].values():
+        print(f"  {PhaseEpochs(**phase).describe()}")
     row = report.table1()
     print(f"P = {args.size}: task A dense {row['a_dense']:.2f} sparse {row['a_sparse']:.2f}; "
           f"task B dense {row['b_dense']:.2f} sparse {row['b_sparse']:.2f} (test %)")

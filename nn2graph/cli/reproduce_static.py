@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
 def format_result(result) -> str:
     """Accuracies beside the paper's, the per-layer fits and the files written."""
+    from experiments.training_summary import PhaseEpochs
+
     target = result.target
     lines = []
     if result.metrics.get("random_weights"):
@@ -83,6 +85,9 @@ def format_result(result) -> str:
     if result.dense_accuracy is not None:
         lines.append(f"test accuracy: dense {100 * result.dense_accuracy:.2f}% (paper {target.paper_dense}), "
                      f"sparse {100 * result.sparse_accuracy:.2f}% (paper {target.paper_sparse})")
+        training = result.metrics["training"]
+        lines.append(f"trained with the {training['description']}:")
+        lines += [f"  {PhaseEpochs(**p).describe()}" for p in training["phases"].values()]
     lines += [f"TPL fits ({result.metrics['n_boot']} bootstrap sets per p-value):", result.fits_table(),
               f"wrote {', '.join(p.name for p in result.files)} into {result.out}/"]
     return "\n".join(lines)
