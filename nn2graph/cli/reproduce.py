@@ -15,6 +15,7 @@ TARGET_MODULES: tuple[str, ...] = (
     "nn2graph.cli.reproduce_continual",
     "nn2graph.cli.reproduce_celegans_development",
     "nn2graph.cli.reproduce_dst",
+    "nn2graph.cli.reproduce_ablation",
 )
 
 
