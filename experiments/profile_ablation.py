@@ -308,7 +308,8 @@ def _markdown(summary: Sequence[Mapping[str, Any]], runs: Sequence[AblationRun],
 # the figure
 
 
-def plot_ablation_ccdfs(runs: Sequence[AblationRun], *, path: str | Path | None = None, title: str | None = None) -> Any:
+def plot_ablation_ccdfs(runs: Sequence[AblationRun], *, path: str | Path | None = None,
+                        title: str | None = None) -> Any:
     """Per model and layer one log-log panel of the degree CCDFs: one line per seed, one colour
     per profile, the legend naming each profile with its seeds' verdicts.
 

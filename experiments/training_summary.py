@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from experiments.training import TrainingError, TrainingProfile, TrainResult, get_profile
+from experiments.training import TrainingError, TrainingProfile, TrainResult
 
 __all__ = ["PhaseEpochs", "phase_epochs", "phases_table", "training_summary"]
 
@@ -109,6 +109,7 @@ def phase_epochs(training: TrainResult | Mapping, profile: TrainingProfile, *, r
 
     Examples
     --------
+    >>> from experiments.training import get_profile
     >>> profile = get_profile("paper", "mnist")
     >>> history = [{"epoch": e} for e in range(52)]
     >>> summary = phase_epochs({"best_epoch": 36, "best_val_accuracy": 0.98, "history": history}, profile)
@@ -138,6 +139,7 @@ def training_summary(profile: TrainingProfile, phases: Sequence[PhaseEpochs]) ->
 
     Examples
     --------
+    >>> from experiments.training import get_profile
     >>> profile = get_profile("quick", "mnist")
     >>> block = training_summary(profile, [PhaseEpochs("dense", 10, 10, 9, 0.98, None, False)])
     >>> block["profile"], block["hyperparameters"]["optimizer"], block["phases"]["dense"]["epochs_run"]
