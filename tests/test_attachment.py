@@ -11,11 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.attachment import (
-    AttachmentError,
-    bin_degrees,
-    preferential_attachment,
-)
+from analysis.attachment import AttachmentError, preferential_attachment
 from analysis.general_attachment import attachment_general
 from analysis.growth import random_layered_graph, simulate_growth
 from nn2graph.exceptions import NN2GraphError
@@ -249,32 +245,6 @@ def test_error_without_layer_attribute():
     g = ig.Graph(n=2, edges=[(0, 1)], directed=True)
     with pytest.raises(NN2GraphError, match="no 'layer' vertex attribute"):
         preferential_attachment(g, g.copy())
-
-
-@pytest.mark.parametrize(
-    "bins, match",
-    [("linear", "bins must be 'exact', 'log', 'quantile'"), ([3, 2], "strictly increasing"),
-     ([1, 2, 3], r"do not cover the degrees 0..4")],
-)
-def test_error_bad_bins(bins, match):
-    with pytest.raises(AttachmentError, match=match):
-        bin_degrees([0, 1, 4], bins=bins)
-
-
-def test_bin_degrees_quantile_balances_counts():
-    d = np.arange(100)
-    b, index = bin_degrees(d, bins="quantile", n_bins=4)
-    assert b.count.tolist() == [25, 25, 25, 25]
-    assert b.lo.tolist() == [0, 25, 50, 75] and b.hi.tolist() == [24, 49, 74, 99]
-    np.testing.assert_array_equal(index, d // 25)
-    np.testing.assert_allclose(b.center, [12, 37, 62, 87])
-
-
-def test_bin_degrees_log_separates_zero_and_grows_geometrically():
-    b, _ = bin_degrees(np.array([0] * 3 + list(range(1, 1001))), bins="log", n_bins=3)
-    assert b.labels() == ["0", "1-9", "10-99", "100-1000"]
-    with pytest.raises(AttachmentError, match="n_bins must be at least 1"):
-        bin_degrees([1, 2], bins="log", n_bins=0)
 
 
 # ---------------------------------------------------------------- attachment_general
