@@ -319,8 +319,7 @@ def plot_ablation_ccdfs(runs: Sequence[AblationRun], *, path: str | Path | None 
     """
     from matplotlib.figure import Figure
 
-    from analysis.plotting import _readable_log_ticks, ccdf_points
-    from nn2graph.result_files import save_figure
+    from analysis.plotting import ccdf_points, finish_figure, label_ccdf_axes
 
     if not runs:
         raise ReproduceError("no runs to plot: give at least one finished run folder")
@@ -338,31 +337,25 @@ def plot_ablation_ccdfs(runs: Sequence[AblationRun], *, path: str | Path | None 
                 ax.set_visible(False)
                 continue
             layer = layers[model][j]
-            drawn, low, high = 0, math.inf, 0.0
+            shown: list[np.ndarray] = []
             for profile in profiles:
                 members = sorted((r for r in runs if r.model == model and r.profile == profile and layer in r.degrees),
                                  key=lambda r: r.seed)
-                for k, run in enumerate(members):
-                    x, s = ccdf_points(run.degrees[layer])
-                    if x.size == 0:
-                        continue
-                    verdicts = ", ".join(f"s{r.seed} {r.verdicts.get(layer)}" for r in members)
-                    ax.loglog(x, s, "-", drawstyle="steps-post", color=colours[profile], lw=1.1, alpha=0.8,
-                              label=f"{profile}: {verdicts}" if k == 0 else None)
-                    drawn, low, high = drawn + 1, min(low, float(x[0])), max(high, float(x[-1]))
-            if not drawn:
-                ax.text(0.5, 0.5, "no positive degrees", transform=ax.transAxes, ha="center", va="center")
+                label = f"{profile}: " + ", ".join(f"s{r.seed} {r.verdicts.get(layer)}" for r in members)
+                for run in members:
+                    x, share = ccdf_points(run.degrees[layer])
+                    if x.size:
+                        ax.loglog(x, share, "-", drawstyle="steps-post", color=colours[profile], lw=1.1, alpha=0.8,
+                                  label=label)
+                        shown.append(run.degrees[layer])
+                        label = None  # one legend entry per profile
             ax.set_title(f"{model}: {layer}", fontsize=9)
-            ax.set_xlabel("degree", fontsize=8)
-            ax.set_ylabel("P(X ≥ x)", fontsize=8)
-            ax.tick_params(labelsize=7)
-            if drawn:
-                _readable_log_ticks(ax.xaxis, low, high)
-                ax.legend(fontsize=6, frameon=False, loc="lower left")
-    fig.suptitle(title or "Degree CCDFs per layer: one line per seed, one colour per training profile")
-    if path is not None:
-        save_figure(fig, path, dpi=120)
-    return fig
+            if shown:
+                label_ccdf_axes(ax, np.concatenate(shown), legend_size=6)
+            else:
+                ax.text(0.5, 0.5, "no positive degrees", transform=ax.transAxes, ha="center", va="center")
+    return finish_figure(fig, path=path,
+                         title=title or "Degree CCDFs per layer: one line per seed, one colour per training profile")
 
 
 # --------------------------------------------------------------------------------------------
