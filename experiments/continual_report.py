@@ -253,7 +253,7 @@ def _continual_run(run: RunFolder, *, size: int, task_a, task_b, train_profile, 
     run.write_json("metrics.json", metrics)
 
     # stage 3: the analysis of every layer's degrees at t = 1 (Figure 9); finished bootstraps in analyses/
-    analyses = {layer: analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=run.path / "analyses",
+    analyses = {layer: analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=run.folder("analyses"),
                                        progress=progress)
                 for layer, degrees in degrees_t1.items()}
     plot_analyses(analyses, path=run.file("figure-9.png"),

@@ -25,7 +25,6 @@ million edges, VGG-16 about 20 million), so their degrees come from
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from collections.abc import Mapping
@@ -54,7 +53,7 @@ from experiments.training import get_profile, resolve_device
 from nn2graph import layer_degrees, to_graph
 from nn2graph.degree_csv import write_degree_csv
 from nn2graph.result_files import write_json
-from nn2graph.run_folder import RunFolder, content_key, open_run
+from nn2graph.run_folder import RunFolder, content_key, file_key, open_run
 
 __all__ = ["LayerFit", "ReproduceError", "StaticResult", "StaticTarget", "STATIC_TARGETS", "reproduce_static"]
 
@@ -258,7 +257,7 @@ def reproduce_static(
     splits = train_profile = None
     if target.imagenet:
         _check_weights_options(target, weights, random_weights)
-        identity |= {"weights": None if weights is None else _file_sha(weights), "random_weights": random_weights}
+        identity |= {"weights": None if weights is None else file_key(weights, what="weights file"), "random_weights": random_weights}
     else:
         if weights is not None or random_weights:
             raise ReproduceError(f"{name} is trained here: --weights/--random-weights are for alexnet and vgg16")
@@ -273,17 +272,6 @@ def reproduce_static(
         return _static_run(run, target, spec, seed=seed, n_boot=n_boot, weights=weights,
                            random_weights=random_weights, splits=splits, train_profile=train_profile,
                            n_jobs=n_jobs, resume=resume, device=device, progress=progress)
-
-
-def _file_sha(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as error:
-        raise ReproduceError(f"cannot read weights file {path}: {error.strerror or error}") from None
-    return digest.hexdigest()
 
 
 def _static_run(run: RunFolder, target: StaticTarget, spec: ModelSpec, *, seed: int, n_boot: int, weights,
@@ -342,7 +330,7 @@ def _static_run(run: RunFolder, target: StaticTarget, spec: ModelSpec, *, seed: 
         if progress:
             print(f"{label}: {deg.size} nodes, TPL fit and {n_boot} bootstrap sets", file=sys.stderr, flush=True)
         layer = fit_layer(label, path, deg, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
-                          cache=out / "analyses" if resume else None, progress=progress)
+                          cache=run.folder("analyses"), progress=progress)
         layers.append(layer)
         metrics["layers"][label] = layer.to_dict()
         write_json(metrics_path, metrics)

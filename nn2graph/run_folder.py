@@ -124,7 +124,7 @@ def _feed(digest, value: Any) -> None:
         raise TypeError(f"content_key cannot hash a {type(value).__name__}: pass plain data, arrays or tensors")
 
 
-def file_key(path: str | os.PathLike) -> str:
+def file_key(path: str | os.PathLike, *, what: str = "file") -> str:
     """SHA-256 (hex) of a file's bytes, read in blocks (large files do not fill memory).
 
     Raises
@@ -146,7 +146,7 @@ def file_key(path: str | os.PathLike) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     except OSError as error:
-        raise RunFolderError(f"cannot read {path}: {error.strerror or error}; check the path and its "
+        raise RunFolderError(f"cannot read {what} {path}: {error.strerror or error}; check the path and its "
                              "permissions") from None
     return digest.hexdigest()
 
@@ -362,6 +362,8 @@ class RunFolder:
         named (:meth:`file`).  When the key is the same and every one of those files is there
         with the same bytes, the stored result is returned and nothing runs; otherwise (new
         inputs, a file changed or missing, a run killed in the stage) the stage runs again.
+        Either way the result comes back as stored (JSON data: tuples as lists, numpy numbers
+        as Python ones; non-finite floats, stored as ``"inf"``, ``"-inf"``, ``"nan"``, as floats).
 
         Examples
         --------
@@ -382,7 +384,7 @@ class RunFolder:
         saved = self.read_json(record_name, what="stage record")
         if isinstance(saved, dict) and saved.get("key") == key and isinstance(saved.get("files"), dict) \
                 and all(self._unchanged(file, sha) for file, sha in saved["files"].items()):
-            return saved.get("result")
+            return _non_finite(saved.get("result"))
         if self._stage_files is not None:
             raise RunFolderError(f"stage {name!r} was started inside another stage; stages do not nest")
         self._stage_files = []
@@ -392,7 +394,7 @@ class RunFolder:
         finally:
             self._stage_files = None
         self.write_json(record_name, {"stage": name, "key": key, "files": files, "result": result})
-        return result
+        return _non_finite(result)
 
     def _unchanged(self, name: Any, sha: Any) -> bool:
         path = self.path / str(name)
@@ -413,6 +415,16 @@ class RunFolder:
             with contextlib.suppress(FileNotFoundError):
                 (self.path / name).unlink()
         self._files = set()
+
+
+def _non_finite(value: Any) -> Any:
+    """JSON data with the strings :func:`~nn2graph.result_files.json_ready` writes for non-finite
+    floats turned back into floats."""
+    if isinstance(value, dict):
+        return {k: _non_finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_non_finite(v) for v in value]
+    return float(value) if value in ("inf", "-inf", "nan") else value
 
 
 def _lock(path: Path, command: str) -> int:
