@@ -52,7 +52,7 @@ from experiments.pruning import make_pruning_permanent, prune_layers, sparsity_r
 from experiments.training import get_profile, resolve_device
 from nn2graph import layer_degrees, to_graph
 from nn2graph.degree_csv import write_degree_csv
-from nn2graph.result_files import write_json
+from nn2graph.result_files import json_ready, write_json
 from nn2graph.run_folder import RunFolder, content_key, file_key, open_run
 
 __all__ = ["LayerFit", "ReproduceError", "StaticResult", "StaticTarget", "STATIC_TARGETS", "reproduce_static"]
@@ -311,7 +311,9 @@ def _static_run(run: RunFolder, target: StaticTarget, spec: ModelSpec, *, seed: 
     else:
         graph = to_graph(model, shape)
         degrees = graph.degrees()
-        graph.write_graphml(run.file("sparse.graphml"))
+        # writing the GraphML is the slow part: a stage keyed by the sparse weights
+        run.stage("graphml", {"weights": model.state_dict(), "input_shape": list(shape)},
+                  lambda: graph.write_graphml(run.file("sparse.graphml")) and None)
         files.append(out / "sparse.graphml")
         metrics["graphml"] = {"file": "sparse.graphml", "nodes": graph.graph.vcount(),
                               "edges": graph.graph.ecount()}
@@ -339,8 +341,10 @@ def _static_run(run: RunFolder, target: StaticTarget, spec: ModelSpec, *, seed: 
     figure = run.file(f"figure-{target.figure}.png")
     # Like the paper's figures, one panel per fitted layer; report.md says why others were not.
     fitted = [layer for layer in layers if layer.fit is not None] or layers
-    plot_analyses({layer.label: layer.analysis for layer in fitted}, path=figure,
-                  title=f"Figure {target.figure}: {target.title} (ours; the paper's fit in red, the verdict above)")
+    run.stage(f"figure-{target.figure}", {"fits": json_ready([layer.to_dict() for layer in fitted])},
+              lambda: plot_analyses({layer.label: layer.analysis for layer in fitted}, path=figure,
+                                    title=f"Figure {target.figure}: {target.title} (ours; the paper's fit in red, "
+                                    "the verdict above)") and None)
     files.append(figure)
     metrics["seconds"]["this_run"] = time.perf_counter() - began
     metrics["phase"] = "done"
