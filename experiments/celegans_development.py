@@ -22,12 +22,14 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from analysis.attachment_plots import plot_delta, plot_omega
 from analysis.compare import ComparisonEntry, DegreeSet, markdown_table, plot_degree_ccdfs
 from analysis.connectomes import connectome_degrees, load_connectome
 from analysis.degree_analysis import analyse_degrees
 from analysis.development import WITVLIET_STAGES, DevelopmentResult, check_stages, development_attachment
-from nn2graph.run_folder import RunFolder, open_run
+from nn2graph.run_folder import RunFolder, content_key, open_run
 
 __all__ = ["UNITS", "reproduce_celegans_development"]
 
@@ -52,17 +54,25 @@ def _attachment_phase(dev: DevelopmentResult, unit: str, run: RunFolder) -> list
     return rows
 
 
-def _stage_phase(stages: tuple[int, ...], synapses: str, n_boot: int, seed: int, n_jobs: int | None,
-                 progress: bool, run: RunFolder) -> tuple[list[dict[str, Any]], list[DegreeSet]]:
-    rows, sets = [], []
-    for s in stages:
-        name = f"witvliet2020-{s}"
-        degrees = connectome_degrees(load_connectome(name, synapses=synapses), kind="total")
-        sets.append(DegreeSet(f"{s} ({WITVLIET_STAGES[s]})", "total", degrees))
-        analysis = analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=run.path / "analyses",
+def _stage_phase(sets: list[DegreeSet], names: list[str], synapses: str, n_boot: int, seed: int,
+                 n_jobs: int | None, progress: bool, run: RunFolder) -> list[dict[str, Any]]:
+    rows = []
+    for name, s in zip(names, sets):
+        analysis = analyse_degrees(s.degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=run.folder("analyses"),
                                    progress=progress)
         rows.append(ComparisonEntry(name, "total", analysis).row())
-    return rows, sets
+    run.write_csv("stage-degrees.csv", rows)
+    run.write_text("stage-degrees.md", markdown_table(rows) + "\n")
+    plot_degree_ccdfs(sets, path=run.file("figures/stage-ccdf.png"),
+                      title=f"Witvliet datasets: total degree ({synapses}), divided by its mean")
+    return rows
+
+
+def _connectomes_key(values: tuple[int, ...], synapses: str) -> str:
+    """The content of the stages' connectomes (neurons, connections, synapse counts)."""
+    graphs = [load_connectome(f"witvliet2020-{s}", synapses=synapses) for s in values]
+    return content_key([[g.vs["name"], np.array(g.get_edgelist(), dtype=np.int64).reshape(-1, 2),
+                         np.asarray(g.es["weight"], dtype=np.int64)] for g in graphs])
 
 
 def _fmt(value: Any, spec: str = ".3g") -> str:
@@ -187,7 +197,7 @@ def reproduce_celegans_development(
     >>> with tempfile.TemporaryDirectory() as d:
     ...     m = reproduce_celegans_development(d, stages=[7, 8], n_boot=0, progress=False)
     ...     sorted(p.name for p in Path(d).iterdir() if not p.name.startswith("."))[:4]
-    ['attachment-pairs.json', 'attachment-synapses.json', 'delta-pairs.csv', 'delta-synapses.csv']
+    ['analyses', 'attachment-pairs.json', 'attachment-synapses.json', 'delta-pairs.csv']
     >>> [r["transition"] for r in m["attachment"]["synapses"]]
     ['7-8']
     """
@@ -207,17 +217,24 @@ def _development_run(run: RunFolder, values: tuple[int, ...], *, synapses: str, 
                     "degree": degree, "n_boot": n_boot, "seed": seed},
         "attachment": {},
     }
+    data = _connectomes_key(values, synapses)
     for unit, weighted in UNITS.items():
-        dev = development_attachment(values, synapses=synapses, weighted=weighted, bins=bins, n_bins=n_bins,
-                                     degree=degree)
-        metrics["attachment"][unit] = _attachment_phase(dev, unit, run)
+        def attachment(unit: str = unit, weighted: bool = weighted) -> list[dict[str, Any]]:
+            dev = development_attachment(values, synapses=synapses, weighted=weighted, bins=bins, n_bins=n_bins,
+                                         degree=degree)
+            return _attachment_phase(dev, unit, run)
+
+        metrics["attachment"][unit] = run.stage(f"attachment-{unit}", {"connectomes": data, **metrics["options"],
+                                                                       "weighted": weighted}, attachment)
         run.write_json("metrics.json", metrics)
-    stage_rows, sets = _stage_phase(values, synapses, n_boot, seed, n_jobs, progress, run)
+    names = [f"witvliet2020-{s}" for s in values]
+    sets = [DegreeSet(f"{s} ({WITVLIET_STAGES[s]})", "total",
+                      connectome_degrees(load_connectome(name, synapses=synapses), kind="total"))
+            for s, name in zip(values, names)]
+    stage_rows = run.stage("stage-degrees", {"degrees": [s.degrees for s in sets], "names": names,
+                                              "synapses": synapses, "n_boot": n_boot, "seed": seed},
+                           lambda: _stage_phase(sets, names, synapses, n_boot, seed, n_jobs, progress, run))
     metrics["stage_degrees"] = stage_rows
     run.write_json("metrics.json", metrics)
-    run.write_csv("stage-degrees.csv", stage_rows)
-    run.write_text("stage-degrees.md", markdown_table(stage_rows) + "\n")
-    plot_degree_ccdfs(sets, path=run.file("figures/stage-ccdf.png"),
-                      title=f"Witvliet datasets: total degree ({synapses}), divided by its mean")
     run.write_text("report.md", _report(metrics, stage_rows))
     return metrics

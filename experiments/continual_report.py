@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,8 @@ from experiments.errors import ReproduceError
 from experiments.tasks import load_continual_tasks
 from experiments.training import get_profile, resolve_device
 from experiments.training_summary import PhaseEpochs, phase_epochs, phases_table, training_summary
-from nn2graph.degree_csv import write_degree_csv
+from nn2graph.degree_csv import read_degree_csv, write_degree_csv
+from nn2graph.result_files import json_ready
 from nn2graph.run_folder import RunFolder, content_key, open_run
 
 if TYPE_CHECKING:
@@ -106,8 +108,11 @@ class ContinualReport:
         P.
     continual : ContinualResult
         Models, task connections and the four phases.
-    attachment : analysis.AttachmentResult
-        Delta and Omega between t = 0 and t = 1.
+    attachment_options : dict
+        The degree bins of Delta and Omega (``bins``, ``n_bins``, ``omega_bins``).
+    attachment_summary : dict
+        The numbers of Delta and Omega (``metrics.json``'s ``attachment``: ``omega`` holds each
+        layer's lines, ``delta_trend`` each layer pair's trend, ``nodes`` the node-level view).
     degrees_t1 : dict of str to numpy.ndarray
         t = 1 degree of every node per analysed layer.
     analyses : dict of str to analysis.DegreeAnalysis
@@ -117,9 +122,17 @@ class ContinualReport:
     out: Path
     size: int
     continual: ContinualResult
-    attachment: AttachmentResult
+    attachment_options: dict
+    attachment_summary: dict
     degrees_t1: dict[str, np.ndarray]
     analyses: dict[str, DegreeAnalysis]
+
+    @cached_property
+    def attachment(self) -> AttachmentResult:
+        """Delta and Omega between t = 0 and t = 1 (:func:`analysis.preferential_attachment`),
+        computed from the snapshots when first asked for (its numbers are in ``metrics.json``
+        and ``attachment.json``, which a rerun of a finished folder reuses)."""
+        return _snapshot_attachment(self.continual, self.attachment_options)[0]
 
     @property
     def fits(self) -> dict:
@@ -200,9 +213,7 @@ def reproduce_continual(out: str | Path, *, size: int, data_dir: str | Path | No
 def _continual_run(run: RunFolder, *, size: int, task_a, task_b, train_profile, n_boot: int, seed: int, bins: str,
                    n_bins: int, omega_bins: str | None, n_jobs: int | None, device: str, progress: bool,
                    began: float) -> ContinualReport:
-    import nn2graph
-    from analysis import analyse_degrees, plot_analyses, preferential_attachment
-    from analysis.attachment_plots import plot_delta, plot_omega
+    from analysis import analyse_degrees, plot_analyses
 
     out = run.path
     metrics: dict = {"experiment": "continual learning (paper §4.2)", "P": size, "seed": seed,
@@ -228,10 +239,53 @@ def _continual_run(run: RunFolder, *, size: int, task_a, task_b, train_profile, 
         for name in PHASES])
     run.write_json("metrics.json", metrics)
 
-    # stage 2: snapshots and internal preferential attachment (Figures 7, 8)
+    # stage 2: snapshots and internal preferential attachment (Figures 7, 8), a stage of the run
+    # folder keyed by the snapshots' weights: a rerun of a finished folder computes nothing again
+    options = {"bins": bins, "n_bins": n_bins, "omega_bins": omega_bins}
+    snapshots = [result.snapshot(t).state_dict() for t in (0, 1)]
+    metrics["attachment"] = run.stage("attachment", {"snapshots": snapshots, "P": size, **options},
+                                      lambda: _attachment_stage(run, result, size, options))
+    trends = metrics["attachment"]["delta_trend"]
+    degrees_t1 = read_degree_csv(run.path / "degrees-t1.csv")
+    run.write_json("metrics.json", metrics)
+
+    # stage 3: the analysis of every layer's degrees at t = 1 (Figure 9); finished bootstraps in analyses/
+    analyses = {layer: analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=run.folder("analyses"),
+                                       progress=progress)
+                for layer, degrees in degrees_t1.items()}
+    fits = [{"layer": layer, **a.to_dict()} for layer, a in analyses.items()]
+
+    def figure_9() -> None:
+        plot_analyses(analyses, path=run.file("figure-9.png"),
+                      title=f"Figure 9: degree CCDFs and TPL fits at t = 1 (P = {size}, {n_boot} bootstrap sets)")
+        run.write_csv("fits.csv", [{"layer": layer, **a.row()} for layer, a in analyses.items()])
+
+    run.stage("figure-9", {"fits": json_ready(fits), "P": size, "n_boot": n_boot}, figure_9)
+    metrics["fits_t1"] = fits
+    metrics["seconds_total_this_run"] = time.perf_counter() - began
+    run.write_json("metrics.json", metrics)
+
+    report = ContinualReport(out, size, result, options, metrics["attachment"], degrees_t1, analyses)
+    run.write_text("report.md", _report_markdown(report, metrics, trends, n_boot))
+    return report
+
+
+def _snapshot_attachment(result: ContinualResult, options: dict):
+    """Delta and Omega between the graphs of the snapshots t = 0 and t = 1, and the t = 1 graph."""
+    import nn2graph
+    from analysis import preferential_attachment
+
     g0 = nn2graph.to_graph(result.snapshot(0), (784,))
     g1 = nn2graph.to_graph(result.snapshot(1), (784,))
-    attachment = preferential_attachment(g0.graph, g1.graph, bins=bins, n_bins=n_bins, omega_bins=omega_bins)
+    return preferential_attachment(g0.graph, g1.graph, **options), g1
+
+
+def _attachment_stage(run: RunFolder, result: ContinualResult, size: int, options: dict) -> dict:
+    """Graphs of the snapshots, Delta and Omega between them, their files and figures 7-8;
+    returns the attachment numbers of ``metrics.json``."""
+    from analysis.attachment_plots import plot_delta, plot_omega
+
+    attachment, g1 = _snapshot_attachment(result, options)
     attachment.to_json(run.file("attachment.json"))
     run.write_csv("delta.csv", attachment.delta_rows())
     run.write_csv("omega.csv", attachment.omega_rows())
@@ -240,12 +294,6 @@ def _continual_run(run: RunFolder, *, size: int, task_a, task_b, train_profile, 
                title=f"Figure 7: new connections per node pair vs t = 0 degrees (P = {size})")
     plot_omega(attachment, path=run.file("figure-8.png"),
                title=f"Figure 8: new connections per node vs t = 0 degree (P = {size})")
-    trends = [delta_trend(t) for t in attachment.deltas]
-    metrics["attachment"] = {"bins": bins, "n_bins": n_bins, "omega_bins": omega_bins or bins,
-                             "n_new": attachment.n_new, "omega": attachment.omega_summary(),
-                             "delta_trend": trends,
-                             "nodes": [node_growth(layer, attachment.degrees[layer], attachment.new_connections[layer])
-                                       for layer in attachment.layers]}
     degrees_t1 = g1.degrees()
     write_degree_csv(run.file("degrees-t0.csv"), {layer: attachment.degrees[layer] for layer in attachment.layers})
     write_degree_csv(run.file("degrees-t1.csv"), {layer: degrees_t1[layer] for layer in attachment.layers})
@@ -254,22 +302,11 @@ def _continual_run(run: RunFolder, *, size: int, task_a, task_b, train_profile, 
                   "new_connections": int(attachment.new_connections[layer][unit])}
                  for layer in attachment.layers for unit in range(len(degrees_t1[layer]))]
     run.write_csv("new-connections.csv", node_rows)
-    run.write_json("metrics.json", metrics)
-
-    # stage 3: the analysis of every layer's degrees at t = 1 (Figure 9); finished bootstraps in analyses/
-    analyses = {layer: analyse_degrees(degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=run.path / "analyses",
-                                       progress=progress)
-                for layer, degrees in degrees_t1.items()}
-    plot_analyses(analyses, path=run.file("figure-9.png"),
-                  title=f"Figure 9: degree CCDFs and TPL fits at t = 1 (P = {size}, {n_boot} bootstrap sets)")
-    run.write_csv("fits.csv", [{"layer": layer, **a.row()} for layer, a in analyses.items()])
-    metrics["fits_t1"] = [{"layer": layer, **a.to_dict()} for layer, a in analyses.items()]
-    metrics["seconds_total_this_run"] = time.perf_counter() - began
-    run.write_json("metrics.json", metrics)
-
-    report = ContinualReport(out, size, result, attachment, degrees_t1, analyses)
-    run.write_text("report.md", _report_markdown(report, metrics, trends, n_boot))
-    return report
+    return {"bins": options["bins"], "n_bins": options["n_bins"], "omega_bins": options["omega_bins"] or options["bins"],
+            "n_new": attachment.n_new, "omega": attachment.omega_summary(),
+            "delta_trend": [delta_trend(t) for t in attachment.deltas],
+            "nodes": [node_growth(layer, attachment.degrees[layer], attachment.new_connections[layer])
+                      for layer in attachment.layers]}
 
 
 def _report_markdown(report: ContinualReport, metrics: dict, trends: list[dict], n_boot: int) -> str:

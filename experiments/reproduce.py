@@ -25,7 +25,6 @@ million edges, VGG-16 about 20 million), so their degrees come from
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from collections.abc import Mapping
@@ -54,8 +53,8 @@ from experiments.training import get_profile, resolve_device
 from experiments.training_summary import PhaseEpochs, phase_epochs, phases_table, training_summary
 from nn2graph import layer_degrees, to_graph
 from nn2graph.degree_csv import write_degree_csv
-from nn2graph.result_files import write_json
-from nn2graph.run_folder import RunFolder, content_key, open_run
+from nn2graph.result_files import json_ready, write_json
+from nn2graph.run_folder import RunFolder, content_key, file_key, open_run
 
 __all__ = ["LayerFit", "ReproduceError", "StaticResult", "StaticTarget", "STATIC_TARGETS", "reproduce_static"]
 
@@ -259,7 +258,7 @@ def reproduce_static(
     splits = train_profile = None
     if target.imagenet:
         _check_weights_options(target, weights, random_weights)
-        identity |= {"weights": None if weights is None else _file_sha(weights), "random_weights": random_weights}
+        identity |= {"weights": None if weights is None else file_key(weights, what="weights file"), "random_weights": random_weights}
     else:
         if weights is not None or random_weights:
             raise ReproduceError(f"{name} is trained here: --weights/--random-weights are for alexnet and vgg16")
@@ -274,17 +273,6 @@ def reproduce_static(
         return _static_run(run, target, spec, seed=seed, n_boot=n_boot, weights=weights,
                            random_weights=random_weights, splits=splits, train_profile=train_profile,
                            n_jobs=n_jobs, resume=resume, device=device, progress=progress)
-
-
-def _file_sha(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as error:
-        raise ReproduceError(f"cannot read weights file {path}: {error.strerror or error}") from None
-    return digest.hexdigest()
 
 
 def _static_run(run: RunFolder, target: StaticTarget, spec: ModelSpec, *, seed: int, n_boot: int, weights,
@@ -324,7 +312,9 @@ def _static_run(run: RunFolder, target: StaticTarget, spec: ModelSpec, *, seed: 
     else:
         graph = to_graph(model, shape)
         degrees = graph.degrees()
-        graph.write_graphml(run.file("sparse.graphml"))
+        # writing the GraphML is the slow part: a stage keyed by the sparse weights
+        run.stage("graphml", {"weights": model.state_dict(), "input_shape": list(shape)},
+                  lambda: graph.write_graphml(run.file("sparse.graphml")) and None)
         files.append(out / "sparse.graphml")
         metrics["graphml"] = {"file": "sparse.graphml", "nodes": graph.graph.vcount(),
                               "edges": graph.graph.ecount()}
@@ -343,7 +333,7 @@ def _static_run(run: RunFolder, target: StaticTarget, spec: ModelSpec, *, seed: 
         if progress:
             print(f"{label}: {deg.size} nodes, TPL fit and {n_boot} bootstrap sets", file=sys.stderr, flush=True)
         layer = fit_layer(label, path, deg, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
-                          cache=out / "analyses" if resume else None, progress=progress)
+                          cache=run.folder("analyses"), progress=progress)
         layers.append(layer)
         metrics["layers"][label] = layer.to_dict()
         write_json(metrics_path, metrics)
@@ -352,8 +342,10 @@ def _static_run(run: RunFolder, target: StaticTarget, spec: ModelSpec, *, seed: 
     figure = run.file(f"figure-{target.figure}.png")
     # Like the paper's figures, one panel per fitted layer; report.md says why others were not.
     fitted = [layer for layer in layers if layer.fit is not None] or layers
-    plot_analyses({layer.label: layer.analysis for layer in fitted}, path=figure,
-                  title=f"Figure {target.figure}: {target.title} (ours; the paper's fit in red, the verdict above)")
+    run.stage(f"figure-{target.figure}", {"fits": json_ready([layer.to_dict() for layer in fitted])},
+              lambda: plot_analyses({layer.label: layer.analysis for layer in fitted}, path=figure,
+                                    title=f"Figure {target.figure}: {target.title} (ours; the paper's fit in red, "
+                                    "the verdict above)") and None)
     files.append(figure)
     metrics["seconds"]["this_run"] = time.perf_counter() - began
     metrics["phase"] = "done"

@@ -14,9 +14,11 @@ one) opens it with :func:`open_run`, which gives a :class:`RunFolder`:
 - **Atomic artefacts.** Every file is written through :mod:`nn2graph.result_files`
   (a unique temporary name in the folder, flush, fsync, rename), so a kill never leaves half a
   file; the temporary files of killed writes are deleted when the folder is opened again.
-  :meth:`RunFolder.file` names an artefact (and records it, so that a restart deletes it).
-- **Stages keyed by content.** :meth:`RunFolder.cached` returns a stage's stored result only
-  when the stage's inputs hash (:func:`content_key`) to the key it was stored with.
+  :meth:`RunFolder.file` names an artefact and :meth:`RunFolder.folder` a cache folder (both
+  recorded, so that a restart deletes them).
+- **Stages keyed by content.** :meth:`RunFolder.stage` runs a stage only when the folder holds
+  no finished run of it with inputs of the same content (:func:`content_key`) and the very files
+  it wrote then (their SHA-256); otherwise it returns the stored result and writes nothing.
 - **Safe reads.** :meth:`RunFolder.read_json` and :meth:`RunFolder.load_torch` refuse a file
   that is not what it should be (torch files load with ``weights_only=True`` only, so nothing
   in the folder can run code), naming the file.
@@ -42,9 +44,10 @@ import hashlib
 import json
 import os
 import shlex
+import shutil
 import socket
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,8 +67,8 @@ from nn2graph.result_files import (
     write_text,
 )
 
-__all__ = ["IDENTITY_FILE", "LockHolder", "RunFolder", "RunFolderError", "content_key", "differences", "open_run",
-           "use_run"]
+__all__ = ["IDENTITY_FILE", "LockHolder", "RunFolder", "RunFolderError", "content_key", "differences", "file_key",
+           "open_run", "use_run"]
 
 #: The file holding a folder's run identity.
 IDENTITY_FILE = "run.json"
@@ -119,6 +122,33 @@ def _feed(digest, value: Any) -> None:
         digest.update(f"{len(text)}:{text}".encode())
     else:
         raise TypeError(f"content_key cannot hash a {type(value).__name__}: pass plain data, arrays or tensors")
+
+
+def file_key(path: str | os.PathLike, *, what: str = "file") -> str:
+    """SHA-256 (hex) of a file's bytes, read in blocks (large files do not fill memory).
+
+    Raises
+    ------
+    RunFolderError
+        The file cannot be read (named).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "a.txt"
+    >>> _ = path.write_bytes(b"abc")
+    >>> file_key(path)[:16]
+    'ba7816bf8f01cfea'
+    """
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise RunFolderError(f"cannot read {what} {path}: {error.strerror or error}; check the path and its "
+                             "permissions") from None
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -206,6 +236,7 @@ class RunFolder:
         self.resumed = resumed
         self._lock_fd: int | None = lock_fd
         self._files = self._read_files_log()
+        self._stage_files: list[str] | None = None  # the artefacts of the stage running now
 
     def _read_files_log(self) -> set[str]:
         log = self.path / _FILES_LOG
@@ -248,14 +279,30 @@ class RunFolder:
         relative = Path(name)
         if relative.is_absolute() or ".." in relative.parts:
             raise RunFolderError(f"artefact name {str(name)!r} must be a relative path inside the run folder")
-        key = relative.as_posix()
         path = self.path / relative
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._record(relative.as_posix())
+        if self._stage_files is not None and relative.as_posix() not in self._stage_files:
+            self._stage_files.append(relative.as_posix())
+        return path
+
+    def folder(self, name: str | os.PathLike) -> Path:
+        """The path of cache folder ``name`` (relative to the folder; created), recorded so that a
+        restart deletes it with everything in it: for caches whose files are named by their
+        content (``analyses/``)."""
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise RunFolderError(f"folder name {str(name)!r} must be a relative path inside the run folder")
+        path = self.path / relative
+        path.mkdir(parents=True, exist_ok=True)
+        self._record(relative.as_posix() + "/")
+        return path
+
+    def _record(self, key: str) -> None:
         if key not in self._files:
             with open(self.path / _FILES_LOG, "a", encoding="utf-8") as log:
                 log.write(key + "\n")
             self._files.add(key)
-        return path
 
     def write_json(self, name: str, payload: Any) -> Path:
         """Write strict JSON atomically (:func:`nn2graph.result_files.write_json`)."""
@@ -306,26 +353,60 @@ class RunFolder:
             raise RunFolderError(f"stage name {stage!r} must be a plain file name")
         return f"{_STAGES}/{stage}.json"
 
-    def cached(self, stage: str, inputs: Any) -> Any | None:
-        """The result stored for ``stage`` if its inputs had the same :func:`content_key` and
-        the files it listed are all present, else ``None``."""
-        saved = self.read_json(self._stage_file(stage), what="stage record")
-        if not isinstance(saved, dict) or saved.get("key") != content_key(inputs):
-            return None
-        if not all((self.path / name).is_file() for name in saved.get("files", [])):
-            return None
-        return saved.get("result")
+    def stage(self, name: str, inputs: Any, compute: Callable[[], Any]) -> Any:
+        """Run stage ``name`` (``compute()``, which writes its artefacts through this folder and
+        returns plain JSON data) unless it already ran here on inputs of the same content.
 
-    def store(self, stage: str, inputs: Any, result: Any = None, *, files: Sequence[str] = ()) -> Path:
-        """Record that ``stage`` finished with ``result`` (plain JSON data) for these inputs,
-        having written ``files`` (artefact names)."""
-        return self.write_json(self._stage_file(stage), {"stage": stage, "key": content_key(inputs),
-                                                         "files": list(files), "result": result})
+        The stage's record (in ``.nn2graph-stages/``, written after the stage) holds the
+        :func:`content_key` of ``inputs``, the result and the SHA-256 of every artefact the stage
+        named (:meth:`file`).  When the key is the same and every one of those files is there
+        with the same bytes, the stored result is returned and nothing runs; otherwise (new
+        inputs, a file changed or missing, a run killed in the stage) the stage runs again.
+        Either way the result comes back as stored (JSON data: tuples as lists, numpy numbers
+        as Python ones; non-finite floats, stored as ``"inf"``, ``"-inf"``, ``"nan"``, as floats).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> calls = []
+        >>> def draw():
+        ...     calls.append(1)
+        ...     run.write_text("figure.txt", "drawn")
+        ...     return {"points": 3}
+        >>> with open_run(Path(tempfile.mkdtemp()), {}, command="example") as run:
+        ...     first = run.stage("figure", {"data": [1, 2, 3]}, draw)
+        ...     again = run.stage("figure", {"data": [1, 2, 3]}, draw)
+        >>> first, again, len(calls)
+        ({'points': 3}, {'points': 3}, 1)
+        """
+        record_name = self._stage_file(name)
+        key = content_key(inputs)
+        saved = self.read_json(record_name, what="stage record")
+        if isinstance(saved, dict) and saved.get("key") == key and isinstance(saved.get("files"), dict) \
+                and all(self._unchanged(file, sha) for file, sha in saved["files"].items()):
+            return _non_finite(saved.get("result"))
+        if self._stage_files is not None:
+            raise RunFolderError(f"stage {name!r} was started inside another stage; stages do not nest")
+        self._stage_files = []
+        try:
+            result = json_ready(compute())
+            files = {file: file_key(self.path / file) for file in self._stage_files}
+        finally:
+            self._stage_files = None
+        self.write_json(record_name, {"stage": name, "key": key, "files": files, "result": result})
+        return _non_finite(result)
+
+    def _unchanged(self, name: Any, sha: Any) -> bool:
+        path = self.path / str(name)
+        return isinstance(name, str) and ".." not in Path(name).parts and path.is_file() and file_key(path) == sha
 
     # ---------------------------------------------------------------- opening
 
     def _remove_previous(self) -> None:
         for name in sorted(self._files, reverse=True):
+            if name.endswith("/"):  # a cache folder (folder()) and everything in it
+                shutil.rmtree(self.path / name, ignore_errors=True)
+                continue
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 (self.path / name).unlink()
         for path in ((self.path / _STAGES).glob("*.json") if (self.path / _STAGES).is_dir() else ()):
@@ -334,6 +415,16 @@ class RunFolder:
             with contextlib.suppress(FileNotFoundError):
                 (self.path / name).unlink()
         self._files = set()
+
+
+def _non_finite(value: Any) -> Any:
+    """JSON data with the strings :func:`~nn2graph.result_files.json_ready` writes for non-finite
+    floats turned back into floats."""
+    if isinstance(value, dict):
+        return {k: _non_finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_non_finite(v) for v in value]
+    return float(value) if value in ("inf", "-inf", "nan") else value
 
 
 def _lock(path: Path, command: str) -> int:

@@ -51,13 +51,24 @@ def test_reproduce_three_stages_writes_everything(tmp_path, capsys, monkeypatch)
     assert "| witvliet2020-3 | total | 162 |" in report and "verdict (widest window)" in report
     assert f"| {metrics['stage_degrees'][0]['verdict_summary']} |" in report
 
-    # a rerun with the same options reuses the stage fits (the slow bootstraps)
+    # a rerun of the finished folder computes no stage again: no attachment, no fit, no figure
     def fail(*args, **kwargs):
-        raise AssertionError("stage fits were recomputed")
+        raise AssertionError("a finished stage was computed again")
 
+    before = {p.name: p.read_bytes() for p in out.rglob("*.png")}
+    for name in ("development_attachment", "analyse_degrees", "plot_delta", "plot_omega", "plot_degree_ccdfs"):
+        monkeypatch.setattr(f"experiments.celegans_development.{name}", fail)
     monkeypatch.setattr("analysis.degree_analysis.tpl_pvalue", fail)
     assert main(["reproduce", "celegans-development", "--out", str(out), "--stages", "1-3", "--n-boot", "5", "--jobs", "1"]) == 0
-    assert _strict_json(out / "metrics.json")["stage_degrees"] == metrics["stage_degrees"]
+    assert _strict_json(out / "metrics.json") == metrics and (out / "report.md").read_text() == report
+    assert {p.name: p.read_bytes() for p in out.rglob("*.png")} == before
+    # a figure deleted is drawn again (only its stage runs)
+    monkeypatch.undo()
+    (out / "figures" / "stage-ccdf.png").unlink()
+    monkeypatch.setattr("experiments.celegans_development.development_attachment", fail)
+    monkeypatch.setattr("analysis.degree_analysis.tpl_pvalue", fail)  # the bootstraps come from analyses/
+    assert main(["reproduce", "celegans-development", "--out", str(out), "--stages", "1-3", "--n-boot", "5", "--jobs", "1"]) == 0
+    assert (out / "figures" / "stage-ccdf.png").read_bytes() == before["stage-ccdf.png"]
 
 
 def test_bad_stages_are_a_clear_error(tmp_path, capsys):

@@ -62,8 +62,43 @@ def test_command_errors_name_the_file(tmp_path, capsys):
     bad.write_text("not a graph")
     assert main(["attachment", str(bad), str(bad), "--out", str(tmp_path)]) == 2
     assert f"nn2graph attachment: error: {bad}: not a readable" in capsys.readouterr().err
-    assert main(["attachment", str(tmp_path / "none.graphml"), str(bad), "--out", str(tmp_path)]) == 2
-    assert f"{tmp_path / 'none.graphml'}: no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # refused as the command line is read, before any work
+        main(["attachment", str(tmp_path / "none.graphml"), str(bad), "--out", str(tmp_path / "y")])
+    assert stop.value.code == 2
+    assert f"argument G0: '{tmp_path / 'none.graphml'}': no such file" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()
+
+
+def test_command_is_a_run_folder(snapshots, tmp_path, capsys, monkeypatch):
+    g0, g1, p0, p1 = snapshots
+    out = tmp_path / "run"
+    argv = ["attachment", str(p0), str(p1), "--out", str(out), "--bins", "quantile", "--n-bins", "4"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    files = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".nn2graph.lock"}
+    assert json.loads((out / "run.json").read_text())["identity"]["n_bins"] == 4
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished analysis was computed again")
+
+    # a rerun of the finished folder reads no graph and computes nothing; it prints the same fits
+    monkeypatch.setattr("analysis.graph_files.read_graph_file", fail)
+    monkeypatch.setattr("analysis.attachment.preferential_attachment", fail)
+    assert main(argv) == 0
+    assert capsys.readouterr().out == printed
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".nn2graph.lock"} == files
+    # other settings, or another G1 with the same name, are refused naming what differs
+    assert main([*argv[:-1], "5"]) == 2
+    assert "holds a run with other settings: n_bins is 4 there, 5 here" in capsys.readouterr().err
+    original = p1.read_bytes()
+    p1.write_bytes(original.replace(b"</graphml>", b"<!-- edited -->\n</graphml>"))
+    assert main(argv) == 2
+    assert "g1 is" in capsys.readouterr().err
+    p1.write_bytes(original)
+    # --restart deletes that run's files and starts the new one
+    monkeypatch.undo()
+    assert main([*argv[:-1], "5", "--restart"]) == 0
+    assert json.loads((out / "run.json").read_text())["identity"]["n_bins"] == 5
 
 
 def test_command_reports_lost_connections(snapshots, tmp_path, capsys):

@@ -14,6 +14,7 @@ from analysis import preferential_attachment
 from analysis.growth import random_layered_graph, simulate_growth
 from experiments.continual_report import delta_trend, reproduce_continual
 from nn2graph.cli import main
+from nn2graph.result_files import json_ready
 from tests.test_data import write_mnist
 
 # a 40-image training set gives degree distributions whose best window touches the search edge
@@ -101,17 +102,31 @@ def test_degrees_csv_matches_snapshots(cli_run):
 
 def test_rerun_reuses_every_stage(cli_run, monkeypatch):
     root, out, argv = cli_run
-    before = json.loads((out / "metrics.json").read_text())["fits_t1"]
+    metrics = json.loads((out / "metrics.json").read_text())
     assert len(list((out / "analyses").glob("*.json"))) == 3
+    files = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")
+             if p.is_file() and p.name not in ("metrics.json", ".nn2graph.lock")}
 
-    def no_bootstrap(*args, **kwargs):
-        raise AssertionError("the cached p-values should have been reused")
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished stage was computed again")
 
-    monkeypatch.setattr("analysis.degree_analysis.tpl_pvalue", no_bootstrap)
+    # no training, no graph, no attachment, no bootstrap, no figure
+    for target in ("experiments.continual.train", "analysis.degree_analysis.tpl_pvalue", "nn2graph.to_graph",
+                   "analysis.preferential_attachment", "analysis.plot_analyses", "analysis.attachment_plots.plot_delta",
+                   "analysis.attachment_plots.plot_omega"):
+        monkeypatch.setattr(target, fail)
     report = reproduce_continual(out, size=8, data_dir=root / "mnist", epochs=1, retrain_epochs=1,
                                  limit_train=40, n_boot=3, seed=2, n_jobs=1, progress=False)
-    assert json.loads((out / "metrics.json").read_text())["fits_t1"] == before
-    assert report.table1() == json.loads((out / "metrics.json").read_text())["continual"]["table1"]
+    again = json.loads((out / "metrics.json").read_text())
+    assert {k: v for k, v in again.items() if k != "seconds_total_this_run"} == \
+        {k: v for k, v in metrics.items() if k != "seconds_total_this_run"}
+    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")
+            if p.is_file() and p.name not in ("metrics.json", ".nn2graph.lock")} == files
+    assert report.table1() == again["continual"]["table1"]
+    assert report.attachment_summary == again["attachment"]
+    monkeypatch.undo()
+    # the attachment itself, computed when asked for, is the one whose numbers were written
+    assert json_ready(report.attachment.omega_summary()) == again["attachment"]["omega"]
 
 
 def test_bad_n_boot(tmp_path):

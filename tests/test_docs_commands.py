@@ -105,6 +105,8 @@ def _inputs(folder: Path) -> None:
         torch.jit.script(mlp.eval()).save(str(folder / "model.pt"))  # a TorchScript file
     write_degree_csv(folder / "mlp-sparse-degrees.csv", to_graph(mlp, (784,)).degrees())
     write_degree_csv(folder / "degrees.csv", to_graph(mlp, (784,)).degrees())
+    (folder / "nn2graph-demo").mkdir()  # what `nn2graph demo` wrote
+    write_degree_csv(folder / "nn2graph-demo" / "degrees-fc1.csv", {"fc1": to_graph(mlp, (784,)).degrees()["fc1"]})
     g0 = random_layered_graph([60, 40, 30, 5], n_edges=[400, 300, 100], seed=0)
     g0.write_graphml(str(folder / "t0.graphml"))
     simulate_growth(g0, n_new=[300, 200], seed=1).write_graphml(str(folder / "t1.graphml"))

@@ -70,8 +70,9 @@ def _check_refusals(argv_of, done: Path, tmp_path: Path, capsys, expected: set[s
         (folder / name).write_bytes(planted)
         code = main(argv_of(folder))
         err = capsys.readouterr().err
-        if code == 0:  # an artefact written anew before it is read, or a cache entry ignored and recomputed
-            assert name not in expected and name.endswith((".md", ".json")), name
+        if code == 0:  # an artefact written anew before it is read, a cache entry ignored and recomputed, or
+            # a stage's file (a figure, a CSV) whose bytes differ from its record: the stage runs again
+            assert name not in expected and not name.endswith(".pt"), name
             assert (folder / name).read_bytes() != planted, name
         else:
             assert code == 2, name

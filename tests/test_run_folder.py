@@ -83,6 +83,9 @@ def test_other_identity_is_refused_naming_the_keys(tmp_path):
     with open_run(folder, {"seed": 0, "profile": {"lr": 0.1, "epochs": 2}, "model": "mlp"}) as run:
         run.write_json("metrics.json", {"seed": 0})
         run.write_text("figures/report.md", "x")
+        (run.folder("analyses") / "0123abcd.json").write_text("{}")  # a cache names its own files
+        run.stage("table", {"n": 1}, lambda: run.write_text("table.csv", "a\n1\n") and None)
+    assert (folder / ".nn2graph-stages" / "table.json").is_file()
     (folder / "notes.txt").write_text("the user's own file")
     with pytest.raises(RunFolderError) as caught:
         open_run(folder, {"seed": 1, "profile": {"lr": 0.1, "epochs": 3}, "model": "mlp"})
@@ -97,6 +100,7 @@ def test_other_identity_is_refused_naming_the_keys(tmp_path):
         assert not run.resumed
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["figures", "notes.txt",
                                                                                      "run.json"]
+    assert not (folder / "analyses").exists() and not list((folder / ".nn2graph-stages").iterdir())
     assert json.loads((folder / "run.json").read_text())["identity"] == {"seed": 1}
 
 
@@ -136,17 +140,35 @@ def test_folders_that_cannot_be_used(tmp_path):
         open_run(tmp_path, {})
 
 
-def test_stages_are_keyed_by_content(tmp_path):
+def test_stages_are_keyed_by_content_and_their_files(tmp_path):
+    calls = []
+
+    def fit(value):
+        def compute():
+            calls.append(value)
+            run.write_text("fit.csv", f"p\n{value}\n")
+            return {"p": value}
+        return compute
+
     degrees = np.array([1, 2, 3])
     with open_run(tmp_path, {}) as run:
-        assert run.cached("fit", {"degrees": degrees, "n_boot": 5}) is None
-        run.write_text("fit.csv", "x")
-        run.store("fit", {"degrees": degrees, "n_boot": 5}, {"p": 0.5}, files=["fit.csv"])
-        assert run.cached("fit", {"n_boot": 5, "degrees": degrees.copy()}) == {"p": 0.5}
-        assert run.cached("fit", {"degrees": np.array([1, 2, 4]), "n_boot": 5}) is None
-        assert run.cached("fit", {"degrees": degrees, "n_boot": 6}) is None
-        (tmp_path / "fit.csv").unlink()
-        assert run.cached("fit", {"degrees": degrees, "n_boot": 5}) is None  # its file is gone
+        assert run.stage("fit", {"degrees": degrees, "n_boot": 5}, fit(0.5)) == {"p": 0.5}
+        # the same content (key order, a copy of the array): not run again
+        assert run.stage("fit", {"n_boot": 5, "degrees": degrees.copy()}, fit(0.6)) == {"p": 0.5}
+        assert calls == [0.5]
+        assert run.stage("fit", {"degrees": np.array([1, 2, 4]), "n_boot": 5}, fit(0.7)) == {"p": 0.7}
+        assert run.stage("fit", {"degrees": np.array([1, 2, 4]), "n_boot": 5}, fit(0.8)) == {"p": 0.7}
+        (tmp_path / "fit.csv").write_text("p\n0.9\n")  # its file changed: run again
+        assert run.stage("fit", {"degrees": np.array([1, 2, 4]), "n_boot": 5}, fit(0.7)) == {"p": 0.7}
+        (tmp_path / "fit.csv").unlink()  # its file is gone: run again
+        assert run.stage("fit", {"degrees": np.array([1, 2, 4]), "n_boot": 5}, fit(0.7)) == {"p": 0.7}
+        assert calls == [0.5, 0.7, 0.7, 0.7]
+        assert (tmp_path / "fit.csv").read_text() == "p\n0.7\n"
+        with pytest.raises(RunFolderError, match="stages do not nest"):
+            run.stage("outer", 1, lambda: run.stage("inner", 2, lambda: None))
+    with open_run(tmp_path, {}) as run:  # a later run reuses it
+        assert run.stage("fit", {"degrees": np.array([1, 2, 4]), "n_boot": 5}, fit(0.1)) == {"p": 0.7}
+    assert calls == [0.5, 0.7, 0.7, 0.7]
 
 
 def test_content_key_distinguishes_types_and_values():

@@ -13,7 +13,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["add_jobs_argument", "input_file", "output_file", "positive_int"]
+__all__ = ["add_bootstrap_arguments", "add_jobs_argument", "add_out_argument", "add_restart_argument", "input_file",
+           "output_file", "positive_int"]
 
 
 def input_file(text: str) -> Path:
@@ -101,3 +102,52 @@ def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=positive_int, default=None, metavar="N",
                         help="worker processes for the bootstraps (default: every core; the numbers do not "
                         "depend on it)")
+
+
+def add_out_argument(parser: argparse.ArgumentParser, help: str, *, required: bool = True) -> None:
+    """Add ``--out DIR``, the run folder (``args.out``, a Path; None when not required and not given).
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_out_argument(p, "output folder", required=False)
+    >>> p.parse_args([]).out, p.parse_args(["--out", "runs/x"]).out
+    (None, PosixPath('runs/x'))
+    """
+    parser.add_argument("--out", type=Path, required=required, default=None, metavar="DIR", help=help)
+
+
+def add_restart_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--restart``: delete the files of the run the --out folder holds and start over."""
+    parser.add_argument("--restart", action="store_true",
+                        help="delete the files of the run in --out and start over (a folder holding a run with "
+                        "other settings is refused otherwise)")
+
+
+def add_bootstrap_arguments(parser: argparse.ArgumentParser, *, skip: bool = True, seed_default: int | None = 0,
+                            seed_help: str = "seed of the bootstraps (default 0)") -> None:
+    """Add ``--n-boot N`` (bootstrap sets per p-value, default 2500; with ``skip``, 0 skips the
+    p-values) and ``--seed S``.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_bootstrap_arguments(p)
+    >>> args = p.parse_args(["--n-boot", "0"])
+    >>> args.n_boot, args.seed
+    (0, 0)
+    """
+    parser.add_argument("--n-boot", type=_non_negative_int if skip else positive_int, default=2500, metavar="N",
+                        help="bootstrap sets per p-value (default 2500, p to about +-0.01"
+                        + ("; 0 skips p-values)" if skip else ")"))
+    parser.add_argument("--seed", type=int, default=seed_default, metavar="S", help=seed_help)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value

@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
     row = report.table1()
     print(f"P = {args.size}: task A dense {row['a_dense']:.2f} sparse {row['a_sparse']:.2f}; "
           f"task B dense {row['b_dense']:.2f} sparse {row['b_sparse']:.2f} (test %)")
-    for fit in report.attachment.omegas:
-        print(f"Omega {fit.layer}: slope {fmt(fit.slope)} r2 {fmt(fit.r2, '.3f')}; origin slope "
-              f"{fmt(fit.origin_slope)} vs eq. 10 {fmt(fit.predicted_slope)}")
+    for fit in report.attachment_summary["omega"]:
+        print(f"Omega {fit['layer']}: slope {fmt(fit['slope'])} r2 {fmt(fit['r2'], '.3f')}; origin slope "
+              f"{fmt(fit['origin_slope'])} vs eq. 10 {fmt(fit['predicted_slope'])}")
     print(f"wrote {out}/report.md")
     return 0

@@ -18,26 +18,26 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nn2graph.cli.options import add_bootstrap_arguments, add_out_argument, add_restart_argument
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "sweep", help="fits, p-values and verdicts for every layer of many checkpoints or degree files (Dask)",
         description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sources", nargs="+", type=Path, metavar="SOURCE", help="checkpoints and degree CSV files")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="sweep folder (created; resumable)")
+    add_out_argument(p, "sweep folder (created; resumable)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of a Dask scheduler, or 'synchronous' (default: local worker processes)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: every core)")
     p.add_argument("--method", choices=("widest", "paper"), default="widest",
                    help="how the fitted window is chosen (default: widest; see docs/fits.md)")
-    p.add_argument("--n-boot", type=int, default=2500, help="bootstrap sets per degree set (default: 2500)")
-    p.add_argument("--seed", type=int, default=None, help="the sweep's seed (default: drawn and saved in DIR)")
+    add_bootstrap_arguments(p, skip=False, seed_default=None, seed_help="the sweep's seed (default: drawn and saved in DIR)")
     p.add_argument("--p-threshold", type=float, default=0.1, help="verdict threshold on p (default: 0.1)")
     p.add_argument("--pattern", default=None, help="only checkpoint tensors matching this shell pattern")
     p.add_argument("--conv", action="append", default=[], metavar="PATTERN=GEOMETRY",
                    help="input size of the kernels matching PATTERN, e.g. 'conv1.weight=28x28,padding=2'")
-    p.add_argument("--restart", action="store_true",
-                   help="delete the files of the sweep DIR holds and start over (other options are refused otherwise)")
+    add_restart_argument(p)
     p.add_argument("--no-figures", action="store_true", help="do not draw the per-source figures")
     p.set_defaults(run=run)
 
