@@ -13,8 +13,8 @@ import numpy as np
 
 from analysis.attachment import AttachmentResult, DeltaTable, OmegaFit
 from analysis.general_attachment import GeneralAttachmentResult
+from analysis.plotting import finish_figure
 from nn2graph.exceptions import NN2GraphError
-from nn2graph.result_files import save_figure
 
 
 class AttachmentPlotError(NN2GraphError, TypeError):
@@ -52,12 +52,13 @@ def _log_edges(centers: np.ndarray) -> np.ndarray:
     return 10 ** np.concatenate([[first], mids, [last]])
 
 
-def _finish(fig, path, title):
-    if title:
-        fig.suptitle(title)
-    if path is not None:
-        save_figure(fig, path, dpi=120)
-    return fig
+def _panel_figure(n_panels: int, columns: int):
+    """A figure for ``n_panels`` panels, ``columns`` a row at most, and its number of rows and columns."""
+    from matplotlib.figure import Figure
+
+    ncols = min(columns, n_panels)
+    nrows = -(-n_panels // ncols)
+    return Figure(figsize=(4.6 * ncols, 3.9 * nrows), layout="constrained"), nrows, ncols
 
 
 def plot_delta(tables, *, path=None, title: str | None = None, columns: int = 3):
@@ -93,13 +94,10 @@ def plot_delta(tables, *, path=None, title: str | None = None, columns: int = 3)
     4
     """
     from matplotlib import colormaps, colors
-    from matplotlib.figure import Figure
     from matplotlib.ticker import NullFormatter
 
     panels = _panels(tables, "delta")
-    ncols = min(columns, len(panels))
-    nrows = -(-len(panels) // ncols)
-    fig = Figure(figsize=(4.6 * ncols, 3.9 * nrows), layout="constrained")
+    fig, nrows, ncols = _panel_figure(len(panels), columns)
     cmap = colormaps["viridis"].with_extremes(under="white", bad="0.8")
     for k, (label, t) in enumerate(panels):
         ax = fig.add_subplot(nrows, ncols, k + 1)
@@ -126,7 +124,7 @@ def plot_delta(tables, *, path=None, title: str | None = None, columns: int = 3)
         ax.set_ylabel(f"t = 0 degree d2 ({t.upper})")
         note = f"\n(degree-0 bins left out: {dropped} pairs)" if dropped else ""
         ax.set_title(f"{label}{note}", fontsize=10)
-    return _finish(fig, path, title)
+    return finish_figure(fig, path=path, title=title)
 
 
 def plot_omega(fits, *, path=None, title: str | None = None, columns: int = 3):
@@ -140,12 +138,8 @@ def plot_omega(fits, *, path=None, title: str | None = None, columns: int = 3):
     Parameters
     ----------
     fits : AttachmentResult, GeneralAttachmentResult, OmegaFit or sequence of OmegaFit
-    path : str or path-like, optional
-        Write the figure there (PNG by the suffix).
-    title : str, optional
-        Figure title.
-    columns : int, default 3
-        Panels per row.
+    path, title, columns
+        As for :func:`plot_delta`.
 
     Returns
     -------
@@ -161,15 +155,11 @@ def plot_omega(fits, *, path=None, title: str | None = None, columns: int = 3):
     >>> [ax.get_title().split(" ")[0] for ax in fig.axes]
     ['input', 'fc1', 'fc2']
     """
-    from matplotlib.figure import Figure
-
     def fmt(value, spec=".3g"):
         return "n/a" if value is None else format(value, spec)
 
     panels = _panels(fits, "omega")
-    ncols = min(columns, len(panels))
-    nrows = -(-len(panels) // ncols)
-    fig = Figure(figsize=(4.6 * ncols, 3.9 * nrows), layout="constrained")
+    fig, nrows, ncols = _panel_figure(len(panels), columns)
     for k, (label, o) in enumerate(panels):
         ax = fig.add_subplot(nrows, ncols, k + 1)
         x, y = o.bins.center, o.omega
@@ -189,5 +179,5 @@ def plot_omega(fits, *, path=None, title: str | None = None, columns: int = 3):
         ax.set_ylabel(f"\u03a9(d): mean {'connections lost' if label == 'losses' else 'new connections'}")
         ax.set_title(f"{label}  (Pearson {fmt(o.pearson, '.3f')}, Spearman {fmt(o.spearman, '.3f')})", fontsize=10)
         ax.legend(fontsize=7, loc="upper left")
-    return _finish(fig, path, title)
+    return finish_figure(fig, path=path, title=title)
 

@@ -27,7 +27,7 @@ from analysis.tpl import FitError
 from nn2graph._rng import SeedLike
 from nn2graph.degree_csv import DegreeFileError, read_degree_csv
 from nn2graph.exceptions import NN2GraphError
-from nn2graph.result_files import json_ready, save_figure, write_csv_rows, write_json
+from nn2graph.result_files import json_ready, write_csv_rows, write_json
 
 __all__ = [
     "CompareError",
@@ -321,7 +321,7 @@ def plot_degree_ccdfs(degree_sets, *, path: str | os.PathLike | None = None, tit
     """
     from matplotlib.figure import Figure
 
-    from analysis.plotting import ccdf_points
+    from analysis.plotting import ccdf_points, finish_figure
 
     fig = Figure(figsize=(7.5, 5.2), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
@@ -343,9 +343,7 @@ def plot_degree_ccdfs(degree_sets, *, path: str | os.PathLike | None = None, tit
     ax.legend(fontsize=7, loc="lower left")
     if title:
         ax.set_title(title)
-    if path is not None:
-        save_figure(fig, path, dpi=110)
-    return fig
+    return finish_figure(fig, path=path, dpi=110)
 
 
 def compare_networks(

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from analysis.general_attachment import GeneralAttachmentResult, attachment_general
 from analysis.connectomes import load_connectome
+from analysis.plotting import finish_figure
 from nn2graph.exceptions import NN2GraphError
-from nn2graph.result_files import save_figure
 
 __all__ = ["DevelopmentError", "DevelopmentResult", "StageTransition", "check_stages", "development_attachment",
            "WITVLIET_STAGES"]
@@ -128,11 +128,7 @@ class DevelopmentResult:
         ax2.set_ylabel("r\u00b2 / Spearman of \u03a9(d)")
         lowest = min(0.0, *(r[f"{k}_origin_r2"] or 0.0 for r in rows for k in ("gains", "losses")))
         ax2.set_ylim(lowest - 0.05 * (1.02 - lowest), 1.05)
-        if title:
-            fig.suptitle(title)
-        if path is not None:
-            save_figure(fig, path, dpi=110)
-        return fig
+        return finish_figure(fig, path=path, title=title, dpi=110)
 
 
 def check_stages(stages: Iterable[int]) -> tuple[int, ...]:

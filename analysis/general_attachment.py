@@ -4,7 +4,7 @@
 developmental stages of a connectome): vertices are matched by name or index, every pair of
 common vertices counts, and gains and losses of connections are reported separately, each
 with its own Delta table and Omega fit.  The binning and line fits are those of
-:mod:`analysis.attachment`.
+:mod:`analysis.degree_bins` and :mod:`analysis.attachment_tables`.
 """
 
 from __future__ import annotations
@@ -15,20 +15,10 @@ from typing import Literal
 import igraph as ig
 import numpy as np
 
-from analysis.attachment import (
-    AttachmentError,
-    BinsLike,
-    DeltaTable,
-    OmegaFit,
-    _delta_table,
-    _edge_weights,
-    _omega_fit,
-    _pair_changes,
-    _to_json,
-    aggregate_keys,
-    bin_degrees,
-    edge_array,
-)
+from analysis.attachment_errors import AttachmentError
+from analysis.attachment_tables import DeltaTable, OmegaFit, delta_table, omega_fit, result_json
+from analysis.degree_bins import BinsLike, bin_degrees
+from analysis.pair_keys import aggregate_keys, edge_array, edge_weights, pair_changes
 
 __all__ = ["GeneralAttachmentResult", "attachment_general"]
 
@@ -113,7 +103,7 @@ class GeneralAttachmentResult:
 
     def to_json(self, path=None) -> str:
         """:meth:`to_dict` as JSON text, also written to ``path`` when given."""
-        return _to_json(self.to_dict(), path)
+        return result_json(self.to_dict(), path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,7 +221,7 @@ def attachment_general(
 
     def edges_of(graph, cmap, what):
         e = edge_array(graph)
-        w = _edge_weights(graph, weight, what)
+        w = edge_weights(graph, weight, what)
         loop = e[:, 0] == e[:, 1]
         return e[~loop], w[~loop], float(w[loop].sum()), cmap[e[~loop]]
 
@@ -252,7 +242,7 @@ def attachment_general(
             return ce[:, 0] * nc + ce[:, 1]
         return ce.min(axis=1) * nc + ce.max(axis=1)
 
-    keys, a, b = _pair_changes(*aggregate_keys(keys_of(ce0[both0]), w0[both0]), *aggregate_keys(keys_of(ce1[both1]), w1[both1]))
+    keys, a, b = pair_changes(*aggregate_keys(keys_of(ce0[both0]), w0[both0]), *aggregate_keys(keys_of(ce1[both1]), w1[both1]))
     change = b - a
     i, j = keys // nc, keys % nc
     gain, loss = np.maximum(change, 0.0), np.maximum(-change, 0.0)
@@ -277,13 +267,13 @@ def attachment_general(
         gain, loss = np.concatenate([gain, gain]), np.concatenate([loss, loss])
         labels = ("node", "node")
     tables = [
-        _delta_table(*labels, binned1, binned2, *ends, values, total_change / norm if norm > 0 else 0.0,
+        delta_table(*labels, binned1, binned2, *ends, values, total_change / norm if norm > 0 else 0.0,
                      self_pairs=everyone)
         for values, total_change in ((gain, n_gained), (loss, n_lost))
     ]
     d_sum = float(total.sum())
     omegas = [
-        _omega_fit("all", total, per, bins, n_bins, 2.0 * amount / d_sum if d_sum > 0 else None)
+        omega_fit("all", total, per, bins, n_bins, 2.0 * amount / d_sum if d_sum > 0 else None)
         for per, amount in ((per_gain, n_gained), (per_loss, n_lost))
     ]
     return GeneralAttachmentResult(

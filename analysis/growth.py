@@ -16,7 +16,7 @@ from typing import Literal
 import igraph as ig
 import numpy as np
 
-from analysis.attachment import aggregate_keys, edge_array
+from analysis.pair_keys import aggregate_keys, edge_array
 from nn2graph._rng import SeedLike, as_generator
 from nn2graph.degrees import graph_degrees, layer_order
 from nn2graph.exceptions import NN2GraphError

@@ -1,7 +1,10 @@
 """Plots in the style of the paper's figures: log-log CCDFs with the fitted TPL in red.
 
 matplotlib is imported inside the functions (``matplotlib.figure.Figure``, no pyplot), so
-importing :mod:`analysis` stays light and plotting works without a display.
+importing :mod:`analysis` stays light and plotting works without a display.  The pieces every
+figure of the project shares are here: :func:`ccdf_points` and :func:`fit_ccdf_curve` (the
+points and the fitted line of a degree CCDF), :func:`label_ccdf_axes` (a log-log CCDF panel's
+ticks, labels and legend) and :func:`finish_figure` (the title and the atomic PNG).
 """
 
 from __future__ import annotations
@@ -17,7 +20,16 @@ from numpy.typing import ArrayLike
 from analysis.tpl import FitError, TPLFit
 from nn2graph.result_files import save_figure
 
-__all__ = ["ccdf_points", "draw_fit_panel", "model_ccdf_curve", "plot_ccdf_fit", "plot_layer_fits"]
+__all__ = [
+    "ccdf_points",
+    "draw_fit_panel",
+    "finish_figure",
+    "fit_ccdf_curve",
+    "label_ccdf_axes",
+    "model_ccdf_curve",
+    "plot_ccdf_fit",
+    "plot_layer_fits",
+]
 
 
 def ccdf_points(values: ArrayLike, counts: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -46,6 +58,77 @@ def model_ccdf_curve(fit: TPLFit, *, upper: float | None = None, points: int = 2
     top = fit.xmax if math.isfinite(fit.xmax) else (upper if upper is not None else 100.0 * fit.xmin)
     x = np.unique(np.rint(np.geomspace(fit.xmin, max(top, fit.xmin + 1), points)))
     return x, fit.ccdf(x)
+
+
+def fit_ccdf_curve(fit: TPLFit, degrees: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted TPL drawn over the CCDF of all the positive ``degrees``, on ``[xmin, xmax]``.
+
+    ``P(X >= x)`` of the positive degrees with the window's share following the TPL: the
+    share above ``xmax`` plus the window's share times the fitted CCDF, so the line starts at
+    the data's CCDF at ``xmin`` and follows the data where the TPL describes them.
+
+    Examples
+    --------
+    >>> from analysis import fit_tpl
+    >>> degrees = np.array([0, 1, 1, 2, 3, 5, 8, 40])
+    >>> x, y = fit_ccdf_curve(fit_tpl(degrees, xmin=2, xmax=8), degrees)
+    >>> float(x[0]), float(x[-1]), round(float(y[0]), 3), round(float(y[-1]), 3)
+    (2.0, 8.0, 0.714, 0.197)
+    """
+    deg = np.asarray(degrees)
+    pos = deg[deg > 0]
+    mx, ms = model_ccdf_curve(fit, upper=float(pos.max()))
+    above, share = float(np.mean(pos > fit.xmax)), fit.n_tail / pos.size
+    return mx, above + share * ms
+
+
+def label_ccdf_axes(ax: Any, degrees: ArrayLike, *, legend_size: float = 7) -> Any:
+    """Ticks, labels and legend of a log-log degree CCDF panel showing ``degrees``.
+
+    A degree axis of less than three decades gets a few plain tick labels; the axes are
+    "degree" and "P(X ≥ x)"; the legend (font size ``legend_size``) sits at the lower left.
+    Returns the Axes.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().add_subplot()
+    >>> _ = ax.loglog([1, 2, 4], [1.0, 0.5, 0.25], "o", label="data")
+    >>> label_ccdf_axes(ax, [1, 2, 4]).get_xlabel(), ax.get_legend().get_texts()[0].get_text()
+    ('degree', 'data')
+    """
+    deg = np.asarray(degrees)
+    positive = deg[deg > 0]
+    if positive.size:
+        _readable_log_ticks(ax.xaxis, float(positive.min()), float(positive.max()))
+    ax.set_xlabel("degree", fontsize=8)
+    ax.set_ylabel("P(X ≥ x)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=legend_size, frameon=False, loc="lower left")
+    return ax
+
+
+def finish_figure(fig: Any, *, path: str | Path | None = None, title: str | None = None, dpi: int = 120) -> Any:
+    """Give ``fig`` its title and write it to ``path`` (atomically, format by the suffix).
+
+    The ending of every figure function of the project: ``title`` (when given) is the
+    figure's title, and the file is written through :func:`nn2graph.result_files.save_figure`
+    at ``dpi``, so that a figure is either whole or absent.  Returns the figure.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from matplotlib.figure import Figure
+    >>> path = Path(tempfile.mkdtemp()) / "f.png"
+    >>> fig = finish_figure(Figure(figsize=(2, 2)), path=path, title="Figure 1", dpi=40)
+    >>> fig.get_suptitle(), path.read_bytes()[:4]
+    ('Figure 1', b'\x89PNG')
+    """
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        save_figure(fig, path, dpi=dpi)
+    return fig
 
 
 def plot_ccdf_fit(fit: TPLFit, ax: Any = None, *, color: str = "C0", label: str | None = None) -> Any:
@@ -110,19 +193,9 @@ def draw_fit_panel(ax: Any, degrees: ArrayLike, fit: TPLFit | None, note: Any = 
         return ax
     ax.loglog(x, s, "o", ms=3, color="C0", alpha=0.75, label="data")
     if fit is not None:
-        mx, ms = model_ccdf_curve(fit, upper=float(x[-1]) if x.size else None)
-        # P(X >= x) of all positive degrees, the window's share following the TPL:
-        # share above xmax + share in the window * S_model(x); equals the data's CCDF at xmin
-        pos = deg[deg > 0]
-        above, share = float(np.mean(pos > fit.xmax)), fit.n_tail / pos.size
-        ax.loglog(mx, above + share * ms, "-", color="red", lw=1.6, label=_legend(fit, note, verdict))
+        ax.loglog(*fit_ccdf_curve(fit, deg), "-", color="red", lw=1.6, label=_legend(fit, note, verdict))
         ax.axvspan(fit.xmin, fit.xmax if math.isfinite(fit.xmax) else x[-1], color="red", alpha=0.05)
-    _readable_log_ticks(ax.xaxis, float(x[0]), float(x[-1]))
-    ax.set_xlabel("degree", fontsize=8)
-    ax.set_ylabel("P(X ≥ x)", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, frameon=False, loc="lower left")
-    return ax
+    return label_ccdf_axes(ax, deg)
 
 
 def plot_layer_fits(
@@ -190,8 +263,4 @@ def plot_layer_fits(
                        None if verdicts is None else verdicts.get(name))
     for ax in axes[len(names):]:
         ax.set_visible(False)
-    if title:
-        fig.suptitle(title)
-    if path is not None:
-        save_figure(fig, path, dpi=120)
-    return fig
+    return finish_figure(fig, path=path, title=title)

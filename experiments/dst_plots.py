@@ -12,13 +12,20 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from nn2graph.result_files import save_figure
+from analysis.plotting import ccdf_points, finish_figure, fit_ccdf_curve, label_ccdf_axes
 
 __all__ = ["plot_accuracy", "plot_attachment_strength", "plot_step_ccdfs"]
 
 
 def _values(rows, key):
     return np.array([np.nan if r[key] is None else float(r[key]) for r in rows], dtype=np.float64)
+
+
+def _label_steps(ax, ylabel: str) -> None:
+    """Axis labels and legend of a panel over the training steps."""
+    ax.set_xlabel("training step", fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.legend(fontsize=7, frameon=False)
 
 
 def plot_attachment_strength(delta_runs: Mapping[str, list[dict]], omega_runs: Mapping[str, list[dict]] | None = None,
@@ -70,9 +77,7 @@ def plot_attachment_strength(delta_runs: Mapping[str, list[dict]], omega_runs: M
         ax.axhline(0.0, color="0.5", lw=0.8, ls=":")
         upper = next((r.get("upper") for rows in delta_runs.values() for r in rows if r["lower"] == lower), "")
         ax.set_title(f"{lower} \u2192 {upper}", fontsize=9)
-        ax.set_xlabel("training step", fontsize=8)
-        ax.set_ylabel("elasticity of \u0394 in d1\u00b7d2", fontsize=8)
-        ax.legend(fontsize=7, frameon=False)
+        _label_steps(ax, "elasticity of \u0394 in d1\u00b7d2")
     for j, layer in enumerate(layers):
         ax = axes[1, j]
         for c, (label, rows) in enumerate((omega_runs or {}).items()):
@@ -84,17 +89,11 @@ def plot_attachment_strength(delta_runs: Mapping[str, list[dict]], omega_runs: M
                     label=f"{label} through 0")
         ax.set_ylim(-1.05, 1.05)
         ax.set_title(f"\u03a9 of {layer} (gains)", fontsize=9)
-        ax.set_xlabel("training step", fontsize=8)
-        ax.set_ylabel("r\u00b2 of the line (below -1 drawn at -1)", fontsize=8)
-        ax.legend(fontsize=7, frameon=False)
+        _label_steps(ax, "r\u00b2 of the line (below -1 drawn at -1)")
     for ax in axes.ravel():
         if not ax.has_data():
             ax.set_visible(False)
-    if title:
-        fig.suptitle(title)
-    if path is not None:
-        save_figure(fig, path, dpi=120)
-    return fig
+    return finish_figure(fig, path=path, title=title)
 
 
 def plot_step_ccdfs(degrees_at: Mapping[int, Mapping[str, np.ndarray]], fits: Mapping[tuple, dict] | None = None,
@@ -118,8 +117,6 @@ def plot_step_ccdfs(degrees_at: Mapping[int, Mapping[str, np.ndarray]], fits: Ma
     """
     from matplotlib.figure import Figure
 
-    from analysis.plotting import _readable_log_ticks, ccdf_points, model_ccdf_curve
-
     layers = list(dict.fromkeys(layer for per in degrees_at.values() for layer in per))
     fig = Figure(figsize=(4.0 * len(layers), 3.3), layout="constrained")
     axes = fig.subplots(1, len(layers), squeeze=False).ravel()
@@ -131,26 +128,11 @@ def plot_step_ccdfs(degrees_at: Mapping[int, Mapping[str, np.ndarray]], fits: Ma
             ax.loglog(x, s, "o", ms=3, color=f"C{c}", alpha=0.7, label=f"step {step}")
             fit, verdict = (fits or {}).get((step, layer), (None, None))
             if fit is not None:
-                deg = np.asarray(per[layer])
-                pos = deg[deg > 0]
-                mx, ms = model_ccdf_curve(fit, upper=float(x[-1]))
-                # as analysis.plot_layer_fits: the share above xmax plus the window's share times the TPL
-                above, share = float(np.mean(pos > fit.xmax)), fit.n_tail / pos.size
-                ax.loglog(mx, above + share * ms, "--", color=f"C{c}", lw=1.2,
+                ax.loglog(*fit_ccdf_curve(fit, per[layer]), "--", color=f"C{c}", lw=1.2,
                           label=f"TPL \u03b1={fit.alpha:.2f}" + (f", {verdict}" if verdict else ""))
-        positive = np.concatenate([np.asarray(per[layer])[np.asarray(per[layer]) > 0] for per in degrees_at.values()])
-        if positive.size:
-            _readable_log_ticks(ax.xaxis, float(positive.min()), float(positive.max()))
         ax.set_title(layer, fontsize=9)
-        ax.set_xlabel("degree", fontsize=8)
-        ax.set_ylabel("P(X \u2265 x)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6, frameon=False, loc="lower left")
-    if title:
-        fig.suptitle(title)
-    if path is not None:
-        save_figure(fig, path, dpi=120)
-    return fig
+        label_ccdf_axes(ax, np.concatenate([np.asarray(per[layer]) for per in degrees_at.values()]), legend_size=6)
+    return finish_figure(fig, path=path, title=title)
 
 
 def plot_accuracy(histories: Mapping[str, Sequence[dict]], *, path=None, title: str | None = None):
@@ -170,11 +152,5 @@ def plot_accuracy(histories: Mapping[str, Sequence[dict]], *, path=None, title: 
         steps = [r["step"] for r in rows]
         ax.plot(steps, [100 * r["test_accuracy"] for r in rows], "-", color=f"C{c}", marker=".", label=f"{label} test")
         ax.plot(steps, [100 * r["val_accuracy"] for r in rows], ":", color=f"C{c}", label=f"{label} validation")
-    ax.set_xlabel("training step", fontsize=8)
-    ax.set_ylabel("accuracy (%)", fontsize=8)
-    ax.legend(fontsize=7, frameon=False)
-    if title:
-        fig.suptitle(title)
-    if path is not None:
-        save_figure(fig, path, dpi=120)
-    return fig
+    _label_steps(ax, "accuracy (%)")
+    return finish_figure(fig, path=path, title=title)

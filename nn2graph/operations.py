@@ -1,6 +1,6 @@
 """The operation tables of the tracer: which torch functions and tensor methods follow which rule.
 
-The rules themselves are in :mod:`nn2graph.tracing` and described in docs/graph.md.
+The rules themselves are in :mod:`nn2graph.operation_rules` and described in docs/graph.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tests of analysis.attachment against plain Python enumerations over all node pairs."""
+"""preferential_attachment and layered_changes against plain Python enumerations over all node pairs."""
 
 from __future__ import annotations
 
@@ -11,24 +11,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.attachment import (
-    AttachmentError,
-    bin_degrees,
-    preferential_attachment,
-)
-from analysis.general_attachment import attachment_general
-from analysis.growth import random_layered_graph, simulate_growth
+from analysis.attachment import AttachmentError, preferential_attachment
 from nn2graph.exceptions import NN2GraphError
+from tests.attachment_references import bin_of, grown_pair
 
 
 # ---------------------------------------------------------------- brute-force references
-
-
-def _bin_of(d, bins):
-    """Index of the bin whose [lo, hi] holds d (independent of bin_degrees' searchsorted)."""
-    hits = [k for k in range(len(bins)) if bins.lo[k] <= d <= bins.hi[k]]
-    assert len(hits) == 1
-    return hits[0]
 
 
 def _pair_counts(graph, *, ordered):
@@ -68,7 +56,7 @@ def _brute_layered(g0, g1, result):
         for i, j in itertools.product(low, up):
             key = (min(i, j), max(i, j))
             new = c1[key] - c0[key]
-            a, b = _bin_of(deg[i], table.bins1), _bin_of(deg[j], table.bins2)
+            a, b = bin_of(deg[i], table.bins1), bin_of(deg[j], table.bins2)
             sums[a, b] += new
             products[a, b] += deg[i] * deg[j]
             pairs[a, b] += 1
@@ -87,24 +75,13 @@ def _brute_layered(g0, g1, result):
         sums = np.zeros(len(fit.bins))
         counts = np.zeros(len(fit.bins))
         for v in nodes:
-            sums[_bin_of(deg[v], fit.bins)] += new_of[v]
-            counts[_bin_of(deg[v], fit.bins)] += 1
+            sums[bin_of(deg[v], fit.bins)] += new_of[v]
+            counts[bin_of(deg[v], fit.bins)] += 1
         np.testing.assert_allclose(fit.omega, sums / counts)
         np.testing.assert_array_equal(result.new_connections[layers[k]], [new_of[v] for v in nodes])
         touching = sum(result.deltas[p].changed.sum() for p in (k - 1, k) if 0 <= p < len(result.deltas))
         assert fit.predicted_slope == pytest.approx(touching / sum(deg[v] for v in nodes))
     return new_of
-
-
-def _grown_pair(seed):
-    """A small layered g0 and a g1 whose pairs gain 0-3 connections, some as parallel edges."""
-    rng = np.random.default_rng(seed)
-    g0 = random_layered_graph([7, 6, 5, 2], n_edges=[25, 20, 12], exponent=2.2, seed=rng)
-    g1 = simulate_growth(g0, n_new=[15, 10], seed=rng)
-    # A parallel edge (upper -> lower direction) for an existing connection: summed, orientation ignored.
-    u, v = g0.get_edgelist()[0]
-    g1.add_edges([(v, u)], attributes={"multiplicity": [2]})
-    return g0, g1
 
 
 # ---------------------------------------------------------------- preferential_attachment
@@ -113,7 +90,7 @@ def _grown_pair(seed):
 @pytest.mark.parametrize("bins", ["exact", "log", "quantile", [0, 2, 5, 9, 1000]])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_layered_matches_enumeration_over_all_pairs(bins, seed):
-    g0, g1 = _grown_pair(seed)
+    g0, g1 = grown_pair(seed)
     result = preferential_attachment(g0, g1, bins=bins, n_bins=4)
     assert result.layers == ("input", "fc1", "fc2")
     new_of = _brute_layered(g0, g1, result)
@@ -121,7 +98,7 @@ def test_layered_matches_enumeration_over_all_pairs(bins, seed):
 
 
 def test_omega_bins_differ_from_delta_bins():
-    g0, g1 = _grown_pair(8)
+    g0, g1 = grown_pair(8)
     r = preferential_attachment(g0, g1, bins="log", n_bins=2, omega_bins="exact")
     _brute_layered(g0, g1, r)
     for fit in r.omegas:
@@ -131,7 +108,7 @@ def test_omega_bins_differ_from_delta_bins():
 
 
 def test_output_edges_analyses_the_output_layer():
-    g0, g1 = _grown_pair(3)
+    g0, g1 = grown_pair(3)
     g1.add_edges([(g0.vcount() - 3, g0.vcount() - 1)], attributes={"multiplicity": [4]})  # fc2 -> output
     paper = preferential_attachment(g0, g1, bins="exact")
     full = preferential_attachment(g0, g1, bins="exact", output_edges=True)
@@ -141,7 +118,7 @@ def test_output_edges_analyses_the_output_layer():
 
 
 def test_omega_lines_match_scipy():
-    g0, g1 = _grown_pair(4)
+    g0, g1 = grown_pair(4)
     fit = preferential_attachment(g0, g1, bins="exact").omega("fc1")
     x, y = fit.bins.center, fit.omega
     ls = stats.linregress(x, y)
@@ -165,7 +142,7 @@ def test_undefined_fit_quantities_are_none():
 
 
 def test_result_serialises_to_json_and_rows():
-    g0, g1 = _grown_pair(5)
+    g0, g1 = grown_pair(5)
     r = preferential_attachment(g0, g1, bins="log", n_bins=3)
     payload = json.loads(r.to_json())
     assert payload["layers"] == ["input", "fc1", "fc2"]
@@ -181,7 +158,7 @@ def test_result_serialises_to_json_and_rows():
 
 
 def test_to_json_writes_file(tmp_path):
-    g0, g1 = _grown_pair(6)
+    g0, g1 = grown_pair(6)
     path = tmp_path / "pa.json"
     text = preferential_attachment(g0, g1).to_json(path)
     assert json.loads(path.read_text()) == json.loads(text)
@@ -249,170 +226,3 @@ def test_error_without_layer_attribute():
     g = ig.Graph(n=2, edges=[(0, 1)], directed=True)
     with pytest.raises(NN2GraphError, match="no 'layer' vertex attribute"):
         preferential_attachment(g, g.copy())
-
-
-@pytest.mark.parametrize(
-    "bins, match",
-    [("linear", "bins must be 'exact', 'log', 'quantile'"), ([3, 2], "strictly increasing"),
-     ([1, 2, 3], r"do not cover the degrees 0..4")],
-)
-def test_error_bad_bins(bins, match):
-    with pytest.raises(AttachmentError, match=match):
-        bin_degrees([0, 1, 4], bins=bins)
-
-
-def test_bin_degrees_quantile_balances_counts():
-    d = np.arange(100)
-    b, index = bin_degrees(d, bins="quantile", n_bins=4)
-    assert b.count.tolist() == [25, 25, 25, 25]
-    assert b.lo.tolist() == [0, 25, 50, 75] and b.hi.tolist() == [24, 49, 74, 99]
-    np.testing.assert_array_equal(index, d // 25)
-    np.testing.assert_allclose(b.center, [12, 37, 62, 87])
-
-
-def test_bin_degrees_log_separates_zero_and_grows_geometrically():
-    b, _ = bin_degrees(np.array([0] * 3 + list(range(1, 1001))), bins="log", n_bins=3)
-    assert b.labels() == ["0", "1-9", "10-99", "100-1000"]
-    with pytest.raises(AttachmentError, match="n_bins must be at least 1"):
-        bin_degrees([1, 2], bins="log", n_bins=0)
-
-
-# ---------------------------------------------------------------- attachment_general
-
-
-def _random_snapshots(seed, *, directed):
-    """Two random multigraphs on overlapping named vertex sets, gaining and losing connections."""
-    rng = np.random.default_rng(seed)
-    names0 = [f"n{k}" for k in range(14)]
-    names1 = [f"n{k}" for k in range(2, 17)]  # n0, n1 vanish; n14..n16 appear
-    rng.shuffle(names1)
-
-    def graph(names, n_edges):
-        edges = rng.integers(0, len(names), size=(n_edges, 2)).tolist()
-        g = ig.Graph(n=len(names), edges=edges, directed=directed)
-        g.vs["name"] = names
-        g.es["weight"] = rng.integers(1, 4, size=n_edges).tolist()
-        return g
-
-    return graph(names0, 45), graph(names1, 50)
-
-
-def _brute_general(g0, g1, degree):
-    """Per-pair changes, degrees and per-vertex gains/losses by plain enumeration."""
-    n0, n1 = g0.vs["name"], g1.vs["name"]
-    common = [v for v in n0 if v in set(n1)]
-    ordered = degree == "out-in"
-
-    def counts(g, names):
-        c = Counter()
-        for (u, v), w in zip(g.get_edgelist(), g.es["weight"]):
-            a, b = names[u], names[v]
-            if a != b and a in common and b in common:
-                c[(a, b) if ordered else tuple(sorted((a, b)))] += w
-        return c
-
-    c0, c1 = counts(g0, n0), counts(g1, n1)
-    out, inn = Counter(), Counter()
-    for (u, v), w in zip(g0.get_edgelist(), g0.es["weight"]):
-        if u != v:
-            out[n0[u]] += w
-            inn[n0[v]] += w
-    return common, c0, c1, out, inn
-
-
-@pytest.mark.parametrize("directed, degree", [(False, "total"), (True, "total"), (True, "out-in")])
-@pytest.mark.parametrize("bins", ["exact", "quantile"])
-@pytest.mark.parametrize("seed", [0, 1])
-def test_general_matches_enumeration_over_all_pairs(directed, degree, bins, seed):
-    g0, g1 = _random_snapshots(seed, directed=directed)
-    r = attachment_general(g0, g1, bins=bins, n_bins=3, degree=degree, weight="weight")
-    common, c0, c1, out, inn = _brute_general(g0, g1, degree)
-    assert list(r.names) == common
-    assert set(r.only_in_g0) == {"n0", "n1"} and set(r.only_in_g1) == {"n14", "n15", "n16"}
-    total = {v: out[v] + inn[v] for v in common}
-    np.testing.assert_array_equal(r.degrees, [total[v] for v in common])
-    d1 = out if degree == "out-in" else total
-    d2 = inn if degree == "out-in" else total
-    for table, sign in ((r.delta_gains, 1), (r.delta_losses, -1)):
-        sums = np.zeros(table.delta.shape)
-        n_pairs = np.zeros(table.delta.shape, dtype=int)
-        for i, j in itertools.permutations(common, 2):
-            key = (i, j) if degree == "out-in" else tuple(sorted((i, j)))
-            change = max(sign * (c1[key] - c0[key]), 0)
-            a, b = _bin_of(d1[i], table.bins1), _bin_of(d2[j], table.bins2)
-            sums[a, b] += change
-            n_pairs[a, b] += 1
-        np.testing.assert_array_equal(table.n_pairs, n_pairs)
-        filled = n_pairs > 0
-        np.testing.assert_allclose(table.delta[filled], sums[filled] / n_pairs[filled])
-        assert np.all(np.isnan(table.delta[~filled]))
-    gained, lost = Counter(), Counter()
-    for key in set(c0) | set(c1):
-        change = c1[key] - c0[key]
-        for v in key:
-            gained[v] += max(change, 0)
-            lost[v] += max(-change, 0)
-    np.testing.assert_array_equal(r.gained, [gained[v] for v in common])
-    np.testing.assert_array_equal(r.lost, [lost[v] for v in common])
-    assert r.n_gained == sum(max(c1[k] - c0[k], 0) for k in set(c0) | set(c1))
-    assert r.n_lost == sum(max(c0[k] - c1[k], 0) for k in set(c0) | set(c1))
-    assert r.omega_gains.predicted_slope == pytest.approx(2 * r.n_gained / sum(total.values()))
-    # c of Delta = c d1 d2 matching the total, summed over the same pairs by brute force.
-    norm = sum(d1[i] * d2[j] for i, j in itertools.permutations(common, 2))
-    if degree == "total":
-        norm /= 2  # unordered pairs
-    assert r.delta_gains.pa_constant == pytest.approx(r.n_gained / norm)
-    assert r.delta_losses.pa_constant == pytest.approx(r.n_lost / norm)
-    # Every connection of either snapshot is inside the analysis, touches a missing vertex or is a loop.
-    w0 = sum(g0.es["weight"])
-    assert sum(c0.values()) + r.lost_with_missing + r.self_loops[0] == w0
-    assert sum(c1.values()) + r.gained_with_new + r.self_loops[1] == sum(g1.es["weight"])
-
-
-def test_general_match_by_index_and_json():
-    g0, g1 = _random_snapshots(3, directed=False)
-    r = attachment_general(g0, g1, match="index", weight=None)
-    assert r.names == tuple(range(14)) and r.only_in_g1 == (14,)
-    payload = json.loads(r.to_json())
-    assert payload["n_common"] == 14 and payload["degree"] == "total"
-    rows = r.delta_rows()
-    assert {row["kind"] for row in rows} == {"gains", "losses"}
-    assert sum(row["changed"] for row in rows if row["kind"] == "losses") == 2 * r.n_lost  # both orders of a pair
-    assert [row["kind"] for row in r.omega_summary()] == ["gains", "losses"]
-    assert sum(row["changed"] for row in r.omega_rows() if row["kind"] == "gains") == 2 * r.n_gained
-    assert payload["delta_gains"]["lower"] == "node"
-
-
-def test_general_layered_growth_agrees_with_layered_function():
-    g0, g1 = _grown_pair(7)
-    layered = preferential_attachment(g0, g1, bins="exact", output_edges=True)
-    general = attachment_general(g0, g1, bins="exact", match="index")
-    assert general.n_lost == 0 and general.n_gained == layered.n_new
-    np.testing.assert_array_equal(general.gained, np.concatenate(list(layered.new_connections.values())))
-
-
-@pytest.mark.parametrize(
-    "change, kwargs, match",
-    [
-        ("directed", {}, "g0 is undirected but g1 is directed"),
-        (None, {"degree": "out-in"}, "degree='out-in' needs directed graphs"),
-        (None, {"degree": "in"}, "degree must be 'total' or 'out-in'"),
-        (None, {"match": "label"}, "match must be 'name' or 'index'"),
-        ("noname", {}, "g1 has no 'name' vertex attribute"),
-        ("duplicate", {}, "g1 has 1 vertex names used more than once, e.g. 'n3'"),
-        (None, {"weight": "synapses"}, r"g0 has no edge attribute 'synapses'; its edge attributes are \['weight'\]"),
-        ("disjoint", {}, "the snapshots share 0 vertices"),
-    ],
-)
-def test_general_errors(change, kwargs, match):
-    g0, g1 = _random_snapshots(0, directed=False)
-    if change == "directed":
-        g1.to_directed()
-    elif change == "noname":
-        del g1.vs["name"]
-    elif change == "duplicate":
-        g1.vs[1]["name"] = g1.vs[0]["name"] = "n3"
-    elif change == "disjoint":
-        g1.vs["name"] = [f"x{k}" for k in range(g1.vcount())]
-    with pytest.raises(AttachmentError, match=match):
-        attachment_general(g0, g1, **kwargs)

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from analysis import FitError, fit_tpl
-from analysis.plotting import ccdf_points, model_ccdf_curve, plot_ccdf_fit, plot_layer_fits
+from analysis.plotting import (
+    ccdf_points,
+    finish_figure,
+    fit_ccdf_curve,
+    label_ccdf_axes,
+    model_ccdf_curve,
+    plot_ccdf_fit,
+    plot_layer_fits,
+)
 
 
 def test_ccdf_points_counts_share_at_least_x():
@@ -81,3 +89,35 @@ def test_a_verdict_line_is_shown_in_the_legend_of_a_plain_fit():
     fig = plot_layer_fits({"fc1": x}, {"fc1": fit}, verdicts={"fc1": "inconclusive: range 0.3 decades < 1; alpha 0.1"})
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert any("inconclusive: range 0.3 decades < 1\nalpha 0.1" in t for t in legend)
+
+
+def test_fit_ccdf_curve_starts_at_the_data_ccdf_at_xmin_and_follows_the_fit():
+    x = np.random.default_rng(1).zipf(2.2, 400)
+    degrees = np.concatenate([np.zeros(20, dtype=int), x])
+    fit = fit_tpl(x, xmin=2, xmax=int(np.quantile(x, 0.95)))
+    mx, my = fit_ccdf_curve(fit, degrees)
+    assert mx[0] == fit.xmin and mx[-1] == fit.xmax
+    assert my[0] == pytest.approx(np.mean(x >= fit.xmin))  # the data's CCDF at xmin, zeros left out
+    above = np.mean(x > fit.xmax)
+    np.testing.assert_allclose(my, above + np.mean((x >= fit.xmin) & (x <= fit.xmax)) * fit.ccdf(mx))
+
+
+def test_finish_figure_titles_and_writes_atomically(tmp_path):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 2))
+    assert finish_figure(fig) is fig and fig.get_suptitle() == ""
+    finish_figure(fig, path=tmp_path / "f.png", title="T", dpi=30)
+    assert fig.get_suptitle() == "T" and (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.png"]  # no temporary file left behind
+
+
+def test_label_ccdf_axes_labels_a_short_axis_with_plain_ticks():
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    ax.loglog([1, 3, 20], [1.0, 0.4, 0.1], "o", label="step 0")
+    label_ccdf_axes(ax, np.array([0, 1, 3, 20]), legend_size=6)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("degree", "P(X ≥ x)")
+    assert ax.get_legend().get_texts()[0].get_fontsize() == 6
+    assert ax.xaxis.get_major_formatter()(20.0, 0) == "20"  # plain, not 2x10^1
