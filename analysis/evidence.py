@@ -5,9 +5,10 @@ criteria, each with its uncertainty (docs/fits.md gives every criterion and its 
 
 * goodness of fit: a bootstrap p-value (Clauset, Shalizi & Newman 2009) and its Monte Carlo
   standard error;
-* range: the decades ``log10(xmax / xmin)`` of the window, and the decades its data cover in
-  95% of bootstrap resamples (a claim over less than a decade is no evidence; Stumpf & Porter
-  2012 ask for two);
+* range: the decades ``log10(xmax / xmin)`` of the window, the decades its data cover in 95%
+  of bootstrap resamples (a claim over less than a decade is no evidence; Stumpf & Porter 2012
+  ask for two), and the decades the CCDF of those data spans (Stumpf & Porter ask for two on
+  both axes);
 * decay: ``alpha`` with its standard error (``alpha <= 0`` is a flat or rising density);
 * alternatives: likelihood-ratio tests on the same window (:func:`analysis.compare_alternatives`);
 * tail share: the share of the degrees in the window, with its binomial standard error.
@@ -39,6 +40,7 @@ _MIN_TAIL = 50  # fewer values in the window leave every test without power
 _MIN_TAIL_SHARE = 0.05
 _Z_ONE_SIDED = 1.6448536269514722  # 95% one-sided
 _RESAMPLE_LEVEL = 0.025  # each end of the window's data, so both ends hold in 95% of resamples
+_MIN_CCDF_DECADES = 2.0  # Stumpf & Porter 2012: two orders of magnitude on the y axis too
 _GRID_PER_DECADE = 40  # candidate bounds of method "widest" are at least 10**(1/40) apart
 _CHUNK_PAIRS = 512  # windows fitted and screened at a time, widest first
 
@@ -96,6 +98,9 @@ class PowerLawEvidence:
         Standard error of ``alpha`` (inverse Fisher information of the window's law).
     decades_lower : float
         Decades covered by the window's data in 95% of bootstrap resamples.
+    ccdf_decades : float
+        Decades the window's CCDF spans between those two ends (``log10`` of the ratio of the
+        values at or beyond the lower end to those at or beyond the upper end).
     tail_share_std_error : float
         Binomial standard error of ``tail_share``.
     p_threshold, min_decades : float
@@ -119,6 +124,7 @@ class PowerLawEvidence:
     p_threshold: float
     min_decades: float
     n_windows_tested: int = 1
+    ccdf_decades: float = math.nan
     degrees: np.ndarray = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
@@ -138,7 +144,8 @@ class PowerLawEvidence:
         return {
             "verdict": self.verdict, "summary": self.summary(), "reasons": list(self.reasons),
             "criteria": [c.to_dict() for c in self.criteria], "method": self.method,
-            "decades": self.decades, "decades_lower": self.decades_lower, "tail_share": self.tail_share,
+            "decades": self.decades, "decades_lower": self.decades_lower, "ccdf_decades": self.ccdf_decades,
+            "tail_share": self.tail_share,
             "tail_share_std_error": self.tail_share_std_error, "alpha": self.fit.alpha,
             "alpha_std_error": self.alpha_std_error, "p_threshold": self.p_threshold,
             "min_decades": self.min_decades, "n_windows_tested": self.n_windows_tested,
@@ -163,23 +170,31 @@ class PowerLawEvidence:
 # the criteria
 
 
-def _data_decades(data: _Data, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+def _data_decades(data: _Data, i: np.ndarray, j: np.ndarray, ccdf: bool = False):
     """Decades between the smallest and the largest value of the window's data (data indices
     i..j) that a bootstrap resample of the window's values contains with probability at least
     1 - _RESAMPLE_LEVEL each: a resample of m values misses the c values at an end with
-    probability (1 - c / m)^m, so an end counts once c >= m (1 - level^(1/m)) (about 3.7)."""
+    probability (1 - c / m)^m, so an end counts once c >= m (1 - level^(1/m)) (about 3.7).
+
+    With `ccdf`, also the decades the window's CCDF spans between those ends: log10 of the
+    number of values at or beyond the lower end over the number at or beyond the upper end
+    (at most log10(m / 3.7): the y axis of the log-log CCDF plot)."""
     base = data.cum[i]
     m = data.cum[j + 1] - base
     need = m * -np.expm1(np.log(_RESAMPLE_LEVEL) / m)
     lo = np.searchsorted(data.cum, base + need, side="left") - 1  # first k with cum[k + 1] - base >= need
     hi = np.searchsorted(data.cum, data.cum[j + 1] - need, side="right") - 1  # last k with top - cum[k] >= need
     lo, hi = np.clip(lo, i, j), np.clip(hi, i, j)
-    out = np.log10(data.values[hi] / data.values[lo])
-    return np.where(hi > lo, out, 0.0)
+    out = np.where(hi > lo, np.log10(data.values[hi] / data.values[lo]), 0.0)
+    if not ccdf:
+        return out
+    top = data.cum[j + 1]
+    y = np.log10((top - data.cum[lo]) / (top - data.cum[hi]))
+    return out, np.where(hi > lo, y, 0.0)
 
 
 def _criteria(fit: TPLFit, pvalue: PValueResult, alt: AlternativesResult, decades: float, decades_lower: float,
-              alpha_se: float, share_se: float, p_threshold: float, min_decades: float, p_source: str,
+              ccdf_decades: float, alpha_se: float, share_se: float, p_threshold: float, min_decades: float, p_source: str,
               curvature: tuple[float, float]) -> tuple[Criterion, ...]:
     out = []
     p, n_valid = pvalue.p_value, pvalue.n_boot - pvalue.n_failed
@@ -231,14 +246,19 @@ def _criteria(fit: TPLFit, pvalue: PValueResult, alt: AlternativesResult, decade
                              f"below {p_threshold:g}): not a power law over the window.", f"curved (p {pz:.2g})"))
 
     span = (f"the window {window} spans {decades:.2f} decades and its data cover at least {decades_lower:.2f} "
-            "in 95% of bootstrap resamples")
-    if decades_lower >= min_decades:
-        out.append(Criterion("range", "pass", f"range: {span}, at least the {min_decades:g} asked for.",
-                             f"{decades:.1f} decades"))
-    else:
-        out.append(Criterion("range", "unclear", f"range: {span}, less than the {min_decades:g} asked for: a power "
+            f"in 95% of bootstrap resamples, over which their CCDF spans {ccdf_decades:.2f} decades")
+    if decades_lower < min_decades:
+        out.append(Criterion("range", "unclear", f"range: {span}; less than the {min_decades:g} asked for: a power "
                              "law over so short a range is no evidence of one.",
                              f"range {decades_lower:.1f} decades < {min_decades:g}"))
+    elif ccdf_decades < _MIN_CCDF_DECADES:
+        out.append(Criterion("range", "unclear", f"range: {span}; the CCDF spans less than "
+                             f"{_MIN_CCDF_DECADES:g} decades (Stumpf & Porter 2012 ask for two on both axes): too "
+                             "few values in the window to see the law's shape.",
+                             f"CCDF {ccdf_decades:.1f} decades < {_MIN_CCDF_DECADES:g}"))
+    else:
+        out.append(Criterion("range", "pass", f"range: {span}, at least the {min_decades:g} and "
+                             f"{_MIN_CCDF_DECADES:g} asked for.", f"{decades:.1f} decades"))
 
     lo = fit.alpha - _Z_ONE_SIDED * alpha_se
     decay = f"alpha = {fit.alpha:.3f} ± {alpha_se:.3f}"
@@ -453,12 +473,13 @@ def assess_power_law(
     j = int(np.searchsorted(data.values, min(fit.xmax, 2.0**62), side="right")) - 1
     top = fit.xmax if math.isfinite(fit.xmax) else float(data.values[j])
     decades = math.log10(top / fit.xmin)
-    decades_lower = float(_data_decades(data, np.array([i]), np.array([j]))[0])
+    lower, ccdf = _data_decades(data, np.array([i]), np.array([j]), ccdf=True)
+    decades_lower, ccdf_decades = float(lower[0]), float(ccdf[0])
     _, var = _mean_log(fit.alpha, math.log(fit.xmin), float(fit.xmin), float(fit.xmax))
     alpha_se = 1.0 / math.sqrt(fit.n_tail * float(var)) if var > 0 else math.inf
     share = fit.n_tail / fit.n
     share_se = math.sqrt(share * (1 - share) / fit.n)
-    criteria = _criteria(fit, pvalue, alternatives, decades, decades_lower, alpha_se, share_se, p_threshold,
+    criteria = _criteria(fit, pvalue, alternatives, decades, decades_lower, ccdf_decades, alpha_se, share_se, p_threshold,
                          min_decades, source, curvature_test(fit))
     statuses = {c.status for c in criteria}
     verdict = "rejected" if "fail" in statuses else ("supported" if statuses == {"pass"} else "inconclusive")
@@ -466,5 +487,5 @@ def assess_power_law(
         verdict=verdict, reasons=tuple(c.reason for c in criteria), fit=fit, pvalue=pvalue,
         alternatives=alternatives, decades=decades, tail_share=share, criteria=criteria, method=used,
         alpha_std_error=alpha_se, decades_lower=decades_lower, tail_share_std_error=share_se,
-        p_threshold=p_threshold, min_decades=min_decades, n_windows_tested=tested,
+        p_threshold=p_threshold, min_decades=min_decades, n_windows_tested=tested, ccdf_decades=ccdf_decades,
         degrees=np.concatenate([np.zeros(n_zero, np.int64), positive]))

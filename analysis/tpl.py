@@ -92,6 +92,8 @@ _HOT_POINTS = 2  # split points of the certified filter
 _HOT_GRID = 5  # its sub-grid (a side) of windows whose exact D locates the split points
 _ALPHA_GRID = 6  # exponents per tile at which the certified filter evaluates every window
 _CERT_TOL = 1e-8  # slack of its sign tests of the likelihood equation and of its bounds of D
+_WIDER_GRIDS = (1.0, 4.0, 16.0)  # widenings (in grid widths, each side) of the exponents for open windows
+_WIDE_GRID = 24  # exponents of each wider grid
 
 
 class FitError(NN2GraphError, ValueError):
@@ -711,6 +713,25 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
     ia = np.searchsorted(data.values, a)
     jb = np.searchsorted(data.values, b, side="right") - 1
     bound = np.zeros(valid.shape)  # D >= 0
+    _split_bounds(data, a, b, ia, jb, valid, splits, beta, bound, thr)
+    # windows whose alpha lies beyond the exponents of the probes (alpha need not be extreme at
+    # a tile's corners) get only a one-sided, weak bound: try wider grids on the windows left open
+    width = float(beta[-1, 0] - beta[0, 0])
+    for widen in _WIDER_GRIDS:
+        open_ = valid & (bound <= thr)
+        if not open_.any():
+            break
+        beta = np.linspace(max(lower + 1e-9, float(beta[0, 0]) - widen * width),
+                           min(upper - 1e-9, float(beta[-1, 0]) + widen * width), _WIDE_GRID)[:, None]
+        _split_bounds(data, a, b, ia, jb, open_, splits, beta, bound, thr)
+    return bound - _CERT_TOL
+
+
+def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, valid: np.ndarray,
+                  splits: list, beta: np.ndarray, bound: np.ndarray, thr: float) -> None:
+    """Raise bound[p, q] (in place) to the certified lower bound of D of window (a[p], b[q]) at
+    each split point and exponent of beta (column), for the windows where valid is True and the
+    bound does not yet exceed thr (see _tile_bound)."""
     for x, kx, cl in splits:
         na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
         open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)  # windows this split may still discard
@@ -747,7 +768,6 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
                 bound[:na, c0:] = out
             else:
                 bound[:na, c0:][p, q] = out
-    return bound - _CERT_TOL
 
 
 def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,

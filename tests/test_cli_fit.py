@@ -102,3 +102,24 @@ def test_missing_file(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:  # refused when the arguments are parsed
         main(["fit", str(tmp_path / "nope.csv")])
     assert stop.value.code == 2 and "nope.csv': no such file" in capsys.readouterr().err
+
+
+def test_untruncated_searches_every_distinct_xmin(tmp_path):
+    # 40% ones beside a power law from 5 on: the 0.3 n smallest are all 1, so a search over them
+    # alone would have the single xmin candidate 1; the untruncated fit searches every value
+    x = np.r_[np.ones(160, int), 4 + np.random.default_rng(1).zipf(2.2, 240)]
+    assert np.unique(np.sort(x)[: int(0.3 * x.size)]).tolist() == [1]
+    path = _write(tmp_path / "d.csv", ["k"], [[int(v)] for v in x])
+    got = {}
+    for name, extra in (("default", []), ("0.3", ["--search-fraction", "0.3"])):
+        out = tmp_path / f"{name}.json"
+        assert main(["fit", str(path), "--column", "k", "--xmax", "inf", "--json", str(out)] + extra) == 0
+        got[name] = json.loads(out.read_text())["layers"]["k"]["fit"]
+    ref = fit_tpl(x, xmax=math.inf, search_fraction=1.0)
+    assert got["default"]["search_options"]["search_fraction"] == 1.0
+    assert got["default"]["n_candidates"] == np.unique(x).size - 1 > 1  # every distinct xmin but the largest
+    assert (got["default"]["xmin"], got["default"]["alpha"]) == (ref.xmin, pytest.approx(ref.alpha, abs=1e-12))
+    assert ref.xmin > 1
+    # told otherwise, it searches what it is told
+    assert got["0.3"]["search_options"]["search_fraction"] == 0.3
+    assert (got["0.3"]["xmin"], got["0.3"]["n_candidates"]) == (1, 1)
