@@ -132,9 +132,12 @@ def test_every_command_answers_help_without_errors(capsys):
         assert "%%" not in text and "METHOD.md" not in text and "../shared" not in text, argv
 
 
-def test_counts_and_stage_ranges_are_checked_when_parsed(capsys):
+def test_counts_and_stage_ranges_are_checked_when_parsed(capsys, tmp_path):
+    graphs = [tmp_path / "a.graphml", tmp_path / "b.graphml"]
+    for path in graphs:
+        path.write_text("")
     for argv, message in ((["reproduce", "continual", "--P", "8", "--n-bins", "0"], "argument --n-bins: expected a positive integer, got '0'"),
-                          (["attachment", "a", "b", "--out", "x", "--n-bins", "-2"], "expected a positive integer"),
+                          (["attachment", *map(str, graphs), "--out", "x", "--n-bins", "-2"], "expected a positive integer"),
                           (["reproduce", "celegans-development", "--out", "x", "--stages", "3-1"], "the range runs backwards")):
         with pytest.raises(SystemExit) as stop:
             main(argv)
