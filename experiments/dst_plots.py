@@ -71,8 +71,9 @@ def plot_attachment_strength(delta_runs: Mapping[str, list[dict]], omega_runs: M
             for kind, style in (("gains", "-"), ("losses", "--")):
                 sel = [r for r in rows if r["kind"] == kind and r["lower"] == lower]
                 if sel:
-                    ax.plot(_values(sel, "step"), _values(sel, "elasticity"), style, color=f"C{c}", marker=".",
-                            label=f"{label} {kind}")
+                    # dashed lines without markers, so that the legend and dense series keep them apart
+                    ax.plot(_values(sel, "step"), _values(sel, "elasticity"), style, color=f"C{c}",
+                            marker="." if kind == "gains" else None, label=f"{label} {kind}")
         ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
         ax.axhline(0.0, color="0.5", lw=0.8, ls=":")
         upper = next((r.get("upper") for rows in delta_runs.values() for r in rows if r["lower"] == lower), "")
@@ -85,7 +86,7 @@ def plot_attachment_strength(delta_runs: Mapping[str, list[dict]], omega_runs: M
             steps = _values(sel, "step")
             ax.plot(steps, np.maximum(_values(sel, "r2"), -1.0), "-", color=f"C{c}", marker=".",
                     label=f"{label} least squares")
-            ax.plot(steps, np.maximum(_values(sel, "origin_r2"), -1.0), "--", color=f"C{c}", marker=".",
+            ax.plot(steps, np.maximum(_values(sel, "origin_r2"), -1.0), "--", color=f"C{c}",
                     label=f"{label} through 0")
         ax.set_ylim(-1.05, 1.05)
         ax.set_title(f"\u03a9 of {layer} (gains)", fontsize=9)
