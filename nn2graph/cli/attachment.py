@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from nn2graph.cli.options import add_out_argument, add_restart_argument, input_file, positive_int
 
