@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -325,15 +326,12 @@ def plot_degree_ccdfs(degree_sets, *, path: str | os.PathLike | None = None, tit
 
     fig = Figure(figsize=(7.5, 5.2), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
-    styles = ("-", "--", ":", "-.")
-    sources = list(dict.fromkeys(s.source for s in degree_sets))
-    for k, s in enumerate(degree_sets):
+    for s, style in zip(degree_sets, _line_styles([s.source for s in degree_sets])):
         mean = float(np.mean(s.degrees))
         if mean <= 0:
             raise CompareError(f"{s.source}: {s.layer}: every degree is 0, there is no CCDF to draw")
         x, share = ccdf_points(s.degrees)
-        ax.step(x / mean, share, where="post", color=f"C{k % 10}",
-                linestyle=styles[sources.index(s.source) % len(styles)],
+        ax.step(x / mean, share, where="post", **style,
                 label=f"{s.source}: {s.layer} (n={s.degrees.size}, mean {mean:.3g})")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -344,6 +342,37 @@ def plot_degree_ccdfs(degree_sets, *, path: str | os.PathLike | None = None, tit
     if title:
         ax.set_title(title)
     return finish_figure(fig, path=path, dpi=110)
+
+
+def _line_styles(sources: Sequence[str]) -> list[dict[str, Any]]:
+    """Matplotlib styles that tell every line apart: the line style says the source, the colour
+    the set within its source (tab10, or tab20 when a source has more than 10 sets), and a marker
+    is added for the 21st set of a source on.
+
+    >>> [(st["linestyle"], st["color"]) for st in _line_styles(["a", "a", "b"])]
+    [('-', 'C0'), ('-', 'C1'), ('--', 'C0')]
+    >>> len({(st["linestyle"], str(st["color"]), st.get("marker")) for st in _line_styles(["x"] * 45)})
+    45
+    """
+    from matplotlib import colormaps
+
+    dashes = ("-", "--", ":", "-.")
+    markers = ("o", "s", "^", "v", "D", "x")
+    order = list(dict.fromkeys(sources))
+    per_source = {src: sources.count(src) for src in order}
+    seen: dict[str, int] = {}
+    styles = []
+    for src in sources:
+        k = seen[src] = seen.get(src, -1) + 1
+        style: dict[str, Any] = {"linestyle": dashes[order.index(src) % len(dashes)]}
+        if per_source[src] <= 10:
+            style["color"] = f"C{k}"
+        else:
+            style["color"] = colormaps["tab20"](k % 20)
+            if k >= 20:
+                style |= {"marker": markers[(k // 20 - 1) % len(markers)], "markevery": 0.2, "markersize": 3}
+        styles.append(style)
+    return styles
 
 
 def compare_networks(

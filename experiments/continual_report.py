@@ -217,7 +217,7 @@ def _continual_run(run: RunFolder, *, size: int, task_a, task_b, train_profile, 
 
     out = run.path
     metrics: dict = {"experiment": "continual learning (paper §4.2)", "P": size, "seed": seed,
-                     "profile": asdict(train_profile),
+                     "profile": train_profile.name, "hyperparameters": asdict(train_profile),
                      "data": {"source": task_a.source, "note": task_b.note, **task_a.sizes()}}
 
     # stage 1: the four networks (Table 1)

@@ -89,6 +89,8 @@ def test_static_paper_profile_end_to_end(runs):
 def test_continual_paper_profile_end_to_end(runs):
     root, printed = runs
     metrics = _metrics(root / "cont-a")
+    # the same fields as a static run's metrics.json: the profile's name and its hyperparameters
+    assert metrics["profile"] == "paper" and metrics["hyperparameters"]["batch_size"] == 500
     report = (root / "cont-a" / "report.md").read_text()
     phases = metrics["continual"]["phases"]
     _check_training(metrics, report, printed["cont-a"], {name: phases[name]["training"] for name in phases})
