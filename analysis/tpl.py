@@ -88,8 +88,8 @@ _BLOCK_PAIRS = 1 << 14
 _PROBE_PAIRS = 16  # most promising windows taken to their exact D first at each later stage
 _SEED_PAIRS = 256  # pairs of the sub-grid that seeds the pruning threshold
 _TILE = 256  # xmin and xmax candidates a side of a tile of the certified filter
-_HOT_POINTS = 2  # split points of the certified filter
-_HOT_GRID = 5  # its sub-grid (a side) of windows whose exact D locates the split points
+_HOT_POINTS = 6  # split points of the certified filter
+_HOT_GRID = 9  # its sub-grid (a side) of windows whose exact D locates the split points
 _ALPHA_GRID = 6  # exponents per tile at which the certified filter evaluates every window
 _CERT_TOL = 1e-8  # slack of its sign tests of the likelihood equation and of its bounds of D
 _WIDER_GRIDS = (1.0, 4.0, 16.0)  # widenings (in grid widths, each side) of the exponents for open windows
@@ -375,12 +375,16 @@ class _Data:
     values: np.ndarray  # distinct positive degrees (int64, ascending)
     counts: np.ndarray  # their counts (int64)
     cum: np.ndarray  # cum[k] = number of degrees below values[k] (length K + 1)
+    # cum_log[k] = sum of log(x) over the degrees below values[k], in extended precision (long
+    # double: 64-bit mantissa on x86), so that a difference minus m log(a) keeps ~1e-16 relative
+    cum_log: np.ndarray = field(default=None, repr=False)
 
     @classmethod
     def from_sorted(cls, positive: np.ndarray) -> "_Data":
         values, counts = np.unique(positive, return_counts=True)
         cum = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return cls(values.astype(np.int64), counts.astype(np.int64), cum)
+        cum_log = np.concatenate([[0], np.cumsum(counts.astype(np.longdouble) * np.log(values.astype(np.longdouble)))])
+        return cls(values.astype(np.int64), counts.astype(np.int64), cum, cum_log)
 
 
 @dataclass
@@ -438,14 +442,11 @@ def _fit_pairs(data: _Data, a: np.ndarray, b: np.ndarray, lower: float, upper: f
     j = np.searchsorted(data.values, np.minimum(b, 2.0**62), side="right") - 1
     loga = np.log(a)
     m = (data.cum[j + 1] - data.cum[i]).astype(np.float64)
-    # sum of log(x / a) over each tail, without cancellation: cumulative sums per distinct a
-    target = np.empty(a.size)
-    for av in np.unique(a):
-        rows = np.flatnonzero(a == av)
-        i0 = int(i[rows[0]])
-        ell = np.log1p((data.values[i0:] - av) / av)
-        cum_ell = np.cumsum(data.counts[i0:] * ell)
-        target[rows] = cum_ell[j[rows] - i0] / m[rows]
+    # mean of log(x / a) over each tail: a difference of the extended-precision cumulative sums
+    # of log(x), minus m log(a) (O(1) a window; a cumulative sum per distinct a would cost O(n) each)
+    ld = np.longdouble
+    target = ((data.cum_log[j + 1] - data.cum_log[i] - m.astype(ld) * np.log(a.astype(ld))) / m.astype(ld)).astype(
+        np.float64)
     alpha, edge = _solve_alpha(loga, a, b, target, lower, upper, _continuous_start(a, b, target))
     # T(a) and T(b + 1) in one call: z0 = T(a) - T(b + 1), except for windows ending below 63
     # (summed term by term, tb NaN)
@@ -674,8 +675,20 @@ def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: n
     for x in hot:  # the data sums of each split point, shared by every tile
         kx = int(np.searchsorted(data.values, x))
         splits.append((x, kx, np.concatenate([[0.0], np.cumsum(data.counts * np.log(data.values / x))])))
+    # the exact alpha of every tile's probes (corners and centre), in a few large batches: one
+    # small batch per tile would cost more than the tile's own filter
+    pr, pc, starts = [], [], [0]
     for rows, cols, valid in _tiles(first_b, b_cands.size):
-        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, splits, lower, upper, best.threshold())
+        r, c = _probes(valid)
+        pr.append(rows[r])
+        pc.append(cols[c])
+        starts.append(starts[-1] + r.size)
+    pr, pc = np.concatenate(pr), np.concatenate(pc)
+    alphas = np.concatenate([_fit_pairs(data, a_cands[pr[s: s + _BLOCK_PAIRS]], b_cands[pc[s: s + _BLOCK_PAIRS]],
+                                        lower, upper).alpha for s in range(0, pr.size, _BLOCK_PAIRS)])
+    for t, (rows, cols, valid) in enumerate(_tiles(first_b, b_cands.size)):
+        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, splits, lower, upper, best.threshold(),
+                            alphas[starts[t]: starts[t + 1]])
         keep = np.flatnonzero(valid & (bound <= best.threshold()))
         bound = bound.ravel()
         for start in range(0, keep.size, _BLOCK_PAIRS):
@@ -685,8 +698,18 @@ def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: n
                 yield rows[sel // cols.size], cols[sel % cols.size]
 
 
+def _probes(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the valid corners and centre of a tile: the windows whose exact
+    alpha sets the tile's exponents."""
+    nr, nc = valid.shape
+    probe_r = np.array([0, 0, nr - 1, nr - 1, nr // 2])
+    probe_c = np.array([0, nc - 1, 0, nc - 1, nc // 2])
+    ok = valid[probe_r, probe_c]
+    return probe_r[ok], probe_c[ok]
+
+
 def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, splits: list, lower: float,
-                upper: float, thr: float = math.inf) -> np.ndarray:
+                upper: float, thr: float = math.inf, probe_alpha: np.ndarray | None = None) -> np.ndarray:
     """A lower bound of D for each window (a[p], b[q]) (finite b) of a tile, without its alpha.
 
     Split each window at a data value x inside it: the data and the model below x depend on
@@ -698,22 +721,22 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
     g(beta) < 0 gives D >= S_model(x; beta) - S_data(x).  The grid spans the exact alpha of
     the tile's valid corners and centre, widened; a window it does not bracket keeps a weaker
     bound, or -inf.  Both tests have a slack of _CERT_TOL, far above the rounding of the sums.
-    Windows that are not valid get arbitrary values.
+    Windows that are not valid get arbitrary values.  `probe_alpha`: the exact alpha of the
+    windows of _probes(valid), if known.
     """
-    nr, nc = valid.shape
-    probe_r = np.array([0, 0, nr - 1, nr - 1, nr // 2])
-    probe_c = np.array([0, nc - 1, 0, nc - 1, nc // 2])
-    ok = valid[probe_r, probe_c]
-    if not ok.any():
+    if probe_alpha is None:
+        r, c = _probes(valid)
+        probe_alpha = _fit_pairs(data, a[r], b[c], lower, upper).alpha if r.size else np.zeros(0)
+    if not probe_alpha.size:
         return np.full(valid.shape, -np.inf)
-    al = _fit_pairs(data, a[probe_r[ok]], b[probe_c[ok]], lower, upper).alpha
+    al = probe_alpha
     lo, hi = float(al.min()), float(al.max())
     pad = 0.25 * (hi - lo) + 1e-5 * (1.0 + abs(lo) + abs(hi))
     beta = np.linspace(max(lower + 1e-9, lo - pad), min(upper - 1e-9, hi + pad), _ALPHA_GRID)[:, None]
     ia = np.searchsorted(data.values, a)
     jb = np.searchsorted(data.values, b, side="right") - 1
     bound = np.zeros(valid.shape)  # D >= 0
-    _split_bounds(data, a, b, ia, jb, valid, splits, beta, bound, thr)
+    _split_bounds(data, a, b, ia, jb, valid, splits, beta, bound, thr, True, lower, upper)
     # windows whose alpha lies beyond the exponents of the probes (alpha need not be extreme at
     # a tile's corners) get only a one-sided, weak bound: try wider grids on the windows left open
     width = float(beta[-1, 0] - beta[0, 0])
@@ -728,33 +751,40 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
 
 
 def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, valid: np.ndarray,
-                  splits: list, beta: np.ndarray, bound: np.ndarray, thr: float) -> None:
+                  splits: list, beta: np.ndarray, bound: np.ndarray, thr: float, taylor: bool = False,
+                  lower: float = ALPHA_RANGE[0], upper: float = ALPHA_RANGE[1]) -> None:
     """Raise bound[p, q] (in place) to the certified lower bound of D of window (a[p], b[q]) at
     each split point and exponent of beta (column), for the windows where valid is True and the
-    bound does not yet exceed thr (see _tile_bound)."""
+    bound does not yet exceed thr (see _tile_bound).  With `taylor`, the windows still open then
+    get the bound of _taylor_bound at each exponent of beta as well."""
     for x, kx, cl in splits:
         na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
         open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)  # windows this split may still discard
         if not open_.any():
             continue
-        ra, cb = ia[:na], jb[c0:] + 1
+        dense = open_.mean() > 0.25  # most windows open: the whole rectangle, by broadcasting
+        # else only the rows and columns holding open windows get their sums (row ri[k] is k)
+        ri = np.arange(na) if dense else np.flatnonzero(open_.any(axis=1))
+        ci = np.arange(b.size - c0) if dense else np.flatnonzero(open_.any(axis=0))
+        av, bv = a[:na][ri], b[c0:][ci]
+        ra, cb = ia[:na][ri], jb[c0:][ci] + 1
         n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)
         n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)
         l_low, l_up = cl[kx] - cl[ra], cl[cb] - cl[kx]
         logx = math.log(x)
         with np.errstate(all="ignore"):
             if x >= _EM_START:  # both parts as differences of T(a), T(x), T(b + 1)
-                t = _upper_sums(beta, logx, np.r_[a[:na], x, b[c0:] + 1.0][None, :], 1)
-                low = t[:, :, :na] - t[:, :, na: na + 1]
-                up = t[:, :, na: na + 1] - t[:, :, na + 1:]
+                t = _upper_sums(beta, logx, np.r_[av, x, bv + 1.0][None, :], 1 + taylor)
+                low = t[:, :, :ri.size] - t[:, :, ri.size: ri.size + 1]
+                up = t[:, :, ri.size: ri.size + 1] - t[:, :, ri.size + 1:]
             else:
-                low = _range_sums(beta, logx, a[:na][None, :], x - 1.0, 1)  # k in [a, x - 1]
-                up = _range_sums(beta, logx, x, b[c0:][None, :], 1)  # k in [x, b]
-            if open_.mean() > 0.25:  # most windows: the whole rectangle, by broadcasting
+                low = _range_sums(beta, logx, av[None, :], x - 1.0, 1 + taylor)  # k in [a, x - 1]
+                up = _range_sums(beta, logx, x, bv[None, :], 1 + taylor)  # k in [x, b]
+            if dense:
                 pa, pb, out = (slice(None), None), (None, slice(None)), bound[:na, c0:]
             else:  # the few left open: one by one
                 p, q = np.nonzero(open_)
-                pa, pb, out = p, q, bound[:na, c0:][p, q]
+                pa, pb, out = np.searchsorted(ri, p), np.searchsorted(ci, q), bound[:na, c0:][p, q]
             m = n_low[pa] + n_up[pb]
             s_data = n_up[pb] / m
             mean = (l_low[pa] + l_up[pb]) / m
@@ -768,6 +798,58 @@ def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb:
                 bound[:na, c0:] = out
             else:
                 bound[:na, c0:][p, q] = out
+            if not taylor:
+                continue
+            p, q = np.nonzero(open_ & (bound[:na, c0:] <= thr))
+            if not p.size:
+                continue
+            sp, sq = np.searchsorted(ri, p), np.searchsorted(ci, q)
+            m = n_low[sp] + n_up[sq]
+            w = np.log(bv[sq]) - np.log(av[sp])  # log(b / a): |log k - E log k| <= w in the window
+            out = bound[:na, c0:][p, q]
+            for g in range(beta.shape[0]):
+                out = np.fmax(out, _taylor_bound(float(beta[g, 0]), low[:, g][:, sp], up[:, g][:, sq], n_up[sq] / m,
+                                                 (l_low[sp] + l_up[sq]) / m, w, lower, upper))
+            bound[:na, c0:][p, q] = out
+
+
+def _taylor_bound(beta: float, low: np.ndarray, up: np.ndarray, s_data: np.ndarray, mean: np.ndarray,
+                  w: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    """A lower bound of |S_data(x) - S_model(x; alpha)| for windows split at x, from sums at a
+    single exponent beta near their alpha (tight to second order in alpha - beta).
+
+    `low`, `up`: rows r = 0, 1, 2 of the sums of (k / x)^-beta log(k / x)^r below x and from x
+    on (one column a window); `s_data`, `mean`: the window's S_data(x) and mean of log(x_i / x);
+    `w`: log(b / a).  With l = log(k / x) and the model at exponent t: g(t) = E_t[l] - mean
+    has g' = -V(t) (the variance of l), and |dV / dt| = |E_t[(l - E l)^3]| <= w V(t), so
+    V(t) lies within V(beta) exp(+-w |t - beta|); the root alpha of g is therefore within
+    [log1p(w g / V) / w, -log1p(-w g / V) / w] of beta (g = g(beta); both ends for either sign,
+    with g widened by _CERT_TOL and V by 1e-6 of itself for rounding).  S(t) = S_model(x; t) has
+    S' = -Cov_t(1{k >= x}, l) and |S''| = |E_t[(1{k >= x} - S)(l - E l)^2]| <= V(t), so S(alpha)
+    = S(beta) - Cov * (alpha - beta) within V(beta) exp(w d) d^2 / 2 (d = |alpha - beta|).  The
+    bound is the distance of S_data from that interval; -inf where the root is not bracketed
+    (w |g| / V >= 1/2, or beyond the search range).  The caller subtracts _CERT_TOL.
+    """
+    with np.errstate(all="ignore"):
+        z = low[0] + up[0]
+        e1 = (low[1] + up[1]) / z
+        e2 = (low[2] + up[2]) / z
+        var = e2 - e1 * e1
+        s0 = up[0] / z
+        cov = up[1] / z - s0 * e1
+        gap = e1 - mean
+        v_lo, v_hi = var * (1.0 - 1e-6), var * (1.0 + 1e-6)
+        g_lo, g_hi = gap - _CERT_TOL, gap + _CERT_TOL
+        d_lo = np.minimum(np.log1p(w * g_lo / v_lo), np.log1p(w * g_lo / v_hi)) / w
+        d_hi = np.maximum(-np.log1p(-w * g_hi / v_lo), -np.log1p(-w * g_hi / v_hi)) / w
+        d = np.maximum(np.abs(d_lo), np.abs(d_hi))
+        ok = ((w * np.maximum(np.abs(g_lo), np.abs(g_hi)) < 0.5 * v_lo) & (var > 1e-4 * np.abs(e2))
+              & (beta + d_lo > lower) & (beta + d_hi < upper) & np.isfinite(d))
+        rem = 0.5 * v_hi * np.exp(w * d) * d * d
+        s_lo = s0 + np.minimum(-cov * d_lo, -cov * d_hi) - rem
+        s_hi = s0 + np.maximum(-cov * d_lo, -cov * d_hi) + rem
+        out = np.maximum(s_data - s_hi, s_lo - s_data)
+    return np.where(ok, out, -np.inf)
 
 
 def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,
