@@ -87,7 +87,8 @@ _CHUNK_POINTS = 1 << 15
 _BLOCK_PAIRS = 1 << 14
 _PROBE_PAIRS = 16  # most promising windows taken to their exact D first at each later stage
 _SEED_PAIRS = 256  # pairs of the sub-grid that seeds the pruning threshold
-_TILE = 256  # xmin and xmax candidates a side of a tile of the certified filter
+_TILE = 512  # xmin and xmax candidates a side of a tile of the certified filter
+_CELL = 32  # a side of the cells of windows that share one bound (_cell_bounds) within a tile
 _HOT_POINTS = 6  # split points of the certified filter
 _HOT_GRID = 9  # its sub-grid (a side) of windows whose exact D locates the split points
 _ALPHA_GRID = 6  # exponents per tile at which the certified filter evaluates every window
@@ -757,29 +758,32 @@ def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb:
     each split point and exponent of beta (column), for the windows where valid is True and the
     bound does not yet exceed thr (see _tile_bound).  With `taylor`, the windows still open then
     get the bound of _taylor_bound at each exponent of beta as well."""
-    for x, kx, cl in splits:
+    stored = [None] * len(splits)
+    if taylor:  # first the bounds of whole cells, split point after split point (sums kept)
+        for n_split, (x, kx, cl) in enumerate(splits):
+            na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
+            open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)
+            if min(na, b.size - c0) < 2 * _CELL or open_.mean() <= 0.25:
+                continue
+            stored[n_split] = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, np.arange(na), np.arange(b.size - c0),
+                                          na, c0, 2)
+            _cell_bounds(*stored[n_split], valid[:na, c0:], bound[:na, c0:])
+    for n_split, (x, kx, cl) in enumerate(splits):
         na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
         open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)  # windows this split may still discard
         if not open_.any():
             continue
         dense = open_.mean() > 0.25  # most windows open: the whole rectangle, by broadcasting
-        # else only the rows and columns holding open windows get their sums (row ri[k] is k)
-        ri = np.arange(na) if dense else np.flatnonzero(open_.any(axis=1))
-        ci = np.arange(b.size - c0) if dense else np.flatnonzero(open_.any(axis=0))
+        if stored[n_split] is not None:  # the sums of every row and column, from the cells' pass
+            ri, ci = np.arange(na), np.arange(b.size - c0)
+            low, up, n_low, n_up, l_low, l_up = stored[n_split]
+        else:  # else only the rows and columns holding open windows get their sums (row ri[k] is k)
+            ri = np.arange(na) if dense else np.flatnonzero(open_.any(axis=1))
+            ci = np.arange(b.size - c0) if dense else np.flatnonzero(open_.any(axis=0))
+            low, up, n_low, n_up, l_low, l_up = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, ri, ci, na, c0,
+                                                            1 + taylor)
         av, bv = a[:na][ri], b[c0:][ci]
-        ra, cb = ia[:na][ri], jb[c0:][ci] + 1
-        n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)
-        n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)
-        l_low, l_up = cl[kx] - cl[ra], cl[cb] - cl[kx]
-        logx = math.log(x)
         with np.errstate(all="ignore"):
-            if x >= _EM_START:  # both parts as differences of T(a), T(x), T(b + 1)
-                t = _upper_sums(beta, logx, np.r_[av, x, bv + 1.0][None, :], 1 + taylor)
-                low = t[:, :, :ri.size] - t[:, :, ri.size: ri.size + 1]
-                up = t[:, :, ri.size: ri.size + 1] - t[:, :, ri.size + 1:]
-            else:
-                low = _range_sums(beta, logx, av[None, :], x - 1.0, 1 + taylor)  # k in [a, x - 1]
-                up = _range_sums(beta, logx, x, bv[None, :], 1 + taylor)  # k in [x, b]
             if dense:
                 pa, pb, out = (slice(None), None), (None, slice(None)), bound[:na, c0:]
             else:  # the few left open: one by one
@@ -805,12 +809,109 @@ def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb:
                 continue
             sp, sq = np.searchsorted(ri, p), np.searchsorted(ci, q)
             m = n_low[sp] + n_up[sq]
+            mean = (l_low[sp] + l_up[sq]) / m
+            # each window at the exponent of the grid nearest its alpha (smallest |g(beta)|)
+            gaps = np.abs((low[1][:, sp] + up[1][:, sq]) / (low[0][:, sp] + up[0][:, sq]) - mean)
+            near = np.argmin(np.where(np.isfinite(gaps), gaps, np.inf), axis=0)
             w = np.log(bv[sq]) - np.log(av[sp])  # log(b / a): |log k - E log k| <= w in the window
-            out = bound[:na, c0:][p, q]
-            for g in range(beta.shape[0]):
-                out = np.fmax(out, _taylor_bound(float(beta[g, 0]), low[:, g][:, sp], up[:, g][:, sq], n_up[sq] / m,
-                                                 (l_low[sp] + l_up[sq]) / m, w, lower, upper))
-            bound[:na, c0:][p, q] = out
+            bound[:na, c0:][p, q] = np.fmax(bound[:na, c0:][p, q], _taylor_bound(
+                beta[near, 0], low[:, near, sp], up[:, near, sq], n_up[sq] / m, mean, w, lower, upper))
+
+
+def _cell_bounds(low: np.ndarray, up: np.ndarray, n_low: np.ndarray, n_up: np.ndarray, l_low: np.ndarray,
+                 l_up: np.ndarray, valid: np.ndarray, bound: np.ndarray) -> None:
+    """Raise bound (in place) to a certified lower bound of D shared by all windows of each cell
+    of _CELL x _CELL windows, in O(rows + columns) a cell and exponent instead of O(rows x columns).
+
+    The windows (a, b) of a rectangle split at x (a <= x <= b) and the sums below and above x
+    at the exponents beta (low, up: rows r = 0, 1 by exponent and xmin / xmax; counts n_low, n_up
+    and sums of log(x_i / x) l_low, l_up of the data).  At one exponent, with A = (P0, P1, p, M)
+    the sums below x (model r = 0, 1; data count, log) and B = (U0, U1, u, N) those from x on,
+    F = S_data(x) - S_model(x) = u / (p + u) - U0 / (P0 + U0) and g = E[log(k / x)] - mean =
+    (P1 + U1) / (P0 + U0) - (M + N) / (p + u) are functions h(A(a), B(b)).  For a cell with
+    first row a* and first column b*, h(a, b) = h(a, b*) + h(a*, b) - h(a*, b*) + X, where X
+    is the double difference, the integral of the mixed second derivatives over straight paths
+    from A(a*) to A(a) and B(b*) to B(b):
+      U0 / (P0 + U0): |d2 / dP0 dU0| = |U0 - P0| / Z^3 <= 1 / Z^2, so |X| <= dP0 dU0 / Z_min^2;
+      (P1 + U1) / (P0 + U0): d2 / dP0 dU0 = 2 E / Z^2, d2 / dP1 dU0 = d2 / dP0 dU1 = -1 / Z^2,
+      d2 / dP1 dU1 = 0, so |X| <= (2 E_max dP0 dU0 + dP1 dU0 + dP0 dU1) / Z_min^2,
+    and the same for the data terms.  Every sum is monotone in a (the sums over [a, x)) or in b
+    (over [x, b]), so the largest change d.. within a cell, Z_min = P0(last row) + U0(b*) and
+    |E| <= max(|P1(a*)|, U1(last column)) / Z_min come from the cell's first and last row and
+    column.  The first two terms are separable, so their minimum (maximum) over a cell is the
+    sum of the minima (maxima) over its rows and its columns.  With g_min - X_g > _CERT_TOL the
+    cell's windows all have alpha > beta, so D >= F(alpha) > F(beta) >= F_min - X_F; with
+    g_max + X_g < -_CERT_TOL, D >= -(F_max + X_F).  Cells holding an invalid window are left.
+    The exponents must lie inside the search range (alpha is clipped to it).
+    """
+    na, nb = valid.shape
+    rs, cs = np.arange(0, na, _CELL), np.arange(0, nb, _CELL)
+    re, ce = np.minimum(rs + _CELL, na) - 1, np.minimum(cs + _CELL, nb) - 1
+    cell_ok = np.minimum.reduceat(np.minimum.reduceat(valid.astype(np.int8), rs, axis=0), cs, axis=1) > 0
+    if not cell_ok.any():
+        return
+    with np.errstate(all="ignore"):
+        p0, p1, u0, u1 = low[0], low[1], up[0], up[1]  # (exponents, rows / columns)
+
+        def f_and_g(p0, p1, pn, pm, u0, u1, un, um):
+            z, m = p0 + u0, pn + un
+            return un / m - u0 / z, (p1 + u1) / z - (pm + um) / m
+
+        # rows against each cell's first column, columns against each cell's first row
+        rf, rg = f_and_g(p0[:, :, None], p1[:, :, None], n_low[None, :, None], l_low[None, :, None],
+                         u0[:, None, cs], u1[:, None, cs], n_up[None, None, cs], l_up[None, None, cs])
+        cf, cg = f_and_g(p0[:, rs, None], p1[:, rs, None], n_low[None, rs, None], l_low[None, rs, None],
+                         u0[:, None, :], u1[:, None, :], n_up[None, None, :], l_up[None, None, :])
+        f_star, g_star = rf[:, rs, :], rg[:, rs, :]
+        f_min = np.minimum.reduceat(rf, rs, axis=1) + np.minimum.reduceat(cf, cs, axis=2) - f_star
+        f_max = np.maximum.reduceat(rf, rs, axis=1) + np.maximum.reduceat(cf, cs, axis=2) - f_star
+        g_min = np.minimum.reduceat(rg, rs, axis=1) + np.minimum.reduceat(cg, cs, axis=2) - g_star
+        g_max = np.maximum.reduceat(rg, rs, axis=1) + np.maximum.reduceat(cg, cs, axis=2) - g_star
+        # largest changes within a cell, and the smallest normalisers
+        d_p0 = np.abs(p0[:, rs] - p0[:, re])[:, :, None]
+        d_p1 = np.abs(p1[:, rs] - p1[:, re])[:, :, None]
+        d_u0 = np.abs(u0[:, ce] - u0[:, cs])[:, None, :]
+        d_u1 = np.abs(u1[:, ce] - u1[:, cs])[:, None, :]
+        z_min = p0[:, re][:, :, None] + u0[:, cs][:, None, :]
+        e_max = np.maximum(np.abs(p1[:, rs])[:, :, None], np.abs(u1[:, ce])[:, None, :]) / z_min
+        d_pn = np.abs(n_low[rs] - n_low[re])[:, None]
+        d_pm = np.abs(l_low[rs] - l_low[re])[:, None]
+        d_un = np.abs(n_up[ce] - n_up[cs])[None, :]
+        d_um = np.abs(l_up[ce] - l_up[cs])[None, :]
+        m_min = n_low[re][:, None] + n_up[cs][None, :]
+        mm_max = np.maximum(np.abs(l_low[rs])[:, None], np.abs(l_up[ce])[None, :]) / m_min
+        x_f = d_p0 * d_u0 / z_min**2 + d_pn * d_un / m_min**2
+        x_g = ((2.0 * e_max * d_p0 * d_u0 + d_p1 * d_u0 + d_p0 * d_u1) / z_min**2
+               + (2.0 * mm_max * d_pn * d_un + d_pm * d_un + d_pn * d_um) / m_min**2)
+        above = np.where(g_min - x_g > _CERT_TOL, f_min - x_f, -np.inf)  # beta < alpha for every window
+        below = np.where(g_max + x_g < -_CERT_TOL, -(f_max + x_f), -np.inf)  # beta > alpha
+        cell = np.max(np.fmax(above, below), axis=0, initial=-np.inf)
+        cell = np.where(cell_ok & np.isfinite(cell), cell, -np.inf)
+    rows = np.diff(np.r_[rs, na])
+    cols = np.diff(np.r_[cs, nb])
+    np.fmax(bound, np.repeat(np.repeat(cell, rows, axis=0), cols, axis=1), out=bound)
+
+
+def _split_sums(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, x: float, kx: int,
+                cl: np.ndarray, beta: np.ndarray, ri: np.ndarray, ci: np.ndarray, na: int, c0: int, rmax: int):
+    """Sums of the windows split at x, for rows a[:na][ri] and columns b[c0:][ci]: model sums
+    of (k / x)^-beta log(k / x)^r below x and from x on (r = 0..rmax, by exponent), and the data's
+    counts and sums of log(x_i / x) below x and from x on."""
+    av, bv = a[:na][ri], b[c0:][ci]
+    ra, cb = ia[:na][ri], jb[c0:][ci] + 1
+    n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)
+    n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)
+    l_low, l_up = cl[kx] - cl[ra], cl[cb] - cl[kx]
+    logx = math.log(x)
+    with np.errstate(all="ignore"):
+        if x >= _EM_START:  # both parts as differences of T(a), T(x), T(b + 1)
+            t = _upper_sums(beta, logx, np.r_[av, x, bv + 1.0][None, :], rmax)
+            low = t[:, :, :ri.size] - t[:, :, ri.size: ri.size + 1]
+            up = t[:, :, ri.size: ri.size + 1] - t[:, :, ri.size + 1:]
+        else:
+            low = _range_sums(beta, logx, av[None, :], x - 1.0, rmax)  # k in [a, x - 1]
+            up = _range_sums(beta, logx, x, bv[None, :], rmax)  # k in [x, b]
+    return low, up, n_low, n_up, l_low, l_up
 
 
 def _taylor_bound(beta: float, low: np.ndarray, up: np.ndarray, s_data: np.ndarray, mean: np.ndarray,
