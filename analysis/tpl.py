@@ -27,21 +27,29 @@ How the numbers are computed
   smaller xmin, then the smaller xmax.  The search is exact, in three layers, each of which
   only discards windows whose lower bound of ``D`` exceeds the best ``D`` found so far:
 
-  1. Seed and split points.  The exact ``D`` of a 5 x 5 sub-grid of windows locates the data
+  1. Seed and split points.  The exact ``D`` of a 9 x 9 sub-grid of windows locates the data
      values where ``|S_data - S_model|`` peaks (for most windows of a data set it peaks at
-     the same one or two values); sub-grids of the pairs (every s-th xmin and xmax candidate,
-     then finer ones around the winner) give a first best ``D``.
-  2. Tile filter (finite xmax, more pairs than one block): windows come in tiles of 256 x 256
+     one of a few values; the six most frequent are the split points); sub-grids of the pairs
+     (every s-th xmin and xmax candidate, then finer ones around the winner) give a first best
+     ``D``.
+  2. Tile filter (finite xmax, more pairs than one block): windows come in tiles of 512 x 512
      candidates.  Split a window at a split point x: the data and the model below x depend on
      xmin alone, those from x on on xmax alone, so at a fixed exponent ``beta`` the
      likelihood equation ``g(beta) = E_beta[log k] - mean(log x)`` and ``S_data(x) -
-     S_model(x; beta)`` of every window of the tile cost a few array operations on per-xmin
-     and per-xmax sums.  ``g`` falls with ``beta`` and vanishes at the window's alpha, and
+     S_model(x; beta)`` of every window of the tile cost a few array operations on per-xmin and
+     per-xmax sums.  ``g`` falls with ``beta`` and vanishes at the window's alpha, and
      ``S_model(x; beta)`` falls with ``beta``, so ``g(beta) > 0`` gives ``D >= S_data(x) -
-     S_model(x; beta)`` and ``g(beta) < 0`` gives ``D >= S_model(x; beta) - S_data(x)``.  Six
-     exponents spanning the exact alpha of the tile's corners and centre are tried; both
-     tests carry a slack of 1e-8, far above the rounding of the sums.  No alpha is solved for
-     the windows this discards (99% or more of them on large data sets).
+     S_model(x; beta)`` and ``g(beta) < 0`` gives ``D >= S_model(x; beta) - S_data(x)``, at six
+     exponents spanning the exact alpha of the tile's corners and centre.  In three stages:
+     (a) cells of 32 x 32 windows: both quantities are functions of the per-xmin and per-xmax
+     sums, nearly separable within a cell, so their minimum and maximum over a cell follow
+     from its rows and columns plus a bound of the mixed second differences (_cell_bounds),
+     O(rows + columns) a cell; (b) the windows of the cells left open, one by one; (c) those
+     still open, a second-order bound at the grid exponent nearest their alpha (the root of
+     ``g`` and ``S_model`` at it, bracketed with bounds of their derivatives: _taylor_bound),
+     then wider grids.  Every test carries a slack of 1e-8, far above the rounding of the
+     sums.  No alpha is solved for the windows this discards (all but a few thousand of the
+     900 million of n = 100,000 distinct values).
   3. The windows left get their exact ``alpha`` (blocks of up to 16,384 pairs) and then
      successively finer lower bounds of ``D`` (its maximum over 9, 33, 129, then 513 data
      values of the window, the split points among the first: evenly spaced at first, then
@@ -88,6 +96,7 @@ _BLOCK_PAIRS = 1 << 14
 _PROBE_PAIRS = 16  # most promising windows taken to their exact D first at each later stage
 _SEED_PAIRS = 256  # pairs of the sub-grid that seeds the pruning threshold
 _TILE = 512  # xmin and xmax candidates a side of a tile of the certified filter
+_GRID_ONE_BY_ONE = True  # windows of open cells through the per-window grid before the second-order bound
 _CELL = 32  # a side of the cells of windows that share one bound (_cell_bounds) within a tile
 _HOT_POINTS = 6  # split points of the certified filter
 _HOT_GRID = 9  # its sub-grid (a side) of windows whose exact D locates the split points
@@ -722,7 +731,9 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
     g(beta) < 0 gives D >= S_model(x; beta) - S_data(x).  The grid spans the exact alpha of
     the tile's valid corners and centre, widened; a window it does not bracket keeps a weaker
     bound, or -inf.  Both tests have a slack of _CERT_TOL, far above the rounding of the sums.
-    Windows that are not valid get arbitrary values.  `probe_alpha`: the exact alpha of the
+    The tests run on whole cells of windows first (_cell_bounds), then window by window on the
+    cells left open, then the second-order bound (_taylor_bound) and wider grids on the windows
+    still open (see _split_bounds).  Windows that are not valid get arbitrary values.  `probe_alpha`: the exact alpha of the
     windows of _probes(valid), if known.
     """
     if probe_alpha is None:
@@ -756,8 +767,10 @@ def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb:
                   lower: float = ALPHA_RANGE[0], upper: float = ALPHA_RANGE[1]) -> None:
     """Raise bound[p, q] (in place) to the certified lower bound of D of window (a[p], b[q]) at
     each split point and exponent of beta (column), for the windows where valid is True and the
-    bound does not yet exceed thr (see _tile_bound).  With `taylor`, the windows still open then
-    get the bound of _taylor_bound at each exponent of beta as well."""
+    bound does not yet exceed thr (see _tile_bound).  With `taylor` (the sums then have r = 0..2),
+    each split point's rectangle first gets the bounds of its cells (_cell_bounds, while more
+    than a quarter of its windows are open), and after the per-window tests the windows still
+    open get _taylor_bound at the exponent of beta nearest their alpha."""
     stored = [None] * len(splits)
     if taylor:  # first the bounds of whole cells, split point after split point (sums kept)
         for n_split, (x, kx, cl) in enumerate(splits):
@@ -784,24 +797,8 @@ def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb:
                                                             1 + taylor)
         av, bv = a[:na][ri], b[c0:][ci]
         with np.errstate(all="ignore"):
-            if dense:
-                pa, pb, out = (slice(None), None), (None, slice(None)), bound[:na, c0:]
-            else:  # the few left open: one by one
-                p, q = np.nonzero(open_)
-                pa, pb, out = np.searchsorted(ri, p), np.searchsorted(ci, q), bound[:na, c0:][p, q]
-            m = n_low[pa] + n_up[pb]
-            s_data = n_up[pb] / m
-            mean = (l_low[pa] + l_up[pb]) / m
-            hi_mean, lo_mean = mean + _CERT_TOL, mean - _CERT_TOL
-            for g in range(beta.shape[0]):
-                z = low[0, g][pa] + up[0, g][pb]
-                e = (low[1, g][pa] + up[1, g][pb]) / z  # E_beta[log(k / x)]
-                sign = (e > hi_mean).astype(np.float64) - (e < lo_mean)  # +1: beta < alpha, -1: beta > alpha
-                out = np.fmax(out, sign * (s_data - up[0, g][pb] / z))
-            if isinstance(pa, tuple):
-                bound[:na, c0:] = out
-            else:
-                bound[:na, c0:][p, q] = out
+            if dense or not taylor or _GRID_ONE_BY_ONE:
+                _grid_bounds(low, up, n_low, n_up, l_low, l_up, ri, ci, open_, dense, beta, bound[:na, c0:])
             if not taylor:
                 continue
             p, q = np.nonzero(open_ & (bound[:na, c0:] <= thr))
@@ -890,6 +887,29 @@ def _cell_bounds(low: np.ndarray, up: np.ndarray, n_low: np.ndarray, n_up: np.nd
     rows = np.diff(np.r_[rs, na])
     cols = np.diff(np.r_[cs, nb])
     np.fmax(bound, np.repeat(np.repeat(cell, rows, axis=0), cols, axis=1), out=bound)
+
+
+def _grid_bounds(low, up, n_low, n_up, l_low, l_up, ri, ci, open_, dense, beta, bound) -> None:
+    """The per-window tests of _split_bounds at each exponent of beta, on the windows where
+    open_ is True (bound: the split's rectangle, raised in place; sums for rows ri, columns ci)."""
+    if dense:
+        pa, pb, out = (slice(None), None), (None, slice(None)), bound
+    else:  # the few left open: one by one
+        p, q = np.nonzero(open_)
+        pa, pb, out = np.searchsorted(ri, p), np.searchsorted(ci, q), bound[p, q]
+    m = n_low[pa] + n_up[pb]
+    s_data = n_up[pb] / m
+    mean = (l_low[pa] + l_up[pb]) / m
+    hi_mean, lo_mean = mean + _CERT_TOL, mean - _CERT_TOL
+    for g in range(beta.shape[0]):
+        z = low[0, g][pa] + up[0, g][pb]
+        e = (low[1, g][pa] + up[1, g][pb]) / z  # E_beta[log(k / x)]
+        sign = (e > hi_mean).astype(np.float64) - (e < lo_mean)  # +1: beta < alpha, -1: beta > alpha
+        out = np.fmax(out, sign * (s_data - up[0, g][pb] / z))
+    if dense:
+        bound[...] = out
+    else:
+        bound[p, q] = out
 
 
 def _split_sums(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, x: float, kx: int,
