@@ -27,21 +27,29 @@ How the numbers are computed
   smaller xmin, then the smaller xmax.  The search is exact, in three layers, each of which
   only discards windows whose lower bound of ``D`` exceeds the best ``D`` found so far:
 
-  1. Seed and split points.  The exact ``D`` of a 5 x 5 sub-grid of windows locates the data
+  1. Seed and split points.  The exact ``D`` of a 9 x 9 sub-grid of windows locates the data
      values where ``|S_data - S_model|`` peaks (for most windows of a data set it peaks at
-     the same one or two values); sub-grids of the pairs (every s-th xmin and xmax candidate,
-     then finer ones around the winner) give a first best ``D``.
-  2. Tile filter (finite xmax, more pairs than one block): windows come in tiles of 256 x 256
+     one of a few values; the six most frequent are the split points); sub-grids of the pairs
+     (every s-th xmin and xmax candidate, then finer ones around the winner) give a first best
+     ``D``.
+  2. Tile filter (finite xmax, more pairs than one block): windows come in tiles of 512 x 512
      candidates.  Split a window at a split point x: the data and the model below x depend on
      xmin alone, those from x on on xmax alone, so at a fixed exponent ``beta`` the
      likelihood equation ``g(beta) = E_beta[log k] - mean(log x)`` and ``S_data(x) -
-     S_model(x; beta)`` of every window of the tile cost a few array operations on per-xmin
-     and per-xmax sums.  ``g`` falls with ``beta`` and vanishes at the window's alpha, and
+     S_model(x; beta)`` of every window of the tile cost a few array operations on per-xmin and
+     per-xmax sums.  ``g`` falls with ``beta`` and vanishes at the window's alpha, and
      ``S_model(x; beta)`` falls with ``beta``, so ``g(beta) > 0`` gives ``D >= S_data(x) -
-     S_model(x; beta)`` and ``g(beta) < 0`` gives ``D >= S_model(x; beta) - S_data(x)``.  Six
-     exponents spanning the exact alpha of the tile's corners and centre are tried; both
-     tests carry a slack of 1e-8, far above the rounding of the sums.  No alpha is solved for
-     the windows this discards (99% or more of them on large data sets).
+     S_model(x; beta)`` and ``g(beta) < 0`` gives ``D >= S_model(x; beta) - S_data(x)``, at six
+     exponents spanning the exact alpha of the tile's corners and centre.  In three stages:
+     (a) cells of 32 x 32 windows: both quantities are functions of the per-xmin and per-xmax
+     sums, nearly separable within a cell, so their minimum and maximum over a cell follow
+     from its rows and columns plus a bound of the mixed second differences (_cell_bounds),
+     O(rows + columns) a cell; (b) the windows of the cells left open, one by one; (c) those
+     still open, a second-order bound at the grid exponent nearest their alpha (the root of
+     ``g`` and ``S_model`` at it, bracketed with bounds of their derivatives: _taylor_bound),
+     then wider grids.  Every test carries a slack of 1e-8, far above the rounding of the
+     sums.  No alpha is solved for the windows this discards (all but a few thousand of the
+     900 million of n = 100,000 distinct values).
   3. The windows left get their exact ``alpha`` (blocks of up to 16,384 pairs) and then
      successively finer lower bounds of ``D`` (its maximum over 9, 33, 129, then 513 data
      values of the window, the split points among the first: evenly spaced at first, then
@@ -87,9 +95,11 @@ _CHUNK_POINTS = 1 << 15
 _BLOCK_PAIRS = 1 << 14
 _PROBE_PAIRS = 16  # most promising windows taken to their exact D first at each later stage
 _SEED_PAIRS = 256  # pairs of the sub-grid that seeds the pruning threshold
-_TILE = 256  # xmin and xmax candidates a side of a tile of the certified filter
-_HOT_POINTS = 2  # split points of the certified filter
-_HOT_GRID = 5  # its sub-grid (a side) of windows whose exact D locates the split points
+_TILE = 512  # xmin and xmax candidates a side of a tile of the certified filter
+_GRID_ONE_BY_ONE = True  # windows of open cells through the per-window grid before the second-order bound
+_CELL = 32  # a side of the cells of windows that share one bound (_cell_bounds) within a tile
+_HOT_POINTS = 6  # split points of the certified filter
+_HOT_GRID = 9  # its sub-grid (a side) of windows whose exact D locates the split points
 _ALPHA_GRID = 6  # exponents per tile at which the certified filter evaluates every window
 _CERT_TOL = 1e-8  # slack of its sign tests of the likelihood equation and of its bounds of D
 _WIDER_GRIDS = (1.0, 4.0, 16.0)  # widenings (in grid widths, each side) of the exponents for open windows
@@ -375,12 +385,16 @@ class _Data:
     values: np.ndarray  # distinct positive degrees (int64, ascending)
     counts: np.ndarray  # their counts (int64)
     cum: np.ndarray  # cum[k] = number of degrees below values[k] (length K + 1)
+    # cum_log[k] = sum of log(x) over the degrees below values[k], in extended precision (long
+    # double: 64-bit mantissa on x86), so that a difference minus m log(a) keeps ~1e-16 relative
+    cum_log: np.ndarray = field(default=None, repr=False)
 
     @classmethod
     def from_sorted(cls, positive: np.ndarray) -> "_Data":
         values, counts = np.unique(positive, return_counts=True)
         cum = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return cls(values.astype(np.int64), counts.astype(np.int64), cum)
+        cum_log = np.concatenate([[0], np.cumsum(counts.astype(np.longdouble) * np.log(values.astype(np.longdouble)))])
+        return cls(values.astype(np.int64), counts.astype(np.int64), cum, cum_log)
 
 
 @dataclass
@@ -438,14 +452,11 @@ def _fit_pairs(data: _Data, a: np.ndarray, b: np.ndarray, lower: float, upper: f
     j = np.searchsorted(data.values, np.minimum(b, 2.0**62), side="right") - 1
     loga = np.log(a)
     m = (data.cum[j + 1] - data.cum[i]).astype(np.float64)
-    # sum of log(x / a) over each tail, without cancellation: cumulative sums per distinct a
-    target = np.empty(a.size)
-    for av in np.unique(a):
-        rows = np.flatnonzero(a == av)
-        i0 = int(i[rows[0]])
-        ell = np.log1p((data.values[i0:] - av) / av)
-        cum_ell = np.cumsum(data.counts[i0:] * ell)
-        target[rows] = cum_ell[j[rows] - i0] / m[rows]
+    # mean of log(x / a) over each tail: a difference of the extended-precision cumulative sums
+    # of log(x), minus m log(a) (O(1) a window; a cumulative sum per distinct a would cost O(n) each)
+    ld = np.longdouble
+    target = ((data.cum_log[j + 1] - data.cum_log[i] - m.astype(ld) * np.log(a.astype(ld))) / m.astype(ld)).astype(
+        np.float64)
     alpha, edge = _solve_alpha(loga, a, b, target, lower, upper, _continuous_start(a, b, target))
     # T(a) and T(b + 1) in one call: z0 = T(a) - T(b + 1), except for windows ending below 63
     # (summed term by term, tb NaN)
@@ -674,8 +685,20 @@ def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: n
     for x in hot:  # the data sums of each split point, shared by every tile
         kx = int(np.searchsorted(data.values, x))
         splits.append((x, kx, np.concatenate([[0.0], np.cumsum(data.counts * np.log(data.values / x))])))
+    # the exact alpha of every tile's probes (corners and centre), in a few large batches: one
+    # small batch per tile would cost more than the tile's own filter
+    pr, pc, starts = [], [], [0]
     for rows, cols, valid in _tiles(first_b, b_cands.size):
-        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, splits, lower, upper, best.threshold())
+        r, c = _probes(valid)
+        pr.append(rows[r])
+        pc.append(cols[c])
+        starts.append(starts[-1] + r.size)
+    pr, pc = np.concatenate(pr), np.concatenate(pc)
+    alphas = np.concatenate([_fit_pairs(data, a_cands[pr[s: s + _BLOCK_PAIRS]], b_cands[pc[s: s + _BLOCK_PAIRS]],
+                                        lower, upper).alpha for s in range(0, pr.size, _BLOCK_PAIRS)])
+    for t, (rows, cols, valid) in enumerate(_tiles(first_b, b_cands.size)):
+        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, splits, lower, upper, best.threshold(),
+                            alphas[starts[t]: starts[t + 1]])
         keep = np.flatnonzero(valid & (bound <= best.threshold()))
         bound = bound.ravel()
         for start in range(0, keep.size, _BLOCK_PAIRS):
@@ -685,8 +708,18 @@ def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: n
                 yield rows[sel // cols.size], cols[sel % cols.size]
 
 
+def _probes(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the valid corners and centre of a tile: the windows whose exact
+    alpha sets the tile's exponents."""
+    nr, nc = valid.shape
+    probe_r = np.array([0, 0, nr - 1, nr - 1, nr // 2])
+    probe_c = np.array([0, nc - 1, 0, nc - 1, nc // 2])
+    ok = valid[probe_r, probe_c]
+    return probe_r[ok], probe_c[ok]
+
+
 def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, splits: list, lower: float,
-                upper: float, thr: float = math.inf) -> np.ndarray:
+                upper: float, thr: float = math.inf, probe_alpha: np.ndarray | None = None) -> np.ndarray:
     """A lower bound of D for each window (a[p], b[q]) (finite b) of a tile, without its alpha.
 
     Split each window at a data value x inside it: the data and the model below x depend on
@@ -698,22 +731,24 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
     g(beta) < 0 gives D >= S_model(x; beta) - S_data(x).  The grid spans the exact alpha of
     the tile's valid corners and centre, widened; a window it does not bracket keeps a weaker
     bound, or -inf.  Both tests have a slack of _CERT_TOL, far above the rounding of the sums.
-    Windows that are not valid get arbitrary values.
+    The tests run on whole cells of windows first (_cell_bounds), then window by window on the
+    cells left open, then the second-order bound (_taylor_bound) and wider grids on the windows
+    still open (see _split_bounds).  Windows that are not valid get arbitrary values.  `probe_alpha`: the exact alpha of the
+    windows of _probes(valid), if known.
     """
-    nr, nc = valid.shape
-    probe_r = np.array([0, 0, nr - 1, nr - 1, nr // 2])
-    probe_c = np.array([0, nc - 1, 0, nc - 1, nc // 2])
-    ok = valid[probe_r, probe_c]
-    if not ok.any():
+    if probe_alpha is None:
+        r, c = _probes(valid)
+        probe_alpha = _fit_pairs(data, a[r], b[c], lower, upper).alpha if r.size else np.zeros(0)
+    if not probe_alpha.size:
         return np.full(valid.shape, -np.inf)
-    al = _fit_pairs(data, a[probe_r[ok]], b[probe_c[ok]], lower, upper).alpha
+    al = probe_alpha
     lo, hi = float(al.min()), float(al.max())
     pad = 0.25 * (hi - lo) + 1e-5 * (1.0 + abs(lo) + abs(hi))
     beta = np.linspace(max(lower + 1e-9, lo - pad), min(upper - 1e-9, hi + pad), _ALPHA_GRID)[:, None]
     ia = np.searchsorted(data.values, a)
     jb = np.searchsorted(data.values, b, side="right") - 1
     bound = np.zeros(valid.shape)  # D >= 0
-    _split_bounds(data, a, b, ia, jb, valid, splits, beta, bound, thr)
+    _split_bounds(data, a, b, ia, jb, valid, splits, beta, bound, thr, True, lower, upper)
     # windows whose alpha lies beyond the exponents of the probes (alpha need not be extreme at
     # a tile's corners) get only a one-sided, weak bound: try wider grids on the windows left open
     width = float(beta[-1, 0] - beta[0, 0])
@@ -728,46 +763,214 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
 
 
 def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, valid: np.ndarray,
-                  splits: list, beta: np.ndarray, bound: np.ndarray, thr: float) -> None:
+                  splits: list, beta: np.ndarray, bound: np.ndarray, thr: float, taylor: bool = False,
+                  lower: float = ALPHA_RANGE[0], upper: float = ALPHA_RANGE[1]) -> None:
     """Raise bound[p, q] (in place) to the certified lower bound of D of window (a[p], b[q]) at
     each split point and exponent of beta (column), for the windows where valid is True and the
-    bound does not yet exceed thr (see _tile_bound)."""
-    for x, kx, cl in splits:
+    bound does not yet exceed thr (see _tile_bound).  With `taylor` (the sums then have r = 0..2),
+    each split point's rectangle first gets the bounds of its cells (_cell_bounds, while more
+    than a quarter of its windows are open), and after the per-window tests the windows still
+    open get _taylor_bound at the exponent of beta nearest their alpha."""
+    stored = [None] * len(splits)
+    if taylor:  # first the bounds of whole cells, split point after split point (sums kept)
+        for n_split, (x, kx, cl) in enumerate(splits):
+            na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
+            open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)
+            if min(na, b.size - c0) < 2 * _CELL or open_.mean() <= 0.25:
+                continue
+            stored[n_split] = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, np.arange(na), np.arange(b.size - c0),
+                                          na, c0, 2)
+            _cell_bounds(*stored[n_split], valid[:na, c0:], bound[:na, c0:])
+    for n_split, (x, kx, cl) in enumerate(splits):
         na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
         open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)  # windows this split may still discard
         if not open_.any():
             continue
-        ra, cb = ia[:na], jb[c0:] + 1
-        n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)
-        n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)
-        l_low, l_up = cl[kx] - cl[ra], cl[cb] - cl[kx]
-        logx = math.log(x)
+        dense = open_.mean() > 0.25  # most windows open: the whole rectangle, by broadcasting
+        if stored[n_split] is not None:  # the sums of every row and column, from the cells' pass
+            ri, ci = np.arange(na), np.arange(b.size - c0)
+            low, up, n_low, n_up, l_low, l_up = stored[n_split]
+        else:  # else only the rows and columns holding open windows get their sums (row ri[k] is k)
+            ri = np.arange(na) if dense else np.flatnonzero(open_.any(axis=1))
+            ci = np.arange(b.size - c0) if dense else np.flatnonzero(open_.any(axis=0))
+            low, up, n_low, n_up, l_low, l_up = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, ri, ci, na, c0,
+                                                            1 + taylor)
+        av, bv = a[:na][ri], b[c0:][ci]
         with np.errstate(all="ignore"):
-            if x >= _EM_START:  # both parts as differences of T(a), T(x), T(b + 1)
-                t = _upper_sums(beta, logx, np.r_[a[:na], x, b[c0:] + 1.0][None, :], 1)
-                low = t[:, :, :na] - t[:, :, na: na + 1]
-                up = t[:, :, na: na + 1] - t[:, :, na + 1:]
-            else:
-                low = _range_sums(beta, logx, a[:na][None, :], x - 1.0, 1)  # k in [a, x - 1]
-                up = _range_sums(beta, logx, x, b[c0:][None, :], 1)  # k in [x, b]
-            if open_.mean() > 0.25:  # most windows: the whole rectangle, by broadcasting
-                pa, pb, out = (slice(None), None), (None, slice(None)), bound[:na, c0:]
-            else:  # the few left open: one by one
-                p, q = np.nonzero(open_)
-                pa, pb, out = p, q, bound[:na, c0:][p, q]
-            m = n_low[pa] + n_up[pb]
-            s_data = n_up[pb] / m
-            mean = (l_low[pa] + l_up[pb]) / m
-            hi_mean, lo_mean = mean + _CERT_TOL, mean - _CERT_TOL
-            for g in range(beta.shape[0]):
-                z = low[0, g][pa] + up[0, g][pb]
-                e = (low[1, g][pa] + up[1, g][pb]) / z  # E_beta[log(k / x)]
-                sign = (e > hi_mean).astype(np.float64) - (e < lo_mean)  # +1: beta < alpha, -1: beta > alpha
-                out = np.fmax(out, sign * (s_data - up[0, g][pb] / z))
-            if isinstance(pa, tuple):
-                bound[:na, c0:] = out
-            else:
-                bound[:na, c0:][p, q] = out
+            if dense or not taylor or _GRID_ONE_BY_ONE:
+                _grid_bounds(low, up, n_low, n_up, l_low, l_up, ri, ci, open_, dense, beta, bound[:na, c0:])
+            if not taylor:
+                continue
+            p, q = np.nonzero(open_ & (bound[:na, c0:] <= thr))
+            if not p.size:
+                continue
+            sp, sq = np.searchsorted(ri, p), np.searchsorted(ci, q)
+            m = n_low[sp] + n_up[sq]
+            mean = (l_low[sp] + l_up[sq]) / m
+            # each window at the exponent of the grid nearest its alpha (smallest |g(beta)|)
+            gaps = np.abs((low[1][:, sp] + up[1][:, sq]) / (low[0][:, sp] + up[0][:, sq]) - mean)
+            near = np.argmin(np.where(np.isfinite(gaps), gaps, np.inf), axis=0)
+            w = np.log(bv[sq]) - np.log(av[sp])  # log(b / a): |log k - E log k| <= w in the window
+            bound[:na, c0:][p, q] = np.fmax(bound[:na, c0:][p, q], _taylor_bound(
+                beta[near, 0], low[:, near, sp], up[:, near, sq], n_up[sq] / m, mean, w, lower, upper))
+
+
+def _cell_bounds(low: np.ndarray, up: np.ndarray, n_low: np.ndarray, n_up: np.ndarray, l_low: np.ndarray,
+                 l_up: np.ndarray, valid: np.ndarray, bound: np.ndarray) -> None:
+    """Raise bound (in place) to a certified lower bound of D shared by all windows of each cell
+    of _CELL x _CELL windows, in O(rows + columns) a cell and exponent instead of O(rows x columns).
+
+    The windows (a, b) of a rectangle split at x (a <= x <= b) and the sums below and above x
+    at the exponents beta (low, up: rows r = 0, 1 by exponent and xmin / xmax; counts n_low, n_up
+    and sums of log(x_i / x) l_low, l_up of the data).  At one exponent, with A = (P0, P1, p, M)
+    the sums below x (model r = 0, 1; data count, log) and B = (U0, U1, u, N) those from x on,
+    F = S_data(x) - S_model(x) = u / (p + u) - U0 / (P0 + U0) and g = E[log(k / x)] - mean =
+    (P1 + U1) / (P0 + U0) - (M + N) / (p + u) are functions h(A(a), B(b)).  For a cell with
+    first row a* and first column b*, h(a, b) = h(a, b*) + h(a*, b) - h(a*, b*) + X, where X
+    is the double difference, the integral of the mixed second derivatives over straight paths
+    from A(a*) to A(a) and B(b*) to B(b):
+      U0 / (P0 + U0): |d2 / dP0 dU0| = |U0 - P0| / Z^3 <= 1 / Z^2, so |X| <= dP0 dU0 / Z_min^2;
+      (P1 + U1) / (P0 + U0): d2 / dP0 dU0 = 2 E / Z^2, d2 / dP1 dU0 = d2 / dP0 dU1 = -1 / Z^2,
+      d2 / dP1 dU1 = 0, so |X| <= (2 E_max dP0 dU0 + dP1 dU0 + dP0 dU1) / Z_min^2,
+    and the same for the data terms.  Every sum is monotone in a (the sums over [a, x)) or in b
+    (over [x, b]), so the largest change d.. within a cell, Z_min = P0(last row) + U0(b*) and
+    |E| <= max(|P1(a*)|, U1(last column)) / Z_min come from the cell's first and last row and
+    column.  The first two terms are separable, so their minimum (maximum) over a cell is the
+    sum of the minima (maxima) over its rows and its columns.  With g_min - X_g > _CERT_TOL the
+    cell's windows all have alpha > beta, so D >= F(alpha) > F(beta) >= F_min - X_F; with
+    g_max + X_g < -_CERT_TOL, D >= -(F_max + X_F).  Cells holding an invalid window are left.
+    The exponents must lie inside the search range (alpha is clipped to it).
+    """
+    na, nb = valid.shape
+    rs, cs = np.arange(0, na, _CELL), np.arange(0, nb, _CELL)
+    re, ce = np.minimum(rs + _CELL, na) - 1, np.minimum(cs + _CELL, nb) - 1
+    cell_ok = np.minimum.reduceat(np.minimum.reduceat(valid.astype(np.int8), rs, axis=0), cs, axis=1) > 0
+    if not cell_ok.any():
+        return
+    with np.errstate(all="ignore"):
+        p0, p1, u0, u1 = low[0], low[1], up[0], up[1]  # (exponents, rows / columns)
+
+        def f_and_g(p0, p1, pn, pm, u0, u1, un, um):
+            z, m = p0 + u0, pn + un
+            return un / m - u0 / z, (p1 + u1) / z - (pm + um) / m
+
+        # rows against each cell's first column, columns against each cell's first row
+        rf, rg = f_and_g(p0[:, :, None], p1[:, :, None], n_low[None, :, None], l_low[None, :, None],
+                         u0[:, None, cs], u1[:, None, cs], n_up[None, None, cs], l_up[None, None, cs])
+        cf, cg = f_and_g(p0[:, rs, None], p1[:, rs, None], n_low[None, rs, None], l_low[None, rs, None],
+                         u0[:, None, :], u1[:, None, :], n_up[None, None, :], l_up[None, None, :])
+        f_star, g_star = rf[:, rs, :], rg[:, rs, :]
+        f_min = np.minimum.reduceat(rf, rs, axis=1) + np.minimum.reduceat(cf, cs, axis=2) - f_star
+        f_max = np.maximum.reduceat(rf, rs, axis=1) + np.maximum.reduceat(cf, cs, axis=2) - f_star
+        g_min = np.minimum.reduceat(rg, rs, axis=1) + np.minimum.reduceat(cg, cs, axis=2) - g_star
+        g_max = np.maximum.reduceat(rg, rs, axis=1) + np.maximum.reduceat(cg, cs, axis=2) - g_star
+        # largest changes within a cell, and the smallest normalisers
+        d_p0 = np.abs(p0[:, rs] - p0[:, re])[:, :, None]
+        d_p1 = np.abs(p1[:, rs] - p1[:, re])[:, :, None]
+        d_u0 = np.abs(u0[:, ce] - u0[:, cs])[:, None, :]
+        d_u1 = np.abs(u1[:, ce] - u1[:, cs])[:, None, :]
+        z_min = p0[:, re][:, :, None] + u0[:, cs][:, None, :]
+        e_max = np.maximum(np.abs(p1[:, rs])[:, :, None], np.abs(u1[:, ce])[:, None, :]) / z_min
+        d_pn = np.abs(n_low[rs] - n_low[re])[:, None]
+        d_pm = np.abs(l_low[rs] - l_low[re])[:, None]
+        d_un = np.abs(n_up[ce] - n_up[cs])[None, :]
+        d_um = np.abs(l_up[ce] - l_up[cs])[None, :]
+        m_min = n_low[re][:, None] + n_up[cs][None, :]
+        mm_max = np.maximum(np.abs(l_low[rs])[:, None], np.abs(l_up[ce])[None, :]) / m_min
+        x_f = d_p0 * d_u0 / z_min**2 + d_pn * d_un / m_min**2
+        x_g = ((2.0 * e_max * d_p0 * d_u0 + d_p1 * d_u0 + d_p0 * d_u1) / z_min**2
+               + (2.0 * mm_max * d_pn * d_un + d_pm * d_un + d_pn * d_um) / m_min**2)
+        above = np.where(g_min - x_g > _CERT_TOL, f_min - x_f, -np.inf)  # beta < alpha for every window
+        below = np.where(g_max + x_g < -_CERT_TOL, -(f_max + x_f), -np.inf)  # beta > alpha
+        cell = np.max(np.fmax(above, below), axis=0, initial=-np.inf)
+        cell = np.where(cell_ok & np.isfinite(cell), cell, -np.inf)
+    rows = np.diff(np.r_[rs, na])
+    cols = np.diff(np.r_[cs, nb])
+    np.fmax(bound, np.repeat(np.repeat(cell, rows, axis=0), cols, axis=1), out=bound)
+
+
+def _grid_bounds(low, up, n_low, n_up, l_low, l_up, ri, ci, open_, dense, beta, bound) -> None:
+    """The per-window tests of _split_bounds at each exponent of beta, on the windows where
+    open_ is True (bound: the split's rectangle, raised in place; sums for rows ri, columns ci)."""
+    if dense:
+        pa, pb, out = (slice(None), None), (None, slice(None)), bound
+    else:  # the few left open: one by one
+        p, q = np.nonzero(open_)
+        pa, pb, out = np.searchsorted(ri, p), np.searchsorted(ci, q), bound[p, q]
+    m = n_low[pa] + n_up[pb]
+    s_data = n_up[pb] / m
+    mean = (l_low[pa] + l_up[pb]) / m
+    hi_mean, lo_mean = mean + _CERT_TOL, mean - _CERT_TOL
+    for g in range(beta.shape[0]):
+        z = low[0, g][pa] + up[0, g][pb]
+        e = (low[1, g][pa] + up[1, g][pb]) / z  # E_beta[log(k / x)]
+        sign = (e > hi_mean).astype(np.float64) - (e < lo_mean)  # +1: beta < alpha, -1: beta > alpha
+        out = np.fmax(out, sign * (s_data - up[0, g][pb] / z))
+    if dense:
+        bound[...] = out
+    else:
+        bound[p, q] = out
+
+
+def _split_sums(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, x: float, kx: int,
+                cl: np.ndarray, beta: np.ndarray, ri: np.ndarray, ci: np.ndarray, na: int, c0: int, rmax: int):
+    """Sums of the windows split at x, for rows a[:na][ri] and columns b[c0:][ci]: model sums
+    of (k / x)^-beta log(k / x)^r below x and from x on (r = 0..rmax, by exponent), and the data's
+    counts and sums of log(x_i / x) below x and from x on."""
+    av, bv = a[:na][ri], b[c0:][ci]
+    ra, cb = ia[:na][ri], jb[c0:][ci] + 1
+    n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)
+    n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)
+    l_low, l_up = cl[kx] - cl[ra], cl[cb] - cl[kx]
+    logx = math.log(x)
+    with np.errstate(all="ignore"):
+        if x >= _EM_START:  # both parts as differences of T(a), T(x), T(b + 1)
+            t = _upper_sums(beta, logx, np.r_[av, x, bv + 1.0][None, :], rmax)
+            low = t[:, :, :ri.size] - t[:, :, ri.size: ri.size + 1]
+            up = t[:, :, ri.size: ri.size + 1] - t[:, :, ri.size + 1:]
+        else:
+            low = _range_sums(beta, logx, av[None, :], x - 1.0, rmax)  # k in [a, x - 1]
+            up = _range_sums(beta, logx, x, bv[None, :], rmax)  # k in [x, b]
+    return low, up, n_low, n_up, l_low, l_up
+
+
+def _taylor_bound(beta: float, low: np.ndarray, up: np.ndarray, s_data: np.ndarray, mean: np.ndarray,
+                  w: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    """A lower bound of |S_data(x) - S_model(x; alpha)| for windows split at x, from sums at a
+    single exponent beta near their alpha (tight to second order in alpha - beta).
+
+    `low`, `up`: rows r = 0, 1, 2 of the sums of (k / x)^-beta log(k / x)^r below x and from x
+    on (one column a window); `s_data`, `mean`: the window's S_data(x) and mean of log(x_i / x);
+    `w`: log(b / a).  With l = log(k / x) and the model at exponent t: g(t) = E_t[l] - mean
+    has g' = -V(t) (the variance of l), and |dV / dt| = |E_t[(l - E l)^3]| <= w V(t), so
+    V(t) lies within V(beta) exp(+-w |t - beta|); the root alpha of g is therefore within
+    [log1p(w g / V) / w, -log1p(-w g / V) / w] of beta (g = g(beta); both ends for either sign,
+    with g widened by _CERT_TOL and V by 1e-6 of itself for rounding).  S(t) = S_model(x; t) has
+    S' = -Cov_t(1{k >= x}, l) and |S''| = |E_t[(1{k >= x} - S)(l - E l)^2]| <= V(t), so S(alpha)
+    = S(beta) - Cov * (alpha - beta) within V(beta) exp(w d) d^2 / 2 (d = |alpha - beta|).  The
+    bound is the distance of S_data from that interval; -inf where the root is not bracketed
+    (w |g| / V >= 1/2, or beyond the search range).  The caller subtracts _CERT_TOL.
+    """
+    with np.errstate(all="ignore"):
+        z = low[0] + up[0]
+        e1 = (low[1] + up[1]) / z
+        e2 = (low[2] + up[2]) / z
+        var = e2 - e1 * e1
+        s0 = up[0] / z
+        cov = up[1] / z - s0 * e1
+        gap = e1 - mean
+        v_lo, v_hi = var * (1.0 - 1e-6), var * (1.0 + 1e-6)
+        g_lo, g_hi = gap - _CERT_TOL, gap + _CERT_TOL
+        d_lo = np.minimum(np.log1p(w * g_lo / v_lo), np.log1p(w * g_lo / v_hi)) / w
+        d_hi = np.maximum(-np.log1p(-w * g_hi / v_lo), -np.log1p(-w * g_hi / v_hi)) / w
+        d = np.maximum(np.abs(d_lo), np.abs(d_hi))
+        ok = ((w * np.maximum(np.abs(g_lo), np.abs(g_hi)) < 0.5 * v_lo) & (var > 1e-4 * np.abs(e2))
+              & (beta + d_lo > lower) & (beta + d_hi < upper) & np.isfinite(d))
+        rem = 0.5 * v_hi * np.exp(w * d) * d * d
+        s_lo = s0 + np.minimum(-cov * d_lo, -cov * d_hi) - rem
+        s_hi = s0 + np.maximum(-cov * d_lo, -cov * d_hi) + rem
+        out = np.maximum(s_data - s_hi, s_lo - s_data)
+    return np.where(ok, out, -np.inf)
 
 
 def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,

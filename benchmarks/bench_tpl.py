@@ -4,8 +4,12 @@
 
 ``--searches`` runs the three searches and their powerlaw baselines only; ``--scaling`` the
 large searches (n = 10,000 all distinct, an untruncated heavy-tailed n = 100,000, and with
-``--with-100k`` n = 100,000 all distinct, which does not yet finish in 20 minutes) against
-the previous search engine, and the equality check of the two on 57 fits.
+``--with-100k`` n = 100,000 all distinct: 900 million windows, about 95-100 s of CPU time with
+the cell bounds (extrapolated from 2,500 of its 3,481 tiles), over its 60 s target, see
+docs/fits.md; under the box's load that was over half an hour of wall-clock time) against the
+previous search engine, and the equality check of the two on 57 fits.  The 100k data set is
+``all_distinct(100_000, seed=100_000)``: 100,000 distinct integers drawn without replacement
+from 1 .. 4,999,999.
 
 Previous engine: ``analysis/tpl.py`` of commit 83ef9d6 (the last one before the tile filter),
 loaded from ``git show 83ef9d6:analysis/tpl.py`` into a temporary module and run in the same
@@ -236,7 +240,7 @@ def scaling(with_100k: bool) -> None:
     worst = {"alpha": 0.0, "D": 0.0}
     fits = equality_sets()
     t_new = t_old = 0.0
-    filtered, real_bound = 0, new._tile_bound
+    filtered, real_bound, ties = 0, new._tile_bound, 0
     for name, x, options in fits:
         used = []
         new._tile_bound = lambda *args: used.append(1) or real_bound(*args)
@@ -249,13 +253,21 @@ def scaling(with_100k: bool) -> None:
         f_old = old.fit_tpl(x, **options)
         t_old += time.process_time() - c
         same = (f_new.xmin, f_new.xmax, f_new.n_candidates) == (f_old.xmin, f_old.xmax, f_old.n_candidates)
+        if not same and max(f_new.ks_distance, f_old.ks_distance) < 1e-12 and f_new.n_candidates == f_old.n_candidates:
+            # two-value windows (the narrow-window trap) have D = 0 up to rounding: which of them
+            # wins is decided in the last bit, where the two engines' tail means differ
+            ties += 1
+            continue
         assert same, (name, options, f_new, f_old)
         worst["alpha"] = max(worst["alpha"], abs(f_new.alpha - f_old.alpha))
         worst["D"] = max(worst["D"], abs(f_new.ks_distance - f_old.ks_distance))
-        assert worst["alpha"] <= 1e-12 and worst["D"] <= 1e-15, (name, options, worst)
+        # the tail means of log x now come from extended-precision cumulative sums (about 20x
+        # closer to the exact mean than the previous engine's float64 sums), so alpha and D may
+        # differ from it in the last bits
+        assert worst["alpha"] <= 1e-11 and worst["D"] <= 1e-13, (name, options, worst)
     print(f"equality check, {len(fits)} fits ({filtered} through the tile filter): every window and candidate count the same, alpha within "
-          f"{worst['alpha']:.1e}, D within {worst['D']:.1e}; CPU {t_new:.2f} s (new) vs {t_old:.2f} s (previous)",
-          flush=True)
+          f"{worst['alpha']:.1e}, D within {worst['D']:.1e}, except {ties} rounding-level ties of D = 0 (two-value windows); "
+          f"CPU {t_new:.2f} s (new) vs {t_old:.2f} s (previous)", flush=True)
 
     rng = np.random.default_rng(7)
     heavy = np.minimum(rng.zipf(1.6, 100_000), 10**9)
@@ -276,7 +288,7 @@ def scaling(with_100k: bool) -> None:
             c = time.process_time()
             f_old = old.fit_tpl(x, **options)
             old_cpu = time.process_time() - c
-            assert (f_old.xmin, f_old.xmax) == (fit.xmin, fit.xmax) and abs(f_old.ks_distance - fit.ks_distance) <= 1e-15
+            assert (f_old.xmin, f_old.xmax) == (fit.xmin, fit.xmax) and abs(f_old.ks_distance - fit.ks_distance) <= 1e-13
             print(f"{'  previous engine':<48s} CPU {old_cpu:9.3f} s, same window and D -> {old_cpu / cpu:.1f}x "
                   f"faster in CPU time", flush=True)
         else:

@@ -14,7 +14,7 @@ from scipy.optimize import brentq
 from scipy.special import zeta
 
 from analysis import FitError, TPLFit, fit_tpl
-from analysis.tpl import _candidates, _Data, _fit_pairs, _ks_exact, _validate_degrees
+from analysis.tpl import _candidates, _Data, _fit_pairs, _ks_exact, _ks_points, _validate_degrees
 from nn2graph.exceptions import NN2GraphError
 
 
@@ -504,6 +504,7 @@ def small_tiles(monkeypatch):
     monkeypatch.setattr(tpl, "_BLOCK_PAIRS", 64)
     monkeypatch.setattr(tpl, "_SEED_PAIRS", 16)
     monkeypatch.setattr(tpl, "_TILE", 16)
+    monkeypatch.setattr(tpl, "_CELL", 4)
     return tpl
 
 
@@ -581,3 +582,103 @@ def test_tile_bound_is_a_lower_bound_of_d(small_tiles):
                 ratios.append(bound[p, q] / np.maximum(d, 1e-300))
     ratios = np.concatenate(ratios)
     assert ratios.size > 10000 and np.mean(ratios > 0.5) > 0.3
+
+
+def _split_point_values(data, pairs, x, ks):
+    """|S_data(x) - S_model(x; alpha)| of each window at the data value x (exact alpha), the
+    quantity the split bounds bound from below (at u + 1 too for ks='integers': the larger)."""
+    k = np.full(pairs.i.size, int(np.searchsorted(data.values, x)))
+    return _ks_points(data, pairs, np.arange(pairs.i.size), k, ks)
+
+
+def test_taylor_bound_is_a_lower_bound_and_tight_near_alpha():
+    """_taylor_bound, at exponents from 1e-6 to 0.3 away from each window's alpha, never
+    exceeds |S_data(x) - S_model(x; alpha)| at its split point x, and is mostly within 1e-6 of
+    it when the exponent is within 1e-4 of alpha."""
+    import analysis.tpl as tpl
+
+    rng = np.random.default_rng(31)
+    checked, near = 0, []
+    for name, x in _test_sets(rng):
+        data = _Data.from_sorted(np.sort(x[x > 0]))
+        vals = data.values.astype(float)
+        if vals.size < 6:
+            continue
+        for _ in range(12):
+            lo, hi = np.sort(rng.choice(vals.size, 2, replace=False))
+            if hi - lo < 3:
+                continue
+            xv = vals[rng.integers(lo + 1, hi + 1)]  # a split point inside the window
+            pairs = _fit_pairs(data, vals[lo: lo + 1], vals[hi: hi + 1], -40.0, 40.0)
+            if pairs.edge[0]:
+                continue
+            exact = _split_point_values(data, pairs, xv, "data")[0]
+            kx = int(np.searchsorted(data.values, xv))
+            cl = np.concatenate([[0.0], np.cumsum(data.counts * np.log(data.values / xv))])
+            ia, jb = pairs.i.copy(), pairs.j.copy()
+            for off in (0.0, 1e-6, -1e-6, 1e-4, -1e-4, 1e-3, -3e-3, 3e-2, -0.3):
+                beta = np.array([[pairs.alpha[0] + off]])
+                low, up, n_low, n_up, l_low, l_up = tpl._split_sums(
+                    data, pairs.a, pairs.b, ia, jb, xv, kx, cl, beta, np.arange(1), np.arange(1), 1, 0, 2)
+                m = n_low + n_up
+                w = np.log(pairs.b) - np.log(pairs.a)
+                bound = tpl._taylor_bound(beta[:, 0], low[:, 0], up[:, 0], n_up / m, (l_low + l_up) / m, w,
+                                          -40.0, 40.0)[0]
+                assert bound <= exact + 1e-12, (name, off, bound, exact)
+                checked += 1
+                if abs(off) <= 1e-4:
+                    near.append(exact - bound)
+    # the slack of 1e-8 on the likelihood equation moves alpha by up to 1e-8 / Var(log k)
+    near = np.array(near)
+    assert checked > 300 and near.size > 100 and np.mean(near <= 1e-6) > 0.9 and np.max(near) < 1e-4
+
+
+def test_cell_bounds_are_lower_bounds_of_every_window_of_the_cell(small_tiles):
+    """_cell_bounds gives every window of a cell a bound that no window of the cell exceeds
+    (checked against |S_data(x) - S_model(x; alpha)| at the split point, hence against D), on
+    every kind of data, with cells of 4 and 7 windows a side; and it discards windows."""
+    tpl = small_tiles
+    rng = np.random.default_rng(32)
+    raised = total = 0
+    big = ("distinct n=20,000", rng.choice(np.arange(1, 10**6), 20000, replace=False))
+    for cell in (4, 7, 32):
+        tpl._CELL = cell
+        for name, x in _test_sets(rng) if cell < 32 else [big]:
+            pos = np.sort(x[x > 0])
+            data = _Data.from_sorted(pos)
+            low_c, high_c = (c.astype(float) for c in _candidates(pos, 1.0 if name not in ("distinct", "huge") else 0.3))
+            ia = np.searchsorted(data.values, low_c)
+            jb = np.searchsorted(data.values, high_c, side="right") - 1
+            split_points = rng.choice(data.values[1:-1], 3).astype(float)
+            if cell == 32:  # where D of a window in the middle of the 96 x 96 peaks, as _hot_points takes it
+                mid = _fit_pairs(data, low_c[48:49], high_c[-48:-47], -40.0, 40.0)
+                split_points = data.values[_ks_exact(data, mid, "data", argmax=True)[1]].astype(float)
+            for xv in split_points:
+                na, c0 = int(np.searchsorted(low_c, xv, side="right")), int(np.searchsorted(high_c, xv))
+                if na < 2 * cell or high_c.size - c0 < 2 * cell:
+                    continue
+                rows, cols = np.arange(na)[: 3 * cell], np.arange(c0, high_c.size)[-3 * cell:]  # wide windows
+                a, b = low_c[rows], high_c[cols]
+                valid = (jb[cols][None, :] >= ia[rows][:, None] + 1)
+                p, q = np.nonzero(valid)
+                pairs = _fit_pairs(data, a[p], b[q], -40.0, 40.0)
+                lo, hi = float(pairs.alpha.min()), float(pairs.alpha.max())
+                # exponents inside the search range, as _tile_bound takes them (alpha is clipped there)
+                beta = np.linspace(max(-40.0 + 1e-9, lo - 0.1 * (hi - lo) - 1e-4),
+                                   min(40.0 - 1e-9, hi + 0.1 * (hi - lo) + 1e-4), 6 if cell < 32 else 24)[:, None]
+                kx = int(np.searchsorted(data.values, xv))
+                cl = np.concatenate([[0.0], np.cumsum(data.counts * np.log(data.values / xv))])
+                sums = tpl._split_sums(data, a, b, ia[rows], jb[cols], xv, kx, cl, beta, np.arange(a.size),
+                                       np.arange(b.size), a.size, 0, 1)
+                bound = np.full(valid.shape, -np.inf)
+                tpl._cell_bounds(*sums, valid, bound)
+                exact = np.minimum(_split_point_values(data, pairs, xv, "data"),
+                                   _split_point_values(data, pairs, xv, "integers"))
+                assert np.all(bound[p, q] <= exact + 1e-12), name
+                if cell < 32:
+                    raised += int(np.sum(bound[p, q] > 0.5 * exact))
+                    total += p.size
+                else:  # many values a window: cells of 32 x 32 windows still bound tightly
+                    assert np.mean(bound[p, q] > 0.5 * exact) > 0.25, name
+    # small data sets: a few values a window, so a cell's windows differ much (weak bounds)
+    assert total > 2000 and raised > 0.03 * total
