@@ -345,8 +345,9 @@ def plot_ablation_ccdfs(runs: Sequence[AblationRun], *, path: str | Path | None 
                 for run in members:
                     x, share = ccdf_points(run.degrees[layer])
                     if x.size:
+                        # a layer whose nodes all have one degree (the CNN's single input channel) is one point
                         ax.loglog(x, share, "-", drawstyle="steps-post", color=colours[profile], lw=1.1, alpha=0.8,
-                                  label=label)
+                                  marker="o" if x.size == 1 else None, label=label)
                         shown.append(run.degrees[layer])
                         label = None  # one legend entry per profile
             ax.set_title(f"{model}: {layer}", fontsize=9)
