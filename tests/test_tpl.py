@@ -307,7 +307,7 @@ def test_validate_keeps_int64():
 
 
 def test_pair_blocks_cover_valid_pairs_in_order(monkeypatch):
-    import analysis.tpl as tpl
+    import analysis._tpl_search as tpl  # the search engine, its functions and constants
 
     rng = np.random.default_rng(0)
     for _ in range(30):
@@ -324,7 +324,7 @@ def test_pair_blocks_cover_valid_pairs_in_order(monkeypatch):
 @pytest.mark.parametrize("points", [(3, 9, 33), (9, 33, 129, 513)])
 def test_pruned_search_equals_exhaustive_search(monkeypatch, points):
     """Pruning by lower bounds keeps exactly the winner of an exhaustive evaluation of D."""
-    import analysis.tpl as tpl
+    import analysis._tpl_search as tpl  # the search engine, its functions and constants
 
     monkeypatch.setattr(tpl, "_PRUNE_POINTS", points)
     rng = np.random.default_rng(11)
@@ -354,7 +354,7 @@ def test_ks_data_equals_powerlaw_D_untruncated():
 
 
 def test_zoomed_bounds_are_lower_bounds_reached_where_they_say():
-    import analysis.tpl as tpl
+    import analysis._tpl_search as tpl  # the search engine, its functions and constants
 
     rng = np.random.default_rng(12)
     x = np.concatenate([_draw_tpl(0.8, 1, 4000, 900, seed=5), rng.integers(1, 4000, 100)])
@@ -376,7 +376,7 @@ def test_zoomed_bounds_are_lower_bounds_reached_where_they_say():
 
 
 def test_seeded_search_equals_unseeded(monkeypatch):
-    import analysis.tpl as tpl
+    import analysis._tpl_search as tpl  # the search engine, its functions and constants
 
     rng = np.random.default_rng(13)
     x = np.concatenate([_draw_tpl(0.9, 2, 20000, 700, seed=6), rng.integers(1, 20000, 80)])
@@ -499,7 +499,7 @@ def _test_sets(rng):
 @pytest.fixture
 def small_tiles(monkeypatch):
     """Seed and certified filter switched on for searches of a few thousand windows."""
-    import analysis.tpl as tpl
+    import analysis._tpl_search as tpl  # the search engine, its functions and constants
 
     monkeypatch.setattr(tpl, "_BLOCK_PAIRS", 64)
     monkeypatch.setattr(tpl, "_SEED_PAIRS", 16)
@@ -595,7 +595,7 @@ def test_taylor_bound_is_a_lower_bound_and_tight_near_alpha():
     """_taylor_bound, at exponents from 1e-6 to 0.3 away from each window's alpha, never
     exceeds |S_data(x) - S_model(x; alpha)| at its split point x, and is mostly within 1e-6 of
     it when the exponent is within 1e-4 of alpha."""
-    import analysis.tpl as tpl
+    import analysis._tpl_search as tpl  # the search engine, its functions and constants
 
     rng = np.random.default_rng(31)
     checked, near = 0, []

@@ -1,0 +1,677 @@
+"""The exact (xmin, xmax) window search of analysis.tpl: the data and window containers
+(``_Data``, ``_Pairs``), alpha of many windows at once (``_fit_pairs``), their exact KS distance
+and its lower bounds (``_ks_*``), the seed and split points, the certified tile filter (tiles,
+cells, split, grid and second-order bounds), the pruned refinement (``_refine``) and the driver
+``_search``, with the candidate bounds (``_candidates``) and the exponent range ``ALPHA_RANGE``.
+
+The method is described in the docstring of :mod:`analysis.tpl`; this module is private.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from analysis._tpl_sums import _EM_START, _range_sums, _solve_alpha, _upper_sums
+
+__all__ = ["ALPHA_RANGE", "_Data", "_Pairs", "_candidates", "_continuous_start", "_fit_pairs", "_ks_bound",
+           "_ks_exact", "_ks_points", "_search"]
+
+#: Exponents are searched in this closed interval (the untruncated law needs alpha > 1).
+ALPHA_RANGE: tuple[float, float] = (-40.0, 40.0)
+
+_PRUNE_POINTS = (9, 33, 129, 513)  # points of the successive lower bounds of D
+_CHUNK_POINTS = 1 << 15
+_BLOCK_PAIRS = 1 << 14
+_PROBE_PAIRS = 16  # most promising windows taken to their exact D first at each later stage
+_SEED_PAIRS = 256  # pairs of the sub-grid that seeds the pruning threshold
+_TILE = 512  # xmin and xmax candidates a side of a tile of the certified filter
+_GRID_ONE_BY_ONE = True  # windows of open cells through the per-window grid before the second-order bound
+_CELL = 32  # a side of the cells of windows that share one bound (_cell_bounds) within a tile
+_HOT_POINTS = 6  # split points of the certified filter
+_HOT_GRID = 9  # its sub-grid (a side) of windows whose exact D locates the split points
+_ALPHA_GRID = 6  # exponents per tile at which the certified filter evaluates every window
+_CERT_TOL = 1e-8  # slack of its sign tests of the likelihood equation and of its bounds of D
+_WIDER_GRIDS = (1.0, 4.0, 16.0)  # widenings (in grid widths, each side) of the exponents for open windows
+_WIDE_GRID = 24  # exponents of each wider grid
+
+
+@dataclass
+class _Data:
+    values: np.ndarray  # distinct positive degrees (int64, ascending)
+    counts: np.ndarray  # their counts (int64)
+    cum: np.ndarray  # cum[k] = number of degrees below values[k] (length K + 1)
+    # cum_log[k] = sum of log(x) over the degrees below values[k], in extended precision (long
+    # double: 64-bit mantissa on x86), so that a difference minus m log(a) keeps ~1e-16 relative
+    cum_log: np.ndarray = field(default=None, repr=False)
+
+    @classmethod
+    def from_sorted(cls, positive: np.ndarray) -> "_Data":
+        values, counts = np.unique(positive, return_counts=True)
+        cum = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        cum_log = np.concatenate([[0], np.cumsum(counts.astype(np.longdouble) * np.log(values.astype(np.longdouble)))])
+        return cls(values.astype(np.int64), counts.astype(np.int64), cum, cum_log)
+
+
+@dataclass
+class _Pairs:
+    """Windows [a, b]: a, log a, first data index i, b, last data index j, alpha, edge, zeta,
+    and T(b + 1) (NaN for windows summed term by term)."""
+
+    a: np.ndarray
+    loga: np.ndarray
+    i: np.ndarray
+    b: np.ndarray
+    j: np.ndarray
+    alpha: np.ndarray
+    edge: np.ndarray
+    z0: np.ndarray
+    tb: np.ndarray
+
+    def take(self, sel) -> "_Pairs":
+        return _Pairs(*(getattr(self, f)[sel] for f in self.__dataclass_fields__))
+
+
+def _continuous_start(a, b, target):
+    """Starting exponents for the windows [a, b]: the MLE of the continuous power law on
+    [a - 1/2, b + 1/2] with the same mean of log(x / a) (`target`); typically within 1e-3 of
+    the discrete MLE, so Newton needs two steps.  Each window's start depends on it alone.
+
+    With u = log(x / a), that law is exp((1 - alpha) u) on [lo, hi]; its mean is lo + w g(z),
+    w = hi - lo, z = (1 - alpha) w, g(z) = 1 / (1 - exp(-z)) - 1 / z (increasing from 0 to 1),
+    solved for z by Newton's method on g(z) = q.  ``b = inf``: alpha = 1 + 1 / (target - lo).
+    """
+    lo = np.log1p(-0.5 / a)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        w = np.log((b + 0.5) / (a - 0.5))  # hi - lo
+        q = np.clip((target - lo) / w, 1e-12, 1.0 - 1e-12)
+        z = 1.0 / (1.0 - q) - 1.0 / q  # right at both ends, 0 at q = 1/2
+        for _ in range(4):  # enough: more steps save no exact Newton step on the benchmarks
+            small = np.abs(z) < 1e-2
+            zs = np.where(small, 1.0, z)
+            # t = 1 / (1 - exp(-|z|)): 1 / (1 - exp(-z)) is t (z > 0) or 1 - t (z < 0), and
+            # 1 / (4 sinh(z / 2)^2) = t (t - 1)
+            t = -1.0 / np.expm1(-np.abs(zs))
+            zz = z * z
+            g = np.where(small, 0.5 + z / 12.0 - zz * z / 720.0, np.where(zs > 0.0, t, 1.0 - t) - 1.0 / zs)
+            dg = np.where(small, 1.0 / 12.0 - zz / 240.0, 1.0 / (zs * zs) - t * (t - 1.0))
+            z = z - (g - q) / np.maximum(dg, 1e-300)
+        start = np.where(np.isinf(b), 1.0 + 1.0 / (target - lo), 1.0 - z / w)
+    return np.where(np.isfinite(start), start, 1.0 + 1.0 / np.maximum(target, 1e-300))
+
+
+def _fit_pairs(data: _Data, a: np.ndarray, b: np.ndarray, lower: float, upper: float) -> _Pairs:
+    """MLE exponents and normalisers of the windows [a, b] (arrays of equal length)."""
+    a = a.astype(np.float64)
+    b = b.astype(np.float64)
+    i = np.searchsorted(data.values, a)
+    j = np.searchsorted(data.values, np.minimum(b, 2.0**62), side="right") - 1
+    loga = np.log(a)
+    m = (data.cum[j + 1] - data.cum[i]).astype(np.float64)
+    # mean of log(x / a) over each tail: a difference of the extended-precision cumulative sums
+    # of log(x), minus m log(a) (O(1) a window; a cumulative sum per distinct a would cost O(n) each)
+    ld = np.longdouble
+    target = ((data.cum_log[j + 1] - data.cum_log[i] - m.astype(ld) * np.log(a.astype(ld))) / m.astype(ld)).astype(
+        np.float64)
+    alpha, edge = _solve_alpha(loga, a, b, target, lower, upper, _continuous_start(a, b, target))
+    # T(a) and T(b + 1) in one call: z0 = T(a) - T(b + 1), except for windows ending below 63
+    # (summed term by term, tb NaN)
+    small = b + 1.0 < _EM_START
+    both = _upper_sums(np.r_[alpha, alpha], np.r_[loga, loga], np.r_[a, np.maximum(b + 1.0, _EM_START)], 0)[0]
+    tb = np.where(small, np.nan, both[a.size:])
+    z0 = both[: a.size] - tb
+    if small.any():
+        z0[small] = _range_sums(alpha[small], loga[small], a[small], b[small], 0)[0]
+    return _Pairs(a, loga, i, b, j, alpha, edge, z0, tb)
+
+
+def _ks_points(data: _Data, p: _Pairs, row: np.ndarray, k: np.ndarray, ks: str) -> np.ndarray:
+    """|S_data - S_model| of window p[row] at data value values[k] (one entry per point), and
+    at values[k] + 1 for ks='integers' (their maximum)."""
+    top = data.cum[p.j + 1]
+    inv_m = 1.0 / (top - data.cum[p.i])
+    top, inv_m = top[row], inv_m[row]
+    alpha, loga, z0, tb = p.alpha[row], p.loga[row], p.z0[row], p.tb[row]
+    x = data.values[k].astype(np.float64)
+    small = np.isnan(tb)
+    if small.any():  # windows ending below 63: summed term by term
+        s_model = np.empty(x.size)
+        s_model[small] = _range_sums(alpha[small], loga[small], x[small], p.b[row[small]], 0)[0]
+        big = ~small
+        s_model[big] = _upper_sums(alpha[big], loga[big], x[big], 0)[0] - tb[big]
+        s_model /= z0
+    else:  # T(b + 1) is known
+        s_model = (_upper_sums(alpha, loga, x, 0)[0] - tb) / z0
+    diff = np.abs((top - data.cum[k]) * inv_m - s_model)
+    if ks == "integers":
+        pmf = np.exp(-alpha * (np.log(x) - loga)) / z0
+        after = np.abs((top - data.cum[k + 1]) * inv_m - (s_model - pmf))
+        diff = np.maximum(diff, np.where(x + 1.0 <= p.b[row], after, 0.0))
+    return diff
+
+
+def _ks_exact(data: _Data, p: _Pairs, ks: str, argmax: bool = False):
+    """Exact D of every window of p (all data values of each window, ragged), and with
+    `argmax` the data index where each is reached (the first such)."""
+    lengths = p.j - p.i + 1
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    row = np.repeat(np.arange(lengths.size), lengths)
+    k = p.i[row] + np.arange(lengths.sum()) - offsets[row]
+    diff = _ks_points(data, p, row, k, ks)
+    d = np.maximum.reduceat(diff, offsets)
+    if not argmax:
+        return d
+    first = np.flatnonzero(diff == d[row])
+    return d, k[first[np.searchsorted(row[first], np.arange(lengths.size))]]
+
+
+def _ks_bound(data: _Data, p: _Pairs, ks: str, points: int, centre: np.ndarray | None = None,
+              spread: np.ndarray | None = None, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """max |S_data - S_model| over `points` data values of each window, and the data index
+    where it is reached: a lower bound of D, equal to D for windows of at most `points` values.
+
+    Without `centre` the points are evenly spaced.  With it (the argmax of a coarser bound),
+    half are evenly spaced and half zoom in on centre +- spread (the coarser spacing), where
+    the maximum usually is; windows of at most `points` values still get all of theirs.
+    The data indices `extra` (clipped to each window) are added to every window's points.
+    """
+    q = np.linspace(0.0, 1.0, points)
+    span = (p.j - p.i)[:, None]
+    k = np.rint(p.i[:, None] + q[None, :] * span).astype(np.int64)
+    if centre is not None:
+        n_even = (points + 1) // 2
+        even = np.rint(p.i[:, None] + np.linspace(0.0, 1.0, n_even)[None, :] * span)
+        zoom = np.rint(centre[:, None] + np.linspace(-1.0, 1.0, points - n_even)[None, :] * spread[:, None])
+        mixed = np.clip(np.concatenate([even, zoom], axis=1), p.i[:, None], p.j[:, None]).astype(np.int64)
+        k = np.where(span + 1 <= points, k, mixed)
+    if extra is not None and extra.size:  # data indices where D usually peaks, clipped to each window
+        k = np.concatenate([k, np.clip(extra[None, :], p.i[:, None], p.j[:, None])], axis=1)
+    row = np.repeat(np.arange(p.i.size), k.shape[1])
+    diff = _ks_points(data, p, row, k.ravel(), ks).reshape(k.shape)
+    at = diff.argmax(axis=1)
+    return diff[np.arange(at.size), at], k[np.arange(at.size), at]
+
+
+@dataclass
+class _Best:
+    d: float = math.inf
+    a: float = -1.0
+    b: float = -1.0
+    alpha: float = math.nan
+    edge: bool = False
+    cand: int = 0
+    cap: float = math.inf  # D of a window met before (a seed), plus slack
+    hot: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # data indices where D peaks
+
+    def threshold(self) -> float:
+        """Windows whose lower bound of D exceeds this cannot win (with float slack)."""
+        return min(self.d * (1 + 1e-12) + 1e-15, self.cap)
+
+    def offer(self, d: np.ndarray, p: _Pairs) -> None:
+        """Keep the smallest (D, xmin, xmax) of the current best and the windows p."""
+        s = np.lexsort((p.b, p.a, d))[0]
+        if (d[s], p.a[s], p.b[s]) < (self.d, self.a, self.b) or self.a < 0:
+            self.d, self.a, self.b = float(d[s]), float(p.a[s]), float(p.b[s])
+            self.alpha, self.edge = float(p.alpha[s]), bool(p.edge[s])
+
+
+def _blocks(first_b: np.ndarray, n_b: int):
+    """Yield (a index, b index) arrays of the valid pairs, about _BLOCK_PAIRS at a time, in
+    row-major order; memory stays O(_BLOCK_PAIRS) whatever the number of pairs."""
+    counts = n_b - first_b
+    ends = np.cumsum(counts)
+    start_a, done = 0, 0
+    while start_a < counts.size:
+        stop_a = max(start_a + 1, int(np.searchsorted(ends, done + _BLOCK_PAIRS, side="right")))
+        rows = np.repeat(np.arange(start_a, stop_a), counts[start_a:stop_a])
+        if rows.size:
+            offsets = np.cumsum(counts[start_a:stop_a]) - counts[start_a:stop_a]
+            cols = first_b[rows] + np.arange(rows.size) - np.repeat(offsets, counts[start_a:stop_a])
+            yield rows, cols
+        done = int(ends[stop_a - 1])
+        start_a = stop_a
+
+
+def _refine(data: _Data, pairs: _Pairs, sel: np.ndarray, lb: np.ndarray | None, stage: int, best: "_Best",
+            ks: str, centre: np.ndarray | None = None) -> None:
+    """Offer the windows pairs[sel] to best, discarding those whose lower bound of D cannot win.
+
+    Stage s bounds D by its maximum over _PRUNE_POINTS[s] points of each window (exact for
+    windows with no more data values), zooming in on where the previous stage's maximum
+    (`centre`) was; after the last stage the survivors get their exact D.  Windows are
+    processed in chunks, the most promising (smallest bound) first, so that the best D found
+    so far prunes the rest; at stages after the first, the first chunk is only the
+    _PROBE_PAIRS most promising windows, carried to their exact D before the others are
+    bounded further, so that a good D prunes from the start.
+    """
+    last = stage == len(_PRUNE_POINTS)
+    points = 0 if last else _PRUNE_POINTS[stage]
+    probe = _PROBE_PAIRS if lb is not None else 0
+    while sel.size:
+        if lb is not None:
+            keep = lb <= best.threshold()  # the others cannot win
+            sel, lb, centre = sel[keep], lb[keep], centre[keep]
+            if not sel.size:
+                return
+        if last:
+            take = max(1, int(np.searchsorted(np.cumsum(pairs.j[sel] - pairs.i[sel] + 1), _CHUNK_POINTS)))
+        else:
+            take = max(1, _CHUNK_POINTS // points)
+        if probe:
+            take, probe = min(take, probe), 0
+        chunk, sel = sel[:take], sel[take:]
+        sub = pairs.take(chunk)
+        if lb is not None:
+            sub_centre, lb, centre = centre[:take], lb[take:], centre[take:]
+        if last:
+            best.offer(_ks_exact(data, sub, ks), sub)
+            continue
+        if lb is None:
+            bound, at = _ks_bound(data, sub, ks, points, extra=best.hot)
+        else:
+            spread = (sub.j - sub.i) / (_PRUNE_POINTS[stage - 1] - 1)
+            bound, at = _ks_bound(data, sub, ks, points, sub_centre, spread)
+        exact = sub.j - sub.i + 1 <= points  # the bound is D there
+        if exact.any():
+            best.offer(bound[exact], sub.take(exact))
+        rest = np.flatnonzero(~exact)
+        order = rest[np.argsort(bound[rest], kind="stable")]
+        _refine(data, pairs, chunk[order], bound[order], stage + 1, best, ks, at[order])
+
+
+def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _Best:
+    """Exact joint search over xmin in a_cands and xmax in b_cands (b may be inf)."""
+    best = _Best()
+    lower, upper = (1.0, ALPHA_RANGE[1]) if np.isinf(b_cands).any() else ALPHA_RANGE
+    ia = np.searchsorted(data.values, a_cands)
+    jb = np.searchsorted(data.values, np.minimum(b_cands, 2.0**62), side="right") - 1
+    # window (a, b) is valid when it holds two distinct data values: jb >= ia + 1; jb is
+    # non-decreasing in b, so the valid b of each a form a suffix of b_cands
+    first_b = np.searchsorted(jb, ia + 1, side="left")
+    per_a = b_cands.size - first_b
+    best.cand = int(per_a.sum())
+    big = best.cand >= _BLOCK_PAIRS and not np.isinf(b_cands).any()
+    hot = _hot_points(data, a_cands, b_cands, first_b, lower, upper, ks) if big else np.zeros(0)
+    best.hot = np.searchsorted(data.values, hot)
+    best.cap = _seed(data, a_cands, b_cands, first_b, lower, upper, ks, best.hot)
+    if hot.size and math.isfinite(best.cap):
+        batches = _certified(data, a_cands, b_cands, first_b, hot, lower, upper, best)
+    else:
+        batches = _blocks(first_b, b_cands.size)
+    for r, c in batches:
+        pairs = _fit_pairs(data, a_cands[r], b_cands[c], lower, upper)
+        _refine(data, pairs, np.arange(pairs.i.size), None, 0, best, ks)
+    return best
+
+
+def _hot_points(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,
+                upper: float, ks: str) -> np.ndarray:
+    """Data values where the exact D of a sub-grid of windows (_HOT_GRID a side) is reached,
+    the most frequent first (at most _HOT_POINTS): the maximum of |S_data - S_model| sits at
+    the same few values for most windows of a data set, so these points bound D tightly."""
+    rows = np.unique(np.linspace(0, a_cands.size - 1, _HOT_GRID).astype(np.int64))
+    cols = np.unique(np.linspace(0, b_cands.size - 1, _HOT_GRID).astype(np.int64))
+    r, c = np.repeat(rows, cols.size), np.tile(cols, rows.size)
+    ok = c >= first_b[r]
+    if not ok.any():
+        return np.zeros(0)
+    pairs = _fit_pairs(data, a_cands[r[ok]], b_cands[c[ok]], lower, upper)
+    _, at = _ks_exact(data, pairs, ks, argmax=True)
+    where, freq = np.unique(at, return_counts=True)
+    return data.values[where[np.argsort(-freq, kind="stable")][:_HOT_POINTS]].astype(np.float64)
+
+
+def _tiles(first_b: np.ndarray, n_b: int):
+    """Yield (a indices, b indices, valid) of each tile of at most _TILE x _TILE candidates
+    holding a valid pair, in row-major order; valid[p, q] says whether (rows[p], cols[q]) is."""
+    for r0 in range(0, first_b.size, _TILE):
+        rows = np.arange(r0, min(first_b.size, r0 + _TILE))
+        for c0 in range(int(first_b[rows[0]]) // _TILE * _TILE, n_b, _TILE):
+            cols = np.arange(c0, min(n_b, c0 + _TILE))
+            valid = cols[None, :] >= first_b[rows][:, None]
+            if valid.any():
+                yield rows, cols, valid
+
+
+def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, hot: np.ndarray,
+               lower: float, upper: float, best: _Best):
+    """Yield the (a index, b index) arrays of the pairs of each tile that a certified lower
+    bound of D (_tile_bound) cannot discard, in blocks of at most _BLOCK_PAIRS pairs."""
+    splits = []
+    for x in hot:  # the data sums of each split point, shared by every tile
+        kx = int(np.searchsorted(data.values, x))
+        splits.append((x, kx, np.concatenate([[0.0], np.cumsum(data.counts * np.log(data.values / x))])))
+    # the exact alpha of every tile's probes (corners and centre), in a few large batches: one
+    # small batch per tile would cost more than the tile's own filter
+    pr, pc, starts = [], [], [0]
+    for rows, cols, valid in _tiles(first_b, b_cands.size):
+        r, c = _probes(valid)
+        pr.append(rows[r])
+        pc.append(cols[c])
+        starts.append(starts[-1] + r.size)
+    pr, pc = np.concatenate(pr), np.concatenate(pc)
+    alphas = np.concatenate([_fit_pairs(data, a_cands[pr[s: s + _BLOCK_PAIRS]], b_cands[pc[s: s + _BLOCK_PAIRS]],
+                                        lower, upper).alpha for s in range(0, pr.size, _BLOCK_PAIRS)])
+    for t, (rows, cols, valid) in enumerate(_tiles(first_b, b_cands.size)):
+        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, splits, lower, upper, best.threshold(),
+                            alphas[starts[t]: starts[t + 1]])
+        keep = np.flatnonzero(valid & (bound <= best.threshold()))
+        bound = bound.ravel()
+        for start in range(0, keep.size, _BLOCK_PAIRS):
+            sel = keep[start: start + _BLOCK_PAIRS]
+            sel = sel[bound[sel] <= best.threshold()]  # the threshold may have fallen meanwhile
+            if sel.size:
+                yield rows[sel // cols.size], cols[sel % cols.size]
+
+
+def _probes(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the valid corners and centre of a tile: the windows whose exact
+    alpha sets the tile's exponents."""
+    nr, nc = valid.shape
+    probe_r = np.array([0, 0, nr - 1, nr - 1, nr // 2])
+    probe_c = np.array([0, nc - 1, 0, nc - 1, nc // 2])
+    ok = valid[probe_r, probe_c]
+    return probe_r[ok], probe_c[ok]
+
+
+def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, splits: list, lower: float,
+                upper: float, thr: float = math.inf, probe_alpha: np.ndarray | None = None) -> np.ndarray:
+    """A lower bound of D for each window (a[p], b[q]) (finite b) of a tile, without its alpha.
+
+    Split each window at a data value x inside it: the data and the model below x depend on
+    xmin alone, those from x on on xmax alone, so at a fixed exponent every window's
+    S_data(x), S_model(x) and likelihood equation cost a few operations on per-xmin and
+    per-xmax sums.  The likelihood equation g(alpha) = E_alpha[log k] - mean(log x) falls with
+    alpha and vanishes at the window's alpha, and S_model(x) falls with alpha, so at the
+    exponents beta of a small grid: g(beta) > 0 gives D >= S_data(x) - S_model(x; beta), and
+    g(beta) < 0 gives D >= S_model(x; beta) - S_data(x).  The grid spans the exact alpha of
+    the tile's valid corners and centre, widened; a window it does not bracket keeps a weaker
+    bound, or -inf.  Both tests have a slack of _CERT_TOL, far above the rounding of the sums.
+    The tests run on whole cells of windows first (_cell_bounds), then window by window on the
+    cells left open, then the second-order bound (_taylor_bound) and wider grids on the windows
+    still open (see _split_bounds).  Windows that are not valid get arbitrary values.  `probe_alpha`: the exact alpha of the
+    windows of _probes(valid), if known.
+    """
+    if probe_alpha is None:
+        r, c = _probes(valid)
+        probe_alpha = _fit_pairs(data, a[r], b[c], lower, upper).alpha if r.size else np.zeros(0)
+    if not probe_alpha.size:
+        return np.full(valid.shape, -np.inf)
+    al = probe_alpha
+    lo, hi = float(al.min()), float(al.max())
+    pad = 0.25 * (hi - lo) + 1e-5 * (1.0 + abs(lo) + abs(hi))
+    beta = np.linspace(max(lower + 1e-9, lo - pad), min(upper - 1e-9, hi + pad), _ALPHA_GRID)[:, None]
+    ia = np.searchsorted(data.values, a)
+    jb = np.searchsorted(data.values, b, side="right") - 1
+    bound = np.zeros(valid.shape)  # D >= 0
+    _split_bounds(data, a, b, ia, jb, valid, splits, beta, bound, thr, True, lower, upper)
+    # windows whose alpha lies beyond the exponents of the probes (alpha need not be extreme at
+    # a tile's corners) get only a one-sided, weak bound: try wider grids on the windows left open
+    width = float(beta[-1, 0] - beta[0, 0])
+    for widen in _WIDER_GRIDS:
+        open_ = valid & (bound <= thr)
+        if not open_.any():
+            break
+        beta = np.linspace(max(lower + 1e-9, float(beta[0, 0]) - widen * width),
+                           min(upper - 1e-9, float(beta[-1, 0]) + widen * width), _WIDE_GRID)[:, None]
+        _split_bounds(data, a, b, ia, jb, open_, splits, beta, bound, thr)
+    return bound - _CERT_TOL
+
+
+def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, valid: np.ndarray,
+                  splits: list, beta: np.ndarray, bound: np.ndarray, thr: float, taylor: bool = False,
+                  lower: float = ALPHA_RANGE[0], upper: float = ALPHA_RANGE[1]) -> None:
+    """Raise bound[p, q] (in place) to the certified lower bound of D of window (a[p], b[q]) at
+    each split point and exponent of beta (column), for the windows where valid is True and the
+    bound does not yet exceed thr (see _tile_bound).  With `taylor` (the sums then have r = 0..2),
+    each split point's rectangle first gets the bounds of its cells (_cell_bounds, while more
+    than a quarter of its windows are open), and after the per-window tests the windows still
+    open get _taylor_bound at the exponent of beta nearest their alpha."""
+    stored = [None] * len(splits)
+    if taylor:  # first the bounds of whole cells, split point after split point (sums kept)
+        for n_split, (x, kx, cl) in enumerate(splits):
+            na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
+            open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)
+            if min(na, b.size - c0) < 2 * _CELL or open_.mean() <= 0.25:
+                continue
+            stored[n_split] = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, np.arange(na), np.arange(b.size - c0),
+                                          na, c0, 2)
+            _cell_bounds(*stored[n_split], valid[:na, c0:], bound[:na, c0:])
+    for n_split, (x, kx, cl) in enumerate(splits):
+        na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
+        open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)  # windows this split may still discard
+        if not open_.any():
+            continue
+        dense = open_.mean() > 0.25  # most windows open: the whole rectangle, by broadcasting
+        if stored[n_split] is not None:  # the sums of every row and column, from the cells' pass
+            ri, ci = np.arange(na), np.arange(b.size - c0)
+            low, up, n_low, n_up, l_low, l_up = stored[n_split]
+        else:  # else only the rows and columns holding open windows get their sums (row ri[k] is k)
+            ri = np.arange(na) if dense else np.flatnonzero(open_.any(axis=1))
+            ci = np.arange(b.size - c0) if dense else np.flatnonzero(open_.any(axis=0))
+            low, up, n_low, n_up, l_low, l_up = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, ri, ci, na, c0,
+                                                            1 + taylor)
+        av, bv = a[:na][ri], b[c0:][ci]
+        with np.errstate(all="ignore"):
+            if dense or not taylor or _GRID_ONE_BY_ONE:
+                _grid_bounds(low, up, n_low, n_up, l_low, l_up, ri, ci, open_, dense, beta, bound[:na, c0:])
+            if not taylor:
+                continue
+            p, q = np.nonzero(open_ & (bound[:na, c0:] <= thr))
+            if not p.size:
+                continue
+            sp, sq = np.searchsorted(ri, p), np.searchsorted(ci, q)
+            m = n_low[sp] + n_up[sq]
+            mean = (l_low[sp] + l_up[sq]) / m
+            # each window at the exponent of the grid nearest its alpha (smallest |g(beta)|)
+            gaps = np.abs((low[1][:, sp] + up[1][:, sq]) / (low[0][:, sp] + up[0][:, sq]) - mean)
+            near = np.argmin(np.where(np.isfinite(gaps), gaps, np.inf), axis=0)
+            w = np.log(bv[sq]) - np.log(av[sp])  # log(b / a): |log k - E log k| <= w in the window
+            bound[:na, c0:][p, q] = np.fmax(bound[:na, c0:][p, q], _taylor_bound(
+                beta[near, 0], low[:, near, sp], up[:, near, sq], n_up[sq] / m, mean, w, lower, upper))
+
+
+def _cell_bounds(low: np.ndarray, up: np.ndarray, n_low: np.ndarray, n_up: np.ndarray, l_low: np.ndarray,
+                 l_up: np.ndarray, valid: np.ndarray, bound: np.ndarray) -> None:
+    """Raise bound (in place) to a certified lower bound of D shared by all windows of each cell
+    of _CELL x _CELL windows, in O(rows + columns) a cell and exponent instead of O(rows x columns).
+
+    The windows (a, b) of a rectangle split at x (a <= x <= b) and the sums below and above x
+    at the exponents beta (low, up: rows r = 0, 1 by exponent and xmin / xmax; counts n_low, n_up
+    and sums of log(x_i / x) l_low, l_up of the data).  At one exponent, with A = (P0, P1, p, M)
+    the sums below x (model r = 0, 1; data count, log) and B = (U0, U1, u, N) those from x on,
+    F = S_data(x) - S_model(x) = u / (p + u) - U0 / (P0 + U0) and g = E[log(k / x)] - mean =
+    (P1 + U1) / (P0 + U0) - (M + N) / (p + u) are functions h(A(a), B(b)).  For a cell with
+    first row a* and first column b*, h(a, b) = h(a, b*) + h(a*, b) - h(a*, b*) + X, where X
+    is the double difference, the integral of the mixed second derivatives over straight paths
+    from A(a*) to A(a) and B(b*) to B(b):
+      U0 / (P0 + U0): |d2 / dP0 dU0| = |U0 - P0| / Z^3 <= 1 / Z^2, so |X| <= dP0 dU0 / Z_min^2;
+      (P1 + U1) / (P0 + U0): d2 / dP0 dU0 = 2 E / Z^2, d2 / dP1 dU0 = d2 / dP0 dU1 = -1 / Z^2,
+      d2 / dP1 dU1 = 0, so |X| <= (2 E_max dP0 dU0 + dP1 dU0 + dP0 dU1) / Z_min^2,
+    and the same for the data terms.  Every sum is monotone in a (the sums over [a, x)) or in b
+    (over [x, b]), so the largest change d.. within a cell, Z_min = P0(last row) + U0(b*) and
+    |E| <= max(|P1(a*)|, U1(last column)) / Z_min come from the cell's first and last row and
+    column.  The first two terms are separable, so their minimum (maximum) over a cell is the
+    sum of the minima (maxima) over its rows and its columns.  With g_min - X_g > _CERT_TOL the
+    cell's windows all have alpha > beta, so D >= F(alpha) > F(beta) >= F_min - X_F; with
+    g_max + X_g < -_CERT_TOL, D >= -(F_max + X_F).  Cells holding an invalid window are left.
+    The exponents must lie inside the search range (alpha is clipped to it).
+    """
+    na, nb = valid.shape
+    rs, cs = np.arange(0, na, _CELL), np.arange(0, nb, _CELL)
+    re, ce = np.minimum(rs + _CELL, na) - 1, np.minimum(cs + _CELL, nb) - 1
+    cell_ok = np.minimum.reduceat(np.minimum.reduceat(valid.astype(np.int8), rs, axis=0), cs, axis=1) > 0
+    if not cell_ok.any():
+        return
+    with np.errstate(all="ignore"):
+        p0, p1, u0, u1 = low[0], low[1], up[0], up[1]  # (exponents, rows / columns)
+
+        def f_and_g(p0, p1, pn, pm, u0, u1, un, um):
+            z, m = p0 + u0, pn + un
+            return un / m - u0 / z, (p1 + u1) / z - (pm + um) / m
+
+        # rows against each cell's first column, columns against each cell's first row
+        rf, rg = f_and_g(p0[:, :, None], p1[:, :, None], n_low[None, :, None], l_low[None, :, None],
+                         u0[:, None, cs], u1[:, None, cs], n_up[None, None, cs], l_up[None, None, cs])
+        cf, cg = f_and_g(p0[:, rs, None], p1[:, rs, None], n_low[None, rs, None], l_low[None, rs, None],
+                         u0[:, None, :], u1[:, None, :], n_up[None, None, :], l_up[None, None, :])
+        f_star, g_star = rf[:, rs, :], rg[:, rs, :]
+        f_min = np.minimum.reduceat(rf, rs, axis=1) + np.minimum.reduceat(cf, cs, axis=2) - f_star
+        f_max = np.maximum.reduceat(rf, rs, axis=1) + np.maximum.reduceat(cf, cs, axis=2) - f_star
+        g_min = np.minimum.reduceat(rg, rs, axis=1) + np.minimum.reduceat(cg, cs, axis=2) - g_star
+        g_max = np.maximum.reduceat(rg, rs, axis=1) + np.maximum.reduceat(cg, cs, axis=2) - g_star
+        # largest changes within a cell, and the smallest normalisers
+        d_p0 = np.abs(p0[:, rs] - p0[:, re])[:, :, None]
+        d_p1 = np.abs(p1[:, rs] - p1[:, re])[:, :, None]
+        d_u0 = np.abs(u0[:, ce] - u0[:, cs])[:, None, :]
+        d_u1 = np.abs(u1[:, ce] - u1[:, cs])[:, None, :]
+        z_min = p0[:, re][:, :, None] + u0[:, cs][:, None, :]
+        e_max = np.maximum(np.abs(p1[:, rs])[:, :, None], np.abs(u1[:, ce])[:, None, :]) / z_min
+        d_pn = np.abs(n_low[rs] - n_low[re])[:, None]
+        d_pm = np.abs(l_low[rs] - l_low[re])[:, None]
+        d_un = np.abs(n_up[ce] - n_up[cs])[None, :]
+        d_um = np.abs(l_up[ce] - l_up[cs])[None, :]
+        m_min = n_low[re][:, None] + n_up[cs][None, :]
+        mm_max = np.maximum(np.abs(l_low[rs])[:, None], np.abs(l_up[ce])[None, :]) / m_min
+        x_f = d_p0 * d_u0 / z_min**2 + d_pn * d_un / m_min**2
+        x_g = ((2.0 * e_max * d_p0 * d_u0 + d_p1 * d_u0 + d_p0 * d_u1) / z_min**2
+               + (2.0 * mm_max * d_pn * d_un + d_pm * d_un + d_pn * d_um) / m_min**2)
+        above = np.where(g_min - x_g > _CERT_TOL, f_min - x_f, -np.inf)  # beta < alpha for every window
+        below = np.where(g_max + x_g < -_CERT_TOL, -(f_max + x_f), -np.inf)  # beta > alpha
+        cell = np.max(np.fmax(above, below), axis=0, initial=-np.inf)
+        cell = np.where(cell_ok & np.isfinite(cell), cell, -np.inf)
+    rows = np.diff(np.r_[rs, na])
+    cols = np.diff(np.r_[cs, nb])
+    np.fmax(bound, np.repeat(np.repeat(cell, rows, axis=0), cols, axis=1), out=bound)
+
+
+def _grid_bounds(low, up, n_low, n_up, l_low, l_up, ri, ci, open_, dense, beta, bound) -> None:
+    """The per-window tests of _split_bounds at each exponent of beta, on the windows where
+    open_ is True (bound: the split's rectangle, raised in place; sums for rows ri, columns ci)."""
+    if dense:
+        pa, pb, out = (slice(None), None), (None, slice(None)), bound
+    else:  # the few left open: one by one
+        p, q = np.nonzero(open_)
+        pa, pb, out = np.searchsorted(ri, p), np.searchsorted(ci, q), bound[p, q]
+    m = n_low[pa] + n_up[pb]
+    s_data = n_up[pb] / m
+    mean = (l_low[pa] + l_up[pb]) / m
+    hi_mean, lo_mean = mean + _CERT_TOL, mean - _CERT_TOL
+    for g in range(beta.shape[0]):
+        z = low[0, g][pa] + up[0, g][pb]
+        e = (low[1, g][pa] + up[1, g][pb]) / z  # E_beta[log(k / x)]
+        sign = (e > hi_mean).astype(np.float64) - (e < lo_mean)  # +1: beta < alpha, -1: beta > alpha
+        out = np.fmax(out, sign * (s_data - up[0, g][pb] / z))
+    if dense:
+        bound[...] = out
+    else:
+        bound[p, q] = out
+
+
+def _split_sums(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, x: float, kx: int,
+                cl: np.ndarray, beta: np.ndarray, ri: np.ndarray, ci: np.ndarray, na: int, c0: int, rmax: int):
+    """Sums of the windows split at x, for rows a[:na][ri] and columns b[c0:][ci]: model sums
+    of (k / x)^-beta log(k / x)^r below x and from x on (r = 0..rmax, by exponent), and the data's
+    counts and sums of log(x_i / x) below x and from x on."""
+    av, bv = a[:na][ri], b[c0:][ci]
+    ra, cb = ia[:na][ri], jb[c0:][ci] + 1
+    n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)
+    n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)
+    l_low, l_up = cl[kx] - cl[ra], cl[cb] - cl[kx]
+    logx = math.log(x)
+    with np.errstate(all="ignore"):
+        if x >= _EM_START:  # both parts as differences of T(a), T(x), T(b + 1)
+            t = _upper_sums(beta, logx, np.r_[av, x, bv + 1.0][None, :], rmax)
+            low = t[:, :, :ri.size] - t[:, :, ri.size: ri.size + 1]
+            up = t[:, :, ri.size: ri.size + 1] - t[:, :, ri.size + 1:]
+        else:
+            low = _range_sums(beta, logx, av[None, :], x - 1.0, rmax)  # k in [a, x - 1]
+            up = _range_sums(beta, logx, x, bv[None, :], rmax)  # k in [x, b]
+    return low, up, n_low, n_up, l_low, l_up
+
+
+def _taylor_bound(beta: float, low: np.ndarray, up: np.ndarray, s_data: np.ndarray, mean: np.ndarray,
+                  w: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    """A lower bound of |S_data(x) - S_model(x; alpha)| for windows split at x, from sums at a
+    single exponent beta near their alpha (tight to second order in alpha - beta).
+
+    `low`, `up`: rows r = 0, 1, 2 of the sums of (k / x)^-beta log(k / x)^r below x and from x
+    on (one column a window); `s_data`, `mean`: the window's S_data(x) and mean of log(x_i / x);
+    `w`: log(b / a).  With l = log(k / x) and the model at exponent t: g(t) = E_t[l] - mean
+    has g' = -V(t) (the variance of l), and |dV / dt| = |E_t[(l - E l)^3]| <= w V(t), so
+    V(t) lies within V(beta) exp(+-w |t - beta|); the root alpha of g is therefore within
+    [log1p(w g / V) / w, -log1p(-w g / V) / w] of beta (g = g(beta); both ends for either sign,
+    with g widened by _CERT_TOL and V by 1e-6 of itself for rounding).  S(t) = S_model(x; t) has
+    S' = -Cov_t(1{k >= x}, l) and |S''| = |E_t[(1{k >= x} - S)(l - E l)^2]| <= V(t), so S(alpha)
+    = S(beta) - Cov * (alpha - beta) within V(beta) exp(w d) d^2 / 2 (d = |alpha - beta|).  The
+    bound is the distance of S_data from that interval; -inf where the root is not bracketed
+    (w |g| / V >= 1/2, or beyond the search range).  The caller subtracts _CERT_TOL.
+    """
+    with np.errstate(all="ignore"):
+        z = low[0] + up[0]
+        e1 = (low[1] + up[1]) / z
+        e2 = (low[2] + up[2]) / z
+        var = e2 - e1 * e1
+        s0 = up[0] / z
+        cov = up[1] / z - s0 * e1
+        gap = e1 - mean
+        v_lo, v_hi = var * (1.0 - 1e-6), var * (1.0 + 1e-6)
+        g_lo, g_hi = gap - _CERT_TOL, gap + _CERT_TOL
+        d_lo = np.minimum(np.log1p(w * g_lo / v_lo), np.log1p(w * g_lo / v_hi)) / w
+        d_hi = np.maximum(-np.log1p(-w * g_hi / v_lo), -np.log1p(-w * g_hi / v_hi)) / w
+        d = np.maximum(np.abs(d_lo), np.abs(d_hi))
+        ok = ((w * np.maximum(np.abs(g_lo), np.abs(g_hi)) < 0.5 * v_lo) & (var > 1e-4 * np.abs(e2))
+              & (beta + d_lo > lower) & (beta + d_hi < upper) & np.isfinite(d))
+        rem = 0.5 * v_hi * np.exp(w * d) * d * d
+        s_lo = s0 + np.minimum(-cov * d_lo, -cov * d_hi) - rem
+        s_hi = s0 + np.maximum(-cov * d_lo, -cov * d_hi) + rem
+        out = np.maximum(s_data - s_hi, s_lo - s_data)
+    return np.where(ok, out, -np.inf)
+
+
+def _seed(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, lower: float,
+          upper: float, ks: str, hot: np.ndarray) -> float:
+    """A cap on the pruning threshold: the smallest D of a sub-grid of the pairs (every s-th
+    xmin and xmax candidate, about _SEED_PAIRS pairs), then of ever finer sub-grids (s / 8,
+    s / 64, ... down to 1) within s of the winner so far; none (inf) when all the pairs fit in
+    one block.  Each sub-grid has a few hundred pairs, whatever the number of pairs.
+
+    Only the cap is kept, never a winner: alpha (hence D) of a window may differ in the last
+    bits from the main pass, where the other windows of its batch differ (a series stops when
+    the whole batch's terms are negligible), so the cap adds 1e-9 of slack; the
+    main pass then finds the same window, alpha and D as without the seed, just sooner.
+    """
+    n_pairs = int((b_cands.size - first_b).sum())
+    if n_pairs < _BLOCK_PAIRS:  # one block: its own ordering does as well, the seed's fixed cost would show
+        return math.inf
+    step = int(math.isqrt(n_pairs // _SEED_PAIRS))
+    if step < 2:  # the sub-grid would be the whole search
+        return math.inf
+    seed = _Best(hot=hot)
+    rows = np.arange(0, a_cands.size, step)
+    cols = np.arange(0, b_cands.size, step)
+    while True:
+        r = np.repeat(rows, cols.size)
+        c = np.tile(cols, rows.size)
+        ok = c >= first_b[r]
+        if ok.any():
+            pairs = _fit_pairs(data, a_cands[r[ok]], b_cands[c[ok]], lower, upper)
+            _refine(data, pairs, np.arange(pairs.i.size), None, 0, seed, ks)
+        if seed.a < 0:
+            return math.inf
+        if step == 1:
+            return seed.d + 1e-9
+        # a finer sub-grid within one step of the winner
+        ra, cb = int(np.searchsorted(a_cands, seed.a)), int(np.searchsorted(b_cands, seed.b))
+        finer = max(1, step // 8)
+        rows = np.arange(max(0, ra - step + finer), min(a_cands.size, ra + step), finer)
+        cols = np.arange(max(0, cb - step + finer), min(b_cands.size, cb + step), finer)
+        step = finer
+
+
+def _candidates(positive: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values among the floor(fraction * n) smallest and largest positive degrees."""
+    count = max(1, int(math.floor(fraction * positive.size + 1e-9)))
+    return np.unique(positive[:count]), np.unique(positive[positive.size - count:])
