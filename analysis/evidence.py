@@ -28,9 +28,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from analysis._tpl_search import _Data, _fit_pairs, _ks_exact
+from analysis._tpl_sums import _mean_log
 from analysis.alternatives import AlternativesResult, compare_alternatives, curvature_test
 from analysis.bootstrap import PValueResult, _window_pvalue, tpl_pvalue
-from analysis.tpl import ALPHA_RANGE, FitError, TPLFit, _Data, _fit_pairs, _ks_exact, _mean_log, _validate_degrees, fit_tpl
+from analysis.tpl import ALPHA_RANGE, FitError, TPLFit, _validate_degrees, fit_tpl
 from nn2graph._rng import SeedLike, as_generator
 
 __all__ = ["Criterion", "PowerLawEvidence", "assess_power_law"]

@@ -76,11 +76,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-# the private names below are re-imported for the code that takes them from here (analysis.evidence,
-# analysis.bootstrap, the tests)
-from analysis._tpl_search import (ALPHA_RANGE, _candidates, _continuous_start, _Data,  # noqa: F401
-                                  _fit_pairs, _ks_exact, _ks_points, _search)
-from analysis._tpl_sums import _mean_log, _range_sums, _solve_alpha  # noqa: F401
+from analysis._tpl_search import ALPHA_RANGE, _candidates, _Data, _search
+from analysis._tpl_sums import _range_sums
 from nn2graph._rng import SeedLike, as_generator
 from nn2graph.exceptions import NN2GraphError
 

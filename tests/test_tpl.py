@@ -14,7 +14,8 @@ from scipy.optimize import brentq
 from scipy.special import zeta
 
 from analysis import FitError, TPLFit, fit_tpl
-from analysis.tpl import _candidates, _Data, _fit_pairs, _ks_exact, _ks_points, _validate_degrees
+from analysis._tpl_search import _candidates, _Data, _fit_pairs, _ks_exact, _ks_points
+from analysis.tpl import _validate_degrees
 from nn2graph.exceptions import NN2GraphError
 
 
