@@ -138,6 +138,8 @@ def _validate_degrees(degrees: ArrayLike) -> tuple[np.ndarray, int, int]:
 
 
 _INT64_MAX = 2**63 - 1
+#: Integers of the window whose CCDF :meth:`TPLFit.sample` tabulates before it bisects.
+_SAMPLE_TABLE = 4096
 
 
 def _check_objects(arr: np.ndarray) -> None:
@@ -232,22 +234,36 @@ class TPLFit:
     def sample(self, size: int, seed: SeedLike = None) -> np.ndarray:
         """Exact inverse-CDF draws (int64) from the fitted law.
 
-        For ``xmax = inf`` draws are capped at 2**53 (a probability below 1e-15 for alpha >= 2).
+        Each draw is the largest integer ``k`` in the window with ``ccdf(k) >= u`` for a uniform
+        ``u`` in (0, 1].  The CCDF is tabulated once on the first :data:`_SAMPLE_TABLE`
+        integers of the window (a window that short is sampled from the table alone); draws
+        beyond the table are found by bisection.  For ``xmax = inf`` draws are capped at 2**53
+        (a probability below 1e-15 for alpha >= 2).
         """
         rng = as_generator(seed)
         u = 1.0 - rng.random(size)  # in (0, 1]
-        lo = np.full(size, float(self.xmin))  # ccdf(lo) >= u always
-        hi = np.full(size, min(float(self.xmax), 2.0**53) + 1.0)  # ccdf(hi) < u (or cap)
-        while True:
-            open_ = hi - lo > 1
-            if not open_.any():
-                break
-            mid = np.floor(0.5 * (lo + hi))
-            s = np.where(open_, self._upper(np.where(open_, mid, self.xmin)), 0.0)
-            up = open_ & (s >= u)
-            lo = np.where(up, mid, lo)
-            hi = np.where(open_ & ~up, mid, hi)
-        return lo.astype(np.int64)
+        top = min(float(self.xmax), 2.0**53)
+        k = np.arange(float(self.xmin), min(top, self.xmin + _SAMPLE_TABLE - 1.0) + 1.0)
+        s = np.minimum.accumulate(self._upper(k))  # ccdf(k), kept non-increasing against rounding
+        s[0] = 1.0  # ccdf(xmin) >= u always
+        idx = np.searchsorted(-s, -u, side="right") - 1  # the last k with s >= u
+        out = k[idx]
+        beyond = idx == k.size - 1 if k[-1] < top else np.zeros(size, dtype=bool)
+        if beyond.any():  # bisection on [k[-1], top]: ccdf(lo) >= u, ccdf(hi) < u (or the cap)
+            ub = u[beyond]
+            lo = np.full(ub.size, k[-1])
+            hi = np.full(ub.size, top + 1.0)
+            while True:
+                open_ = hi - lo > 1
+                if not open_.any():
+                    break
+                mid = np.floor(0.5 * (lo + hi))
+                cut = np.where(open_, self._upper(np.where(open_, mid, self.xmin)), 0.0)
+                up = open_ & (cut >= ub)
+                lo = np.where(up, mid, lo)
+                hi = np.where(open_ & ~up, mid, hi)
+            out[beyond] = lo
+        return out.astype(np.int64)
 
     def plot(self, ax: Any = None, *, color: str = "C0", label: str | None = None) -> Any:
         """Log-log CCDF of the tail (points) with the fitted law in red; returns the Axes."""

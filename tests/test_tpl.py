@@ -251,6 +251,32 @@ def test_pmf_ccdf_sample_consistent():
     assert abs(np.mean(d == 1) - 1 / zeta(2.5, 1)) < 0.02
 
 
+@pytest.mark.parametrize("table", [4096, 7, 1])
+@pytest.mark.parametrize(("alpha", "xmin", "xmax"), [(1.7, 3, 60), (-2.0, 55, 146), (2.5, 1, 400), (0.4, 10, 3000)])
+def test_sample_is_the_inverse_cdf_of_direct_sums(monkeypatch, alpha, xmin, xmax, table):
+    # the draw for u is the largest k with P(X >= k) >= u, P from a direct sum of k**-alpha;
+    # tables of 7 and 1 integers send most draws through the bisection beyond the table
+    import analysis.tpl as tpl_module
+
+    monkeypatch.setattr(tpl_module, "_SAMPLE_TABLE", table)
+    k = np.arange(xmin, xmax + 1, dtype=float)
+    w = k**-alpha
+    ccdf = np.cumsum(w[::-1])[::-1] / w.sum()
+    u = 1.0 - np.random.default_rng(11).random(4000)
+    expected = k[(ccdf[None, :] >= u[:, None]).sum(axis=1) - 1].astype(np.int64)
+    draws = _model(alpha, xmin, xmax).sample(4000, seed=11)
+    assert np.mean(draws == expected) > 0.999  # a u within rounding of a CCDF value may go either way
+    assert np.all(np.abs(draws - expected) <= 1)
+
+
+def test_untruncated_sample_reaches_beyond_the_table():
+    law = _model(1.3, 2, math.inf)
+    draws = law.sample(20000, seed=5)
+    far = 2 + 4096
+    # P(X >= far) = zeta(1.3, far) / zeta(1.3, 2)
+    assert draws.max() > far and abs(np.mean(draws >= far) - zeta(1.3, far) / zeta(1.3, 2)) < 0.01
+
+
 def test_on_search_edge_is_reported():
     # a power law on [1, 40] and a uniform lump on [1000, 1099]: the xmax candidates (the 40
     # largest values) all hold part of the lump, the smallest holds the least
