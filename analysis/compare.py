@@ -222,14 +222,15 @@ _MD_COLUMNS = (("source", "source", "{}"), ("layer", "layer / kind", "{}"), ("n"
                ("mean_degree", "mean degree", "{:.2f}"), ("alpha", "alpha", "{:.3f}"), ("xmin", "xmin", "{}"),
                ("xmax", "xmax", "{}"), ("tail_share", "n_tail / n", "{:.2f}"), ("ks_distance", "D", "{:.4f}"),
                ("p_value", "p", "{:.3f}"), ("best", "best law", "{}"), ("tail_alpha", "tail alpha", "{:.2f}"),
-               ("tail_xmin", "tail xmin", "{}"), ("tail_n", "tail n", "{}"),
-               ("verdict_summary", "verdict (widest window)", "{}"))
+               ("tail_xmin", "tail xmin", "{}"), ("tail_n", "tail n", "{}"), ("tail_p_value", "tail p", "{:.3f}"),
+               ("verdict_summary", "verdict (widest window)", "{}"), ("tail_verdict_summary", "tail verdict", "{}"))
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of comparison rows (:meth:`ComparisonEntry.row`): the TPL window fit (the
-    paper's method), its p-value and best law, the power-law tail, and the power-law verdict with
-    what decided it (or why a degenerate set was not fitted).
+    paper's method), its p-value and best law, the untruncated power-law tail with its p-value, and
+    the two verdicts (widest window, tail) with what decided them (or why a degenerate set was not
+    fitted).
 
     Examples
     --------
@@ -385,6 +386,7 @@ def compare_networks(
     weighted: bool = False,
     include_output: bool = False,
     search_fraction: float = 0.3,
+    tail_verdict: bool = True,
     cache: AnalysisCache | str | os.PathLike | None = None,
     progress: bool = False,
 ) -> Comparison:
@@ -405,6 +407,10 @@ def compare_networks(
         Passed to :func:`resolve_source`.
     search_fraction : float, default 0.3
         TPL window search range.
+    tail_verdict : bool, default True
+        Judge the untruncated tail fit too (:func:`analysis.analyse_degrees`): the tail is what
+        the connectome literature reports, so its exponent comes with its p-value and verdict.
+        A second bootstrap per degree set (with the xmin search in every refit).
     cache : AnalysisCache, path or None
         Folder of finished bootstraps (:class:`analysis.AnalysisCache`).
     progress : bool, default False
@@ -441,7 +447,8 @@ def compare_networks(
     for s in sets:
         try:
             analysis = analyse_degrees(s.degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
-                                       search_fraction=search_fraction, cache=cache, progress=progress)
+                                       search_fraction=search_fraction, tail_verdict=tail_verdict, cache=cache,
+                                       progress=progress)
         except FitError as error:
             raise CompareError(f"{s.source}: {s.layer}: cannot analyse its degrees: {error}") from error
         entries.append(ComparisonEntry(s.source, s.layer, analysis))

@@ -58,8 +58,8 @@ def _stage_phase(sets: list[DegreeSet], names: list[str], synapses: str, n_boot:
                  n_jobs: int | None, progress: bool, run: RunFolder) -> list[dict[str, Any]]:
     rows = []
     for name, s in zip(names, sets):
-        analysis = analyse_degrees(s.degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, cache=run.folder("analyses"),
-                                   progress=progress)
+        analysis = analyse_degrees(s.degrees, n_boot=n_boot, seed=seed, n_jobs=n_jobs, tail_verdict=True,
+                                   cache=run.folder("analyses"), progress=progress)
         rows.append(ComparisonEntry(name, "total", analysis).row())
     run.write_csv("stage-degrees.csv", rows)
     run.write_text("stage-degrees.md", markdown_table(rows) + "\n")
@@ -232,7 +232,8 @@ def _development_run(run: RunFolder, values: tuple[int, ...], *, synapses: str, 
                       connectome_degrees(load_connectome(name, synapses=synapses), kind="total"))
             for s, name in zip(values, names)]
     stage_rows = run.stage("stage-degrees", {"degrees": [s.degrees for s in sets], "names": names,
-                                              "synapses": synapses, "n_boot": n_boot, "seed": seed},
+                                              "synapses": synapses, "n_boot": n_boot, "seed": seed,
+                                              "tail_verdict": True},
                            lambda: _stage_phase(sets, names, synapses, n_boot, seed, n_jobs, progress, run))
     metrics["stage_degrees"] = stage_rows
     run.write_json("metrics.json", metrics)

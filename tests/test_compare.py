@@ -13,6 +13,7 @@ import pytest
 from analysis import (
     FitError,
     analyse_degrees,
+    assess_power_law,
     compare_alternatives,
     connectome_degrees,
     fit_tpl,
@@ -210,6 +211,25 @@ def test_compare_network_and_connectome_writes_table_and_figure(tiny_network, tm
     assert len(__import__("json").loads(c.to_json())["entries"]) == len(labels)
 
 
+def test_the_tail_fit_comes_with_its_own_verdict(tmp_path):
+    # the untruncated tail (the fit connectome papers report) is judged by assess_power_law with
+    # xmax=inf and the same seed: its p-value repeats the xmin search in every bootstrap set
+    c = compare_networks(["celegans:varshney2011:in"], n_boot=20, seed=5, n_jobs=1)
+    a = c.entries[0].analysis
+    direct = assess_power_law(a.degrees, xmax=math.inf, n_boot=20, seed=5, n_jobs=1)
+    assert a.tail_evidence.fit == a.tail_fit == direct.fit and a.tail_fit.xmin == 11
+    assert a.tail_evidence.pvalue.p_value == direct.pvalue.p_value and a.tail_evidence.verdict == direct.verdict
+    c.to_csv(tmp_path / "t.csv")
+    with open(tmp_path / "t.csv") as fh:
+        row = next(csv.DictReader(fh))
+    assert float(row["tail_p_value"]) == direct.pvalue.p_value and row["tail_verdict"] == direct.verdict
+    assert c.to_markdown().splitlines()[-1].endswith(f"| {direct.summary()} |")
+    # asked for or not, the paper's bootstrap (and so its cache entry) is the same
+    plain = analyse_degrees(a.degrees, n_boot=20, seed=5, n_jobs=1, search_fraction=0.3)
+    assert plain.tail_evidence is None and plain.key == a.key and plain.p_value == a.p_value
+    assert plain.row()["tail_verdict"] is None
+
+
 def test_ccdf_curves_are_degree_over_mean():
     d = np.array([0, 1, 1, 2, 4, 4, 4, 10])
     fig = plot_degree_ccdfs([DegreeSet("s", "l", d)])
@@ -226,9 +246,9 @@ def test_degenerate_layer_is_reported_and_bad_degrees_named():
     c = compare_networks([flat], n_boot=0)
     row = c.rows()[0]
     assert row["not_fitted"].startswith("4 nodes of positive degree") and row["alpha"] is None
-    assert c.to_markdown().splitlines()[0].endswith("| verdict (widest window) |")
+    assert c.to_markdown().splitlines()[0].endswith("| verdict (widest window) | tail verdict |")
     assert c.to_markdown().splitlines()[-1].endswith("| not fitted: 4 nodes of positive degree (a fit needs at least "
-                                                     "10 nodes and 3 distinct positive degrees) |")
+                                                     "10 nodes and 3 distinct positive degrees) | n/a |")
     with pytest.raises(CompareError, match=r"net: fc3: cannot analyse its degrees"):
         compare_networks([DegreeSet("net", "fc3", np.array([2, -1, 3]))], n_boot=0)
     with pytest.raises(CompareError, match="no sources given"):

@@ -18,7 +18,7 @@ def add_parser(subparsers) -> None:
         description=(
             "Analyse the degree distribution of every layer of one or more networks and of C. elegans "
             "connectomes with the same analysis as 'nn2graph fit' and 'nn2graph reproduce' (TPL window fit, "
-            "bootstrap p-value, alternative laws, power-law tail, the verdict and its reasons; layers with fewer "
+            "bootstrap p-value, alternative laws, the untruncated power-law tail with its own bootstrap p-value, the two verdicts (widest window, tail) and their reasons; layers with fewer "
             "than 10 nodes or 3 distinct degrees are reported, not fitted) and print the table. With --out DIR "
             "also write compare.csv, compare.md, compare.json and ccdf.png (degree / mean degree, log-log) "
             "into DIR, a run folder: locked while the command runs, its settings in DIR/run.json (another "
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             comparison.plot(path=folder.file("ccdf.png"), title=args.title)
             return markdown
 
-        markdown = folder.stage("compare", {**identity, "title": args.title}, compare)
+        markdown = folder.stage("compare", {**identity, "title": args.title, "tail_verdict": True}, compare)
     print(markdown)
     print(f"wrote {args.out}/{', '.join(FILES)}")
     return 0
