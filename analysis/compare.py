@@ -300,7 +300,8 @@ def plot_degree_ccdfs(degree_sets, *, path: str | os.PathLike | None = None, tit
     """Overlaid log-log CCDFs of degree divided by its mean, one curve per degree set.
 
     The mean is over all nodes, zeros included; the curves show the positive degrees.
-    Curves of one source share a line style.
+    Every curve has its own colour and line style: one colour a source when no source has more
+    than four sets, otherwise one line style a source.
 
     Parameters
     ----------
@@ -346,32 +347,42 @@ def plot_degree_ccdfs(degree_sets, *, path: str | os.PathLike | None = None, tit
 
 
 def _line_styles(sources: Sequence[str]) -> list[dict[str, Any]]:
-    """Matplotlib styles that tell every line apart: the line style says the source, the colour
-    the set within its source (tab10, or tab20 when a source has more than 10 sets), and a marker
-    is added for the 21st set of a source on.
+    """Matplotlib styles that tell every line apart.
 
-    >>> [(st["linestyle"], st["color"]) for st in _line_styles(["a", "a", "b"])]
-    [('-', 'C0'), ('-', 'C1'), ('--', 'C0')]
-    >>> len({(st["linestyle"], str(st["color"]), st.get("marker")) for st in _line_styles(["x"] * 45)})
-    45
+    When no source has more than four sets (layers of a small network, a connectome's in, out
+    and total degree) the colour says the source (tab10, tab20 beyond 10 sources, then a
+    marker for every further 20) and the line style the set within it.  Otherwise the line
+    style says the source and the colour the set within it (tab10, tab20 beyond 10 sets), with
+    a marker for each further group of four sources and of twenty sets.
+
+    >>> [(st["color"], st["linestyle"]) for st in _line_styles(["a", "a", "b"])]
+    [('C0', '-'), ('C0', '--'), ('C1', '-')]
+    >>> styles = _line_styles(["x"] * 45 + ["y"] * 3)
+    >>> len({(st["linestyle"], str(st["color"]), st.get("marker")) for st in styles})
+    48
     """
     from matplotlib import colormaps
 
     dashes = ("-", "--", ":", "-.")
-    markers = ("o", "s", "^", "v", "D", "x")
+    markers = ("o", "s", "^", "v", "D", "x", "+", "*", "p", "h")
     order = list(dict.fromkeys(sources))
     per_source = {src: sources.count(src) for src in order}
+    by_source = max(per_source.values(), default=0) <= len(dashes)
     seen: dict[str, int] = {}
     styles = []
     for src in sources:
         k = seen[src] = seen.get(src, -1) + 1
-        style: dict[str, Any] = {"linestyle": dashes[order.index(src) % len(dashes)]}
-        if per_source[src] <= 10:
-            style["color"] = f"C{k}"
+        si = order.index(src)
+        if by_source:
+            color = f"C{si}" if len(order) <= 10 else colormaps["tab20"](si % 20)
+            style: dict[str, Any] = {"color": color, "linestyle": dashes[k]}
+            group = si // 20
         else:
-            style["color"] = colormaps["tab20"](k % 20)
-            if k >= 20:
-                style |= {"marker": markers[(k // 20 - 1) % len(markers)], "markevery": 0.2, "markersize": 3}
+            color = f"C{k}" if per_source[src] <= 10 else colormaps["tab20"](k % 20)
+            style = {"color": color, "linestyle": dashes[si % len(dashes)]}
+            group = (si // len(dashes)) * (max(per_source.values()) // 20 + 1) + k // 20
+        if group:
+            style |= {"marker": markers[(group - 1) % len(markers)], "markevery": 0.2, "markersize": 3}
         styles.append(style)
     return styles
 

@@ -241,6 +241,22 @@ def test_ccdf_curves_are_degree_over_mean():
     assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_yscale() == "log"
 
 
+@pytest.mark.parametrize("sizes", [[3] * 11, [1] * 25, [3, 3, 1, 1, 1, 4, 2], [45, 3], [12] * 9, [30, 25, 2, 1, 7, 21],
+                                   [50] * 6])
+def test_every_ccdf_curve_has_its_own_style(sizes):
+    from analysis.compare import _line_styles
+
+    sources = [f"s{i}" for i, n in enumerate(sizes) for _ in range(n)]
+    styles = _line_styles(sources)
+    keys = {(st["linestyle"], str(st["color"]), st.get("marker")) for st in styles}
+    assert len(keys) == len(sources)
+    if max(sizes) <= 4:  # one colour a source
+        colours = {}
+        for src, st in zip(sources, styles):
+            colours.setdefault(src, set()).add(str(st["color"]))
+        assert all(len(c) == 1 for c in colours.values())
+
+
 def test_degenerate_layer_is_reported_and_bad_degrees_named():
     flat = DegreeSet("net", "fc3", np.array([2, 2, 2, 2]))
     c = compare_networks([flat], n_boot=0)
