@@ -28,7 +28,6 @@ _BLOCK_PAIRS = 1 << 14
 _PROBE_PAIRS = 16  # most promising windows taken to their exact D first at each later stage
 _SEED_PAIRS = 256  # pairs of the sub-grid that seeds the pruning threshold
 _TILE = 512  # xmin and xmax candidates a side of a tile of the certified filter
-_GRID_ONE_BY_ONE = True  # windows of open cells through the per-window grid before the second-order bound
 _CELL = 32  # a side of the cells of windows that share one bound (_cell_bounds) within a tile
 _HOT_POINTS = 6  # split points of the certified filter
 _HOT_GRID = 9  # its sub-grid (a side) of windows whose exact D locates the split points
@@ -297,7 +296,7 @@ def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _
     best.hot = np.searchsorted(data.values, hot)
     best.cap = _seed(data, a_cands, b_cands, first_b, lower, upper, ks, best.hot)
     if hot.size and math.isfinite(best.cap):
-        batches = _certified(data, a_cands, b_cands, first_b, hot, lower, upper, best)
+        batches = _certified(data, a_cands, b_cands, first_b, hot, lower, upper, best, ks)
     else:
         batches = _blocks(first_b, b_cands.size)
     for r, c in batches:
@@ -324,39 +323,64 @@ def _hot_points(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: 
 
 
 def _tiles(first_b: np.ndarray, n_b: int):
-    """Yield (a indices, b indices, valid) of each tile of at most _TILE x _TILE candidates
-    holding a valid pair, in row-major order; valid[p, q] says whether (rows[p], cols[q]) is."""
+    """Yield (a indices, b indices) of each tile of at most _TILE x _TILE candidates holding a
+    valid pair, in row-major order (its valid pairs: _valid)."""
     for r0 in range(0, first_b.size, _TILE):
+        if first_b[r0] >= n_b:  # first_b is non-decreasing: no valid pair from here on
+            return
         rows = np.arange(r0, min(first_b.size, r0 + _TILE))
-        for c0 in range(int(first_b[rows[0]]) // _TILE * _TILE, n_b, _TILE):
-            cols = np.arange(c0, min(n_b, c0 + _TILE))
-            valid = cols[None, :] >= first_b[rows][:, None]
-            if valid.any():
-                yield rows, cols, valid
+        for c0 in range(int(first_b[r0]) // _TILE * _TILE, n_b, _TILE):
+            yield rows, np.arange(c0, min(n_b, c0 + _TILE))
+
+
+def _valid(first_b: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """valid[p, q]: whether the pair (rows[p], cols[q]) holds two distinct data values."""
+    return cols[None, :] >= first_b[rows][:, None]
 
 
 def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, hot: np.ndarray,
-               lower: float, upper: float, best: _Best):
+               lower: float, upper: float, best: _Best, ks: str):
     """Yield the (a index, b index) arrays of the pairs of each tile that a certified lower
-    bound of D (_tile_bound) cannot discard, in blocks of at most _BLOCK_PAIRS pairs."""
+    bound of D (_tile_bound) cannot discard, in blocks of at most _BLOCK_PAIRS pairs.
+
+    The tiles come best first: in ascending order of the smallest, over the tile's probes (its
+    corners and centre, _probes), of their largest |S_data - S_model| at the split points (a
+    lower bound of each probe's D, close to it where D peaks at a split point), so that the
+    exact stage meets the best windows early and the threshold falls before most tiles are
+    filtered.  Each tile tries its split points in descending order of the largest such value
+    of its probes: the split where the tile's windows come closest to their D first.  Neither
+    order changes what is discarded other than through the threshold.
+    """
     splits = []
     for x in hot:  # the data sums of each split point, shared by every tile
         kx = int(np.searchsorted(data.values, x))
         splits.append((x, kx, np.concatenate([[0.0], np.cumsum(data.counts * np.log(data.values / x))])))
-    # the exact alpha of every tile's probes (corners and centre), in a few large batches: one
-    # small batch per tile would cost more than the tile's own filter
+    # the exact alpha of every tile's probes, and their |S_data - S_model| at the split points, in
+    # a few large batches: one small batch per tile would cost more than the tile's own filter
+    tiles = list(_tiles(first_b, b_cands.size))
     pr, pc, starts = [], [], [0]
-    for rows, cols, valid in _tiles(first_b, b_cands.size):
-        r, c = _probes(valid)
-        pr.append(rows[r])
-        pc.append(cols[c])
-        starts.append(starts[-1] + r.size)
+    for rows, cols in tiles:
+        r, c = _probes(rows.size, cols.size)
+        ok = cols[c] >= first_b[rows[r]]  # (0, last column) is valid in every tile
+        pr.append(rows[r[ok]])
+        pc.append(cols[c[ok]])
+        starts.append(starts[-1] + int(ok.sum()))
     pr, pc = np.concatenate(pr), np.concatenate(pc)
-    alphas = np.concatenate([_fit_pairs(data, a_cands[pr[s: s + _BLOCK_PAIRS]], b_cands[pc[s: s + _BLOCK_PAIRS]],
-                                        lower, upper).alpha for s in range(0, pr.size, _BLOCK_PAIRS)])
-    for t, (rows, cols, valid) in enumerate(_tiles(first_b, b_cands.size)):
-        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, splits, lower, upper, best.threshold(),
-                            alphas[starts[t]: starts[t + 1]])
+    alphas, at_split = [], []
+    hot_k = np.searchsorted(data.values, hot)
+    for s in range(0, pr.size, _BLOCK_PAIRS):
+        probes = _fit_pairs(data, a_cands[pr[s: s + _BLOCK_PAIRS]], b_cands[pc[s: s + _BLOCK_PAIRS]], lower, upper)
+        alphas.append(probes.alpha)
+        at_split.append(_split_values(data, probes, hot_k, ks))
+    alphas, at_split = np.concatenate(alphas), np.concatenate(at_split)
+    peak = np.maximum.reduceat(at_split, starts[:-1], axis=0)  # by tile and split point
+    score = np.minimum.reduceat(at_split.max(axis=1), starts[:-1])  # by tile
+    for t in np.argsort(score, kind="stable"):
+        rows, cols = tiles[t]
+        valid = _valid(first_b, rows, cols)
+        order = np.argsort(-peak[t], kind="stable")
+        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, [splits[k] for k in order], lower, upper,
+                            best.threshold(), alphas[starts[t]: starts[t + 1]])
         keep = np.flatnonzero(valid & (bound <= best.threshold()))
         bound = bound.ravel()
         for start in range(0, keep.size, _BLOCK_PAIRS):
@@ -366,14 +390,22 @@ def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: n
                 yield rows[sel // cols.size], cols[sel % cols.size]
 
 
-def _probes(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns of the valid corners and centre of a tile: the windows whose exact
-    alpha sets the tile's exponents."""
-    nr, nc = valid.shape
-    probe_r = np.array([0, 0, nr - 1, nr - 1, nr // 2])
-    probe_c = np.array([0, nc - 1, 0, nc - 1, nc // 2])
-    ok = valid[probe_r, probe_c]
-    return probe_r[ok], probe_c[ok]
+def _split_values(data: _Data, p: _Pairs, hot_k: np.ndarray, ks: str) -> np.ndarray:
+    """|S_data - S_model| of each window of p (rows) at the data indices hot_k (columns), 0 where
+    the data value lies outside the window: lower bounds of its D."""
+    row = np.repeat(np.arange(p.i.size), hot_k.size)
+    k = np.tile(hot_k, p.i.size)
+    inside = (k >= p.i[row]) & (k <= p.j[row])
+    out = np.zeros(row.size)
+    if inside.any():
+        out[inside] = _ks_points(data, p, row[inside], k[inside], ks)
+    return out.reshape(p.i.size, hot_k.size)
+
+
+def _probes(nr: int, nc: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the corners and centre of a tile of nr x nc candidates: its valid
+    ones are the windows whose exact alpha sets the tile's exponents."""
+    return np.array([0, 0, nr - 1, nr - 1, nr // 2]), np.array([0, nc - 1, 0, nc - 1, nc // 2])
 
 
 def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, splits: list, lower: float,
@@ -392,10 +424,11 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
     The tests run on whole cells of windows first (_cell_bounds), then window by window on the
     cells left open, then the second-order bound (_taylor_bound) and wider grids on the windows
     still open (see _split_bounds).  Windows that are not valid get arbitrary values.  `probe_alpha`: the exact alpha of the
-    windows of _probes(valid), if known.
+    valid windows of _probes, if known.
     """
     if probe_alpha is None:
-        r, c = _probes(valid)
+        r, c = _probes(*valid.shape)
+        r, c = r[valid[r, c]], c[valid[r, c]]
         probe_alpha = _fit_pairs(data, a[r], b[c], lower, upper).alpha if r.size else np.zeros(0)
     if not probe_alpha.size:
         return np.full(valid.shape, -np.inf)
@@ -406,12 +439,15 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
     ia = np.searchsorted(data.values, a)
     jb = np.searchsorted(data.values, b, side="right") - 1
     bound = np.zeros(valid.shape)  # D >= 0
-    _split_bounds(data, a, b, ia, jb, valid, splits, beta, bound, thr, True, lower, upper)
+    far = np.zeros(valid.shape, bool)
+    _split_bounds(data, a, b, ia, jb, valid, splits, beta, bound, thr, far, lower, upper)
     # windows whose alpha lies beyond the exponents of the probes (alpha need not be extreme at
     # a tile's corners) get only a one-sided, weak bound: try wider grids on the windows left open
+    # whose second-order bound found no root near the grid (where it did, it is within ~1e-8 of
+    # what any exponent's sign test can give at that split point)
     width = float(beta[-1, 0] - beta[0, 0])
     for widen in _WIDER_GRIDS:
-        open_ = valid & (bound <= thr)
+        open_ = valid & far & (bound <= thr)
         if not open_.any():
             break
         beta = np.linspace(max(lower + 1e-9, float(beta[0, 0]) - widen * width),
@@ -421,7 +457,7 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
 
 
 def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, valid: np.ndarray,
-                  splits: list, beta: np.ndarray, bound: np.ndarray, thr: float, taylor: bool = False,
+                  splits: list, beta: np.ndarray, bound: np.ndarray, thr: float, far: np.ndarray | None = None,
                   lower: float = ALPHA_RANGE[0], upper: float = ALPHA_RANGE[1]) -> None:
     """Raise bound[p, q] (in place) to the certified lower bound of D of window (a[p], b[q]) at
     each split point and exponent of beta (column), for the windows where valid is True and the
@@ -429,48 +465,46 @@ def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb:
     each split point's rectangle first gets the bounds of its cells (_cell_bounds, while more
     than a quarter of its windows are open), and after the per-window tests the windows still
     open get _taylor_bound at the exponent of beta nearest their alpha."""
+    taylor = far is not None
     stored = [None] * len(splits)
+    open_ = valid & (bound <= thr)
     if taylor:  # first the bounds of whole cells, split point after split point (sums kept)
+        n_open = int(np.count_nonzero(open_))  # in the whole tile: at least as many as in a rectangle
         for n_split, (x, kx, cl) in enumerate(splits):
             na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
-            open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)
-            if min(na, b.size - c0) < 2 * _CELL or open_.mean() <= 0.25:
+            if min(na, b.size - c0) < 2 * _CELL or n_open <= 0.25 * na * (b.size - c0):
+                continue
+            if np.count_nonzero(open_[:na, c0:]) <= 0.25 * na * (b.size - c0):
                 continue
             stored[n_split] = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, np.arange(na), np.arange(b.size - c0),
                                           na, c0, 2)
             _cell_bounds(*stored[n_split], valid[:na, c0:], bound[:na, c0:])
+            open_ = valid & (bound <= thr)
+            n_open = int(np.count_nonzero(open_))
+    p_all, q_all = np.nonzero(open_)  # the windows still open, one by one
     for n_split, (x, kx, cl) in enumerate(splits):
+        if not p_all.size:
+            return
         na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
-        open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)  # windows this split may still discard
-        if not open_.any():
+        here = np.flatnonzero((p_all < na) & (q_all >= c0))  # the open windows this split may discard
+        if not here.size:
             continue
-        dense = open_.mean() > 0.25  # most windows open: the whole rectangle, by broadcasting
+        p, q = p_all[here], q_all[here] - c0
         if stored[n_split] is not None:  # the sums of every row and column, from the cells' pass
-            ri, ci = np.arange(na), np.arange(b.size - c0)
-            low, up, n_low, n_up, l_low, l_up = stored[n_split]
-        else:  # else only the rows and columns holding open windows get their sums (row ri[k] is k)
-            ri = np.arange(na) if dense else np.flatnonzero(open_.any(axis=1))
-            ci = np.arange(b.size - c0) if dense else np.flatnonzero(open_.any(axis=0))
-            low, up, n_low, n_up, l_low, l_up = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, ri, ci, na, c0,
-                                                            1 + taylor)
-        av, bv = a[:na][ri], b[c0:][ci]
-        with np.errstate(all="ignore"):
-            if dense or not taylor or _GRID_ONE_BY_ONE:
-                _grid_bounds(low, up, n_low, n_up, l_low, l_up, ri, ci, open_, dense, beta, bound[:na, c0:])
-            if not taylor:
-                continue
-            p, q = np.nonzero(open_ & (bound[:na, c0:] <= thr))
-            if not p.size:
-                continue
+            sp, sq, sums = p, q, stored[n_split]
+        else:  # else only the rows and columns holding open windows get their sums
+            ri, ci = np.unique(p), np.unique(q)
             sp, sq = np.searchsorted(ri, p), np.searchsorted(ci, q)
-            m = n_low[sp] + n_up[sq]
-            mean = (l_low[sp] + l_up[sq]) / m
-            # each window at the exponent of the grid nearest its alpha (smallest |g(beta)|)
-            gaps = np.abs((low[1][:, sp] + up[1][:, sq]) / (low[0][:, sp] + up[0][:, sq]) - mean)
-            near = np.argmin(np.where(np.isfinite(gaps), gaps, np.inf), axis=0)
-            w = np.log(bv[sq]) - np.log(av[sp])  # log(b / a): |log k - E log k| <= w in the window
-            bound[:na, c0:][p, q] = np.fmax(bound[:na, c0:][p, q], _taylor_bound(
-                beta[near, 0], low[:, near, sp], up[:, near, sq], n_up[sq] / m, mean, w, lower, upper))
+            sums = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, ri, ci, na, c0, 1 + taylor)
+        w = np.log(b[c0:][q]) - np.log(a[p]) if taylor else None  # log(b / a)
+        new, unbracketed = _window_bounds(*sums, sp, sq, beta, thr, w, lower, upper)
+        new = np.fmax(bound[p, q + c0], new)
+        bound[p, q + c0] = new
+        if taylor:
+            far[p[unbracketed], q[unbracketed] + c0] = True
+        closed = here[new > thr]
+        if closed.size:
+            p_all, q_all = np.delete(p_all, closed), np.delete(q_all, closed)
 
 
 def _cell_bounds(low: np.ndarray, up: np.ndarray, n_low: np.ndarray, n_up: np.ndarray, l_low: np.ndarray,
@@ -497,12 +531,14 @@ def _cell_bounds(low: np.ndarray, up: np.ndarray, n_low: np.ndarray, n_up: np.nd
     sum of the minima (maxima) over its rows and its columns.  With g_min - X_g > _CERT_TOL the
     cell's windows all have alpha > beta, so D >= F(alpha) > F(beta) >= F_min - X_F; with
     g_max + X_g < -_CERT_TOL, D >= -(F_max + X_F).  Cells holding an invalid window are left.
-    The exponents must lie inside the search range (alpha is clipped to it).
+    `valid` is a staircase (a window is valid when the one below it or to its left is), so a cell
+    is valid when its last row and first column is.  The exponents must lie inside the search
+    range (alpha is clipped to it).
     """
     na, nb = valid.shape
     rs, cs = np.arange(0, na, _CELL), np.arange(0, nb, _CELL)
     re, ce = np.minimum(rs + _CELL, na) - 1, np.minimum(cs + _CELL, nb) - 1
-    cell_ok = np.minimum.reduceat(np.minimum.reduceat(valid.astype(np.int8), rs, axis=0), cs, axis=1) > 0
+    cell_ok = valid[re][:, cs]  # the cell's last row and first column: its last valid window (a staircase)
     if not cell_ok.any():
         return
     with np.errstate(all="ignore"):
@@ -542,32 +578,51 @@ def _cell_bounds(low: np.ndarray, up: np.ndarray, n_low: np.ndarray, n_up: np.nd
         below = np.where(g_max + x_g < -_CERT_TOL, -(f_max + x_f), -np.inf)  # beta > alpha
         cell = np.max(np.fmax(above, below), axis=0, initial=-np.inf)
         cell = np.where(cell_ok & np.isfinite(cell), cell, -np.inf)
-    rows = np.diff(np.r_[rs, na])
-    cols = np.diff(np.r_[cs, nb])
-    np.fmax(bound, np.repeat(np.repeat(cell, rows, axis=0), cols, axis=1), out=bound)
+    _spread(cell, bound)
 
 
-def _grid_bounds(low, up, n_low, n_up, l_low, l_up, ri, ci, open_, dense, beta, bound) -> None:
-    """The per-window tests of _split_bounds at each exponent of beta, on the windows where
-    open_ is True (bound: the split's rectangle, raised in place; sums for rows ri, columns ci)."""
-    if dense:
-        pa, pb, out = (slice(None), None), (None, slice(None)), bound
-    else:  # the few left open: one by one
-        p, q = np.nonzero(open_)
-        pa, pb, out = np.searchsorted(ri, p), np.searchsorted(ci, q), bound[p, q]
-    m = n_low[pa] + n_up[pb]
-    s_data = n_up[pb] / m
-    mean = (l_low[pa] + l_up[pb]) / m
-    hi_mean, lo_mean = mean + _CERT_TOL, mean - _CERT_TOL
-    for g in range(beta.shape[0]):
-        z = low[0, g][pa] + up[0, g][pb]
-        e = (low[1, g][pa] + up[1, g][pb]) / z  # E_beta[log(k / x)]
-        sign = (e > hi_mean).astype(np.float64) - (e < lo_mean)  # +1: beta < alpha, -1: beta > alpha
-        out = np.fmax(out, sign * (s_data - up[0, g][pb] / z))
-    if dense:
-        bound[...] = out
-    else:
-        bound[p, q] = out
+def _spread(cell: np.ndarray, bound: np.ndarray) -> None:
+    """bound = fmax(bound, the value of each window's cell of _CELL x _CELL windows), in place:
+    through a view of the whole cells (no array of the tile's size), then the partial ones."""
+    na, nb = bound.shape
+    fr, fc = na // _CELL, nb // _CELL
+    whole = bound[: fr * _CELL, : fc * _CELL].view()
+    whole.shape = (fr, _CELL, fc, _CELL)  # a view (raises rather than copy)
+    np.fmax(whole, cell[:fr, None, :fc, None], out=whole)
+    if fc < cell.shape[1]:  # the last, partial column of cells
+        np.fmax(bound[:, fc * _CELL:], np.repeat(cell[:, fc:], _CELL, axis=0)[:na], out=bound[:, fc * _CELL:])
+    if fr < cell.shape[0]:  # the last, partial row of cells
+        np.fmax(bound[fr * _CELL:, : fc * _CELL], np.repeat(cell[fr:, :fc], _CELL, axis=1),
+                out=bound[fr * _CELL:, : fc * _CELL])
+
+
+def _window_bounds(low, up, n_low, n_up, l_low, l_up, sp, sq, beta, thr, w, lower, upper):
+    """The per-window tests of _split_bounds (see _tile_bound) for the windows of rows sp and
+    columns sq of the sums of _split_sums: the sign tests at each exponent of beta, then, with
+    `w` (log(b / a) of each window; the sums then have r = 0..2), _taylor_bound at the exponent
+    nearest each window's alpha for the windows whose bound does not exceed thr.  Returns the
+    bounds and, by window, whether _taylor_bound was tried and bracketed no root (None without w)."""
+    m = n_low[sp] + n_up[sq]
+    s_data = n_up[sq] / m
+    mean = (l_low[sp] + l_up[sq]) / m
+    with np.errstate(all="ignore"):
+        u0 = np.take(up[0], sq, axis=1)  # (np.take: faster than fancy indexing along the last axis)
+        z = np.take(low[0], sp, axis=1) + u0
+        gap = (np.take(low[1], sp, axis=1) + np.take(up[1], sq, axis=1)) / z - mean  # E_beta[log(k / x)] - mean
+        sign = (gap > _CERT_TOL).astype(np.float64) - (gap < -_CERT_TOL)  # +1: beta < alpha, -1: beta > alpha
+        out = np.fmax.reduce(sign * (s_data - u0 / z), axis=0)
+        if w is None:
+            return out, None
+        unbracketed = np.zeros(out.size, bool)
+        op = np.flatnonzero(~(out > thr))
+        if op.size:
+            gap = gap[:, op]
+            near = np.argmin(np.where(np.isfinite(gap), np.abs(gap), np.inf), axis=0)
+            second = _taylor_bound(beta[near, 0], low[:, near, sp[op]], up[:, near, sq[op]], s_data[op], mean[op],
+                                   w[op], lower, upper)
+            unbracketed[op] = second == -np.inf
+            out[op] = np.fmax(out[op], second)
+    return out, unbracketed
 
 
 def _split_sums(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, x: float, kx: int,

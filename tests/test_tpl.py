@@ -573,7 +573,8 @@ def test_tile_bound_is_a_lower_bound_of_d(small_tiles):
                                   rng.choice(data.values)]).astype(float)
             splits = [(v, int(np.searchsorted(data.values, v)),
                        np.concatenate([[0.0], np.cumsum(data.counts * np.log(data.values / v))])) for v in hot]
-            for rows, cols, valid in tpl._tiles(first_b, high.size):
+            for rows, cols in tpl._tiles(first_b, high.size):
+                valid = tpl._valid(first_b, rows, cols)
                 bound = tpl._tile_bound(data, low[rows], high[cols], valid, splits, -40.0, 40.0)
                 p, q = np.nonzero(valid)
                 pairs = _fit_pairs(data, low[rows][p], high[cols][q], -40.0, 40.0)
