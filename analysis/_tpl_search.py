@@ -27,7 +27,7 @@ _CHUNK_POINTS = 1 << 15
 _BLOCK_PAIRS = 1 << 14
 _PROBE_PAIRS = 16  # most promising windows taken to their exact D first at each later stage
 _SEED_PAIRS = 256  # pairs of the sub-grid that seeds the pruning threshold
-_TILE = 512  # xmin and xmax candidates a side of a tile of the certified filter
+_TILE = 1024  # xmin and xmax candidates a side of a tile of the certified filter
 _CELL = 32  # a side of the cells of windows that share one bound (_cell_bounds) within a tile
 _HOT_POINTS = 6  # split points of the certified filter
 _HOT_GRID = 9  # its sub-grid (a side) of windows whose exact D locates the split points
@@ -343,13 +343,14 @@ def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: n
     """Yield the (a index, b index) arrays of the pairs of each tile that a certified lower
     bound of D (_tile_bound) cannot discard, in blocks of at most _BLOCK_PAIRS pairs.
 
-    The tiles come best first: in ascending order of the smallest, over the tile's probes (its
-    corners and centre, _probes), of their largest |S_data - S_model| at the split points (a
-    lower bound of each probe's D, close to it where D peaks at a split point), so that the
-    exact stage meets the best windows early and the threshold falls before most tiles are
-    filtered.  Each tile tries its split points in descending order of the largest such value
-    of its probes: the split where the tile's windows come closest to their D first.  Neither
-    order changes what is discarded other than through the threshold.
+    The tiles come best first (_best_first): in ascending order of the smallest, over the tile's
+    probes (its corners and centre, _probes), of their largest |S_data - S_model| at the split
+    points (a lower bound of each probe's D, close to it where D peaks at a split point), so that
+    the exact stage meets the best windows early and the threshold falls before most tiles are
+    filtered.  Each tile tries its split points in descending order of the largest such value of
+    its probes: the split where the tile's windows come closest to their D first, whose cells
+    then discard most windows.  Neither order changes what a window's bound certifies, only how
+    soon the threshold falls and how much work a tile takes.
     """
     splits = []
     for x in hot:  # the data sums of each split point, shared by every tile
@@ -373,14 +374,12 @@ def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: n
         alphas.append(probes.alpha)
         at_split.append(_split_values(data, probes, hot_k, ks))
     alphas, at_split = np.concatenate(alphas), np.concatenate(at_split)
-    peak = np.maximum.reduceat(at_split, starts[:-1], axis=0)  # by tile and split point
-    score = np.minimum.reduceat(at_split.max(axis=1), starts[:-1])  # by tile
-    for t in np.argsort(score, kind="stable"):
+    tile_order, split_order = _best_first(at_split, np.array(starts))
+    for t in tile_order:
         rows, cols = tiles[t]
         valid = _valid(first_b, rows, cols)
-        order = np.argsort(-peak[t], kind="stable")
-        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, [splits[k] for k in order], lower, upper,
-                            best.threshold(), alphas[starts[t]: starts[t + 1]])
+        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, [splits[k] for k in split_order[t]], lower,
+                            upper, best.threshold(), alphas[starts[t]: starts[t + 1]])
         keep = np.flatnonzero(valid & (bound <= best.threshold()))
         bound = bound.ravel()
         for start in range(0, keep.size, _BLOCK_PAIRS):
@@ -388,6 +387,17 @@ def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: n
             sel = sel[bound[sel] <= best.threshold()]  # the threshold may have fallen meanwhile
             if sel.size:
                 yield rows[sel // cols.size], cols[sel % cols.size]
+
+
+def _best_first(at_split: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order of the tiles and, by tile, of the split points in _certified, from the probes'
+    |S_data - S_model| at the split points (at_split: a row a probe, those of tile t in rows
+    starts[t]:starts[t + 1], at least one a tile): the tiles in ascending order of the smallest,
+    over their probes, of the largest value of a probe; each tile's split points in descending
+    order of the largest value of its probes there (ties: the earlier tile or split point first)."""
+    peak = np.maximum.reduceat(at_split, starts[:-1], axis=0)  # by tile and split point
+    score = np.minimum.reduceat(at_split.max(axis=1), starts[:-1])  # by tile
+    return np.argsort(score, kind="stable"), np.argsort(-peak, axis=1, kind="stable")
 
 
 def _split_values(data: _Data, p: _Pairs, hot_k: np.ndarray, ks: str) -> np.ndarray:
@@ -446,14 +456,15 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
     # whose second-order bound found no root near the grid (where it did, it is within ~1e-8 of
     # what any exponent's sign test can give at that split point)
     width = float(beta[-1, 0] - beta[0, 0])
-    for widen in _WIDER_GRIDS:
+    for widen in _WIDER_GRIDS if far.any() else ():
         open_ = valid & far & (bound <= thr)
         if not open_.any():
             break
         beta = np.linspace(max(lower + 1e-9, float(beta[0, 0]) - widen * width),
                            min(upper - 1e-9, float(beta[-1, 0]) + widen * width), _WIDE_GRID)[:, None]
         _split_bounds(data, a, b, ia, jb, open_, splits, beta, bound, thr)
-    return bound - _CERT_TOL
+    bound -= _CERT_TOL
+    return bound
 
 
 def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, valid: np.ndarray,

@@ -279,7 +279,7 @@ def scaling(with_100k: bool) -> None:
                   {"xmax": math.inf, "search_fraction": 1.0}, None, None))
     for name, x, options, target, cap in cases:
         load = os.getloadavg()
-        with Counts(new) as counts:
+        with Counts(engine) as counts:
             wall, cpu, fit = timed(lambda: new.fit_tpl(x, **options))
         print(f"search, {name}: {fit.n_candidates:,} windows, alpha solved for {counts.fitted:,}, exact D of "
               f"{counts.exact:,}; window [{fit.xmin}, {fit.xmax}], D = {fit.ks_distance:.6g}; load {load[0]:.2f}",
