@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis._tpl_sums import _EM_START, _range_sums, _solve_alpha, _upper_sums
+from analysis._tpl_sums import _EM_START, _continuous_start, _range_sums, _solve_alpha, _upper_sums
 
-__all__ = ["ALPHA_RANGE", "_Data", "_Pairs", "_candidates", "_continuous_start", "_fit_pairs", "_ks_bound",
-           "_ks_exact", "_ks_points", "_search"]
+__all__ = ["ALPHA_RANGE", "_Data", "_Pairs", "_candidates", "_fit_pairs", "_ks_bound", "_ks_exact", "_ks_points",
+           "_search"]
 
 #: Exponents are searched in this closed interval (the untruncated law needs alpha > 1).
 ALPHA_RANGE: tuple[float, float] = (-40.0, 40.0)
@@ -71,34 +71,6 @@ class _Pairs:
 
     def take(self, sel) -> "_Pairs":
         return _Pairs(*(getattr(self, f)[sel] for f in self.__dataclass_fields__))
-
-
-def _continuous_start(a, b, target):
-    """Starting exponents for the windows [a, b]: the MLE of the continuous power law on
-    [a - 1/2, b + 1/2] with the same mean of log(x / a) (`target`); typically within 1e-3 of
-    the discrete MLE, so Newton needs two steps.  Each window's start depends on it alone.
-
-    With u = log(x / a), that law is exp((1 - alpha) u) on [lo, hi]; its mean is lo + w g(z),
-    w = hi - lo, z = (1 - alpha) w, g(z) = 1 / (1 - exp(-z)) - 1 / z (increasing from 0 to 1),
-    solved for z by Newton's method on g(z) = q.  ``b = inf``: alpha = 1 + 1 / (target - lo).
-    """
-    lo = np.log1p(-0.5 / a)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        w = np.log((b + 0.5) / (a - 0.5))  # hi - lo
-        q = np.clip((target - lo) / w, 1e-12, 1.0 - 1e-12)
-        z = 1.0 / (1.0 - q) - 1.0 / q  # right at both ends, 0 at q = 1/2
-        for _ in range(4):  # enough: more steps save no exact Newton step on the benchmarks
-            small = np.abs(z) < 1e-2
-            zs = np.where(small, 1.0, z)
-            # t = 1 / (1 - exp(-|z|)): 1 / (1 - exp(-z)) is t (z > 0) or 1 - t (z < 0), and
-            # 1 / (4 sinh(z / 2)^2) = t (t - 1)
-            t = -1.0 / np.expm1(-np.abs(zs))
-            zz = z * z
-            g = np.where(small, 0.5 + z / 12.0 - zz * z / 720.0, np.where(zs > 0.0, t, 1.0 - t) - 1.0 / zs)
-            dg = np.where(small, 1.0 / 12.0 - zz / 240.0, 1.0 / (zs * zs) - t * (t - 1.0))
-            z = z - (g - q) / np.maximum(dg, 1e-300)
-        start = np.where(np.isinf(b), 1.0 + 1.0 / (target - lo), 1.0 - z / w)
-    return np.where(np.isfinite(start), start, 1.0 + 1.0 / np.maximum(target, 1e-300))
 
 
 def _fit_pairs(data: _Data, a: np.ndarray, b: np.ndarray, lower: float, upper: float) -> _Pairs:
@@ -492,7 +464,7 @@ def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb:
             _cell_bounds(*stored[n_split], valid[:na, c0:], bound[:na, c0:])
             open_ = valid & (bound <= thr)
             n_open = int(np.count_nonzero(open_))
-    p_all, q_all = np.nonzero(open_)  # the windows still open, one by one
+    p_all, q_all = np.divmod(np.flatnonzero(open_), b.size)  # the windows still open, one by one
     for n_split, (x, kx, cl) in enumerate(splits):
         if not p_all.size:
             return
@@ -559,16 +531,19 @@ def _cell_bounds(low: np.ndarray, up: np.ndarray, n_low: np.ndarray, n_up: np.nd
             z, m = p0 + u0, pn + un
             return un / m - u0 / z, (p1 + u1) / z - (pm + um) / m
 
-        # rows against each cell's first column, columns against each cell's first row
-        rf, rg = f_and_g(p0[:, :, None], p1[:, :, None], n_low[None, :, None], l_low[None, :, None],
-                         u0[:, None, cs], u1[:, None, cs], n_up[None, None, cs], l_up[None, None, cs])
+        # rows against each cell's first column (as exponent, cell column, row: reduceat is
+        # fastest along the last axis), columns against each cell's first row
+        rf, rg = f_and_g(p0[:, None, :], p1[:, None, :], n_low[None, None, :], l_low[None, None, :],
+                         u0[:, cs, None], u1[:, cs, None], n_up[None, cs, None], l_up[None, cs, None])
         cf, cg = f_and_g(p0[:, rs, None], p1[:, rs, None], n_low[None, rs, None], l_low[None, rs, None],
                          u0[:, None, :], u1[:, None, :], n_up[None, None, :], l_up[None, None, :])
-        f_star, g_star = rf[:, rs, :], rg[:, rs, :]
-        f_min = np.minimum.reduceat(rf, rs, axis=1) + np.minimum.reduceat(cf, cs, axis=2) - f_star
-        f_max = np.maximum.reduceat(rf, rs, axis=1) + np.maximum.reduceat(cf, cs, axis=2) - f_star
-        g_min = np.minimum.reduceat(rg, rs, axis=1) + np.minimum.reduceat(cg, cs, axis=2) - g_star
-        g_max = np.maximum.reduceat(rg, rs, axis=1) + np.maximum.reduceat(cg, cs, axis=2) - g_star
+
+        def by_cell(reduce, rows, cols, star):  # reduce over the rows and columns of each cell
+            return reduce.reduceat(rows, rs, axis=2).transpose(0, 2, 1) + reduce.reduceat(cols, cs, axis=2) - star
+
+        f_star, g_star = rf[:, :, rs].transpose(0, 2, 1), rg[:, :, rs].transpose(0, 2, 1)
+        f_min, f_max = by_cell(np.minimum, rf, cf, f_star), by_cell(np.maximum, rf, cf, f_star)
+        g_min, g_max = by_cell(np.minimum, rg, cg, g_star), by_cell(np.maximum, rg, cg, g_star)
         # largest changes within a cell, and the smallest normalisers
         d_p0 = np.abs(p0[:, rs] - p0[:, re])[:, :, None]
         d_p1 = np.abs(p1[:, rs] - p1[:, re])[:, :, None]
