@@ -35,6 +35,7 @@ _ALPHA_GRID = 6  # exponents per tile at which the certified filter evaluates ev
 _CERT_TOL = 1e-8  # slack of its sign tests of the likelihood equation and of its bounds of D
 _WIDER_GRIDS = (1.0, 4.0, 16.0)  # widenings (in grid widths, each side) of the exponents for open windows
 _WIDE_GRID = 24  # exponents of each wider grid
+_WINDOW_CHUNK = 1 << 13  # windows a chunk of the per-window tests
 
 
 @dataclass
@@ -464,11 +465,13 @@ def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb:
             _cell_bounds(*stored[n_split], valid[:na, c0:], bound[:na, c0:])
             open_ = valid & (bound <= thr)
             n_open = int(np.count_nonzero(open_))
-    p_all, q_all = np.divmod(np.flatnonzero(open_), b.size)  # the windows still open, one by one
+    f_all = np.flatnonzero(open_)  # the windows still open, one by one (flat indices into the tile)
+    log_a, log_b = np.log(a), np.log(b)
     for n_split, (x, kx, cl) in enumerate(splits):
-        if not p_all.size:
+        if not f_all.size:
             return
         na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
+        p_all, q_all = np.divmod(f_all, b.size)
         here = np.flatnonzero((p_all < na) & (q_all >= c0))  # the open windows this split may discard
         if not here.size:
             continue
@@ -479,15 +482,21 @@ def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb:
             ri, ci = np.unique(p), np.unique(q)
             sp, sq = np.searchsorted(ri, p), np.searchsorted(ci, q)
             sums = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, ri, ci, na, c0, 1 + taylor)
-        w = np.log(b[c0:][q]) - np.log(a[p]) if taylor else None  # log(b / a)
-        new, unbracketed = _window_bounds(*sums, sp, sq, beta, thr, w, lower, upper)
-        new = np.fmax(bound[p, q + c0], new)
-        bound[p, q + c0] = new
+        w = log_b[c0:][q] - log_a[p] if taylor else None  # log(b / a)
+        new, unbracketed = np.empty(here.size), np.zeros(here.size, bool)
+        for start in range(0, here.size, _WINDOW_CHUNK):  # chunks whose arrays stay in the cache
+            c = slice(start, start + _WINDOW_CHUNK)
+            new[c], unb = _window_bounds(*sums, sp[c], sq[c], beta, thr, None if w is None else w[c], lower, upper)
+            if taylor:
+                unbracketed[c] = unb
+        f = f_all[here]
+        new = np.fmax(bound.take(f), new)
+        bound.put(f, new)
         if taylor:
-            far[p[unbracketed], q[unbracketed] + c0] = True
+            far.put(f[unbracketed], True)
         closed = here[new > thr]
         if closed.size:
-            p_all, q_all = np.delete(p_all, closed), np.delete(q_all, closed)
+            f_all = np.delete(f_all, closed)
 
 
 def _cell_bounds(low: np.ndarray, up: np.ndarray, n_low: np.ndarray, n_up: np.ndarray, l_low: np.ndarray,
@@ -527,23 +536,28 @@ def _cell_bounds(low: np.ndarray, up: np.ndarray, n_low: np.ndarray, n_up: np.nd
     with np.errstate(all="ignore"):
         p0, p1, u0, u1 = low[0], low[1], up[0], up[1]  # (exponents, rows / columns)
 
-        def f_and_g(p0, p1, pn, pm, u0, u1, un, um):
-            z, m = p0 + u0, pn + un
-            return un / m - u0 / z, (p1 + u1) / z - (pm + um) / m
+        # S_data(x) and the data's mean of log(k / x) (no exponent): rows against each cell's first
+        # column (as cell column, row: reduceat is fastest along the last axis), columns against
+        # each cell's first row
+        m = n_low[None, :] + n_up[cs, None]
+        row_data = n_up[cs, None] / m, (l_low[None, :] + l_up[cs, None]) / m
+        m = n_low[rs, None] + n_up[None, :]
+        col_data = n_up[None, :] / m, (l_low[rs, None] + l_up[None, :]) / m
 
-        # rows against each cell's first column (as exponent, cell column, row: reduceat is
-        # fastest along the last axis), columns against each cell's first row
-        rf, rg = f_and_g(p0[:, None, :], p1[:, None, :], n_low[None, None, :], l_low[None, None, :],
-                         u0[:, cs, None], u1[:, cs, None], n_up[None, cs, None], l_up[None, cs, None])
-        cf, cg = f_and_g(p0[:, rs, None], p1[:, rs, None], n_low[None, rs, None], l_low[None, rs, None],
-                         u0[:, None, :], u1[:, None, :], n_up[None, None, :], l_up[None, None, :])
+        def f_and_g(p0, p1, u0, u1, s_data, mean):
+            z = p0 + u0
+            return s_data - u0 / z, (p1 + u1) / z - mean
 
         def by_cell(reduce, rows, cols, star):  # reduce over the rows and columns of each cell
-            return reduce.reduceat(rows, rs, axis=2).transpose(0, 2, 1) + reduce.reduceat(cols, cs, axis=2) - star
+            return reduce.reduceat(rows, rs, axis=1).T + reduce.reduceat(cols, cs, axis=1) - star
 
-        f_star, g_star = rf[:, :, rs].transpose(0, 2, 1), rg[:, :, rs].transpose(0, 2, 1)
-        f_min, f_max = by_cell(np.minimum, rf, cf, f_star), by_cell(np.maximum, rf, cf, f_star)
-        g_min, g_max = by_cell(np.minimum, rg, cg, g_star), by_cell(np.maximum, rg, cg, g_star)
+        f_min, f_max, g_min, g_max = (np.empty((p0.shape[0], rs.size, cs.size)) for _ in range(4))
+        for e in range(p0.shape[0]):  # one exponent at a time: arrays that stay in the cache
+            rf, rg = f_and_g(p0[e, None, :], p1[e, None, :], u0[e, cs, None], u1[e, cs, None], *row_data)
+            cf, cg = f_and_g(p0[e, rs, None], p1[e, rs, None], u0[e, None, :], u1[e, None, :], *col_data)
+            f_star, g_star = rf[:, rs].T, rg[:, rs].T
+            f_min[e], f_max[e] = by_cell(np.minimum, rf, cf, f_star), by_cell(np.maximum, rf, cf, f_star)
+            g_min[e], g_max[e] = by_cell(np.minimum, rg, cg, g_star), by_cell(np.maximum, rg, cg, g_star)
         # largest changes within a cell, and the smallest normalisers
         d_p0 = np.abs(p0[:, rs] - p0[:, re])[:, :, None]
         d_p1 = np.abs(p1[:, rs] - p1[:, re])[:, :, None]
