@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis._tpl_sums import _EM_START, _continuous_start, _range_sums, _solve_alpha, _upper_sums
+from analysis._tpl_sums import _EM_START, _continuous_start, _range_sums, _solve_alpha, _split_sums, _upper_sums
 
 __all__ = ["ALPHA_RANGE", "_Data", "_Pairs", "_candidates", "_fit_pairs", "_ks_bound", "_ks_exact", "_ks_points",
            "_search"]
@@ -316,14 +316,10 @@ def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: n
     """Yield the (a index, b index) arrays of the pairs of each tile that a certified lower
     bound of D (_tile_bound) cannot discard, in blocks of at most _BLOCK_PAIRS pairs.
 
-    The tiles come best first (_best_first): in ascending order of the smallest, over the tile's
-    probes (its corners and centre, _probes), of their largest |S_data - S_model| at the split
-    points (a lower bound of each probe's D, close to it where D peaks at a split point), so that
-    the exact stage meets the best windows early and the threshold falls before most tiles are
-    filtered.  Each tile tries its split points in descending order of the largest such value of
-    its probes: the split where the tile's windows come closest to their D first, whose cells
-    then discard most windows.  Neither order changes what a window's bound certifies, only how
-    soon the threshold falls and how much work a tile takes.
+    The tiles come best first and each tries its split points in the order of _best_first, from
+    the |S_data - S_model| of its probes (corners and centre, _probes) at the split points, so
+    that the exact stage meets the best windows early and the threshold falls before most tiles
+    are filtered.  Neither order changes what a window's bound certifies.
     """
     splits = []
     for x in hot:  # the data sums of each split point, shared by every tile
@@ -365,9 +361,11 @@ def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: n
 def _best_first(at_split: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The order of the tiles and, by tile, of the split points in _certified, from the probes'
     |S_data - S_model| at the split points (at_split: a row a probe, those of tile t in rows
-    starts[t]:starts[t + 1], at least one a tile): the tiles in ascending order of the smallest,
-    over their probes, of the largest value of a probe; each tile's split points in descending
-    order of the largest value of its probes there (ties: the earlier tile or split point first)."""
+    starts[t]:starts[t + 1], at least one a tile).  The tiles in ascending order of the smallest,
+    over their probes, of the largest value of a probe (a lower bound of its D, close to it where
+    D peaks at a split point); each tile's split points in descending order of the largest value
+    of its probes there, the split whose cells discard most of the tile first (ties: the earlier
+    tile or split point first)."""
     peak = np.maximum.reduceat(at_split, starts[:-1], axis=0)  # by tile and split point
     score = np.minimum.reduceat(at_split.max(axis=1), starts[:-1])  # by tile
     return np.argsort(score, kind="stable"), np.argsort(-peak, axis=1, kind="stable")
@@ -404,10 +402,11 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
     g(beta) < 0 gives D >= S_model(x; beta) - S_data(x).  The grid spans the exact alpha of
     the tile's valid corners and centre, widened; a window it does not bracket keeps a weaker
     bound, or -inf.  Both tests have a slack of _CERT_TOL, far above the rounding of the sums.
-    The tests run on whole cells of windows first (_cell_bounds), then window by window on the
-    cells left open, then the second-order bound (_taylor_bound) and wider grids on the windows
-    still open (see _split_bounds).  Windows that are not valid get arbitrary values.  `probe_alpha`: the exact alpha of the
-    valid windows of _probes, if known.
+    The tests run on whole cells of windows first (_cell_bounds), split point after split point
+    in the order of `splits`, then window by window on the cells left open, with the second-order
+    bound (_taylor_bound), and wider grids on the windows still open where it bracketed no root
+    (see _split_bounds).  Windows that are not valid get arbitrary values.  `probe_alpha`: the
+    exact alpha of the valid windows of _probes, if known.
     """
     if probe_alpha is None:
         r, c = _probes(*valid.shape)
@@ -445,10 +444,11 @@ def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb:
                   lower: float = ALPHA_RANGE[0], upper: float = ALPHA_RANGE[1]) -> None:
     """Raise bound[p, q] (in place) to the certified lower bound of D of window (a[p], b[q]) at
     each split point and exponent of beta (column), for the windows where valid is True and the
-    bound does not yet exceed thr (see _tile_bound).  With `taylor` (the sums then have r = 0..2),
+    bound does not yet exceed thr (see _tile_bound).  With `far` (the sums then have r = 0..2),
     each split point's rectangle first gets the bounds of its cells (_cell_bounds, while more
-    than a quarter of its windows are open), and after the per-window tests the windows still
-    open get _taylor_bound at the exponent of beta nearest their alpha."""
+    than a quarter of its windows are open), after the per-window tests the windows still open
+    get _taylor_bound at the exponent of beta nearest their alpha, and far (the tile's shape) is
+    set for those where it bracketed no root."""
     taylor = far is not None
     stored = [None] * len(splits)
     open_ = valid & (bound <= thr)
@@ -456,9 +456,8 @@ def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb:
         n_open = int(np.count_nonzero(open_))  # in the whole tile: at least as many as in a rectangle
         for n_split, (x, kx, cl) in enumerate(splits):
             na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
-            if min(na, b.size - c0) < 2 * _CELL or n_open <= 0.25 * na * (b.size - c0):
-                continue
-            if np.count_nonzero(open_[:na, c0:]) <= 0.25 * na * (b.size - c0):
+            if (min(na, b.size - c0) < 2 * _CELL or n_open <= 0.25 * na * (b.size - c0)
+                    or np.count_nonzero(open_[:na, c0:]) <= 0.25 * na * (b.size - c0)):
                 continue
             stored[n_split] = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, np.arange(na), np.arange(b.size - c0),
                                           na, c0, 2)
@@ -623,28 +622,6 @@ def _window_bounds(low, up, n_low, n_up, l_low, l_up, sp, sq, beta, thr, w, lowe
             unbracketed[op] = second == -np.inf
             out[op] = np.fmax(out[op], second)
     return out, unbracketed
-
-
-def _split_sums(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, x: float, kx: int,
-                cl: np.ndarray, beta: np.ndarray, ri: np.ndarray, ci: np.ndarray, na: int, c0: int, rmax: int):
-    """Sums of the windows split at x, for rows a[:na][ri] and columns b[c0:][ci]: model sums
-    of (k / x)^-beta log(k / x)^r below x and from x on (r = 0..rmax, by exponent), and the data's
-    counts and sums of log(x_i / x) below x and from x on."""
-    av, bv = a[:na][ri], b[c0:][ci]
-    ra, cb = ia[:na][ri], jb[c0:][ci] + 1
-    n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)
-    n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)
-    l_low, l_up = cl[kx] - cl[ra], cl[cb] - cl[kx]
-    logx = math.log(x)
-    with np.errstate(all="ignore"):
-        if x >= _EM_START:  # both parts as differences of T(a), T(x), T(b + 1)
-            t = _upper_sums(beta, logx, np.r_[av, x, bv + 1.0][None, :], rmax)
-            low = t[:, :, :ri.size] - t[:, :, ri.size: ri.size + 1]
-            up = t[:, :, ri.size: ri.size + 1] - t[:, :, ri.size + 1:]
-        else:
-            low = _range_sums(beta, logx, av[None, :], x - 1.0, rmax)  # k in [a, x - 1]
-            up = _range_sums(beta, logx, x, bv[None, :], rmax)  # k in [x, b]
-    return low, up, n_low, n_up, l_low, l_up
 
 
 def _taylor_bound(beta: float, low: np.ndarray, up: np.ndarray, s_data: np.ndarray, mean: np.ndarray,

@@ -1,7 +1,8 @@
 """Sums over integer windows for analysis.tpl: the truncated zeta sums and their log moments
 (regularised upper sums, Euler–Maclaurin from ``_EM_START`` on), the mean of log k under the
-model, and the safeguarded Newton solve of the likelihood equation for alpha from the
-continuous law's exponent (``_continuous_start``).
+model, the sums of windows split at a data value (``_split_sums``, for the tile filter of
+analysis._tpl_search), and the safeguarded Newton solve of the likelihood equation for alpha
+from the continuous law's exponent (``_continuous_start``).
 
 The numerics are described in the docstring of :mod:`analysis.tpl`; this module is private.
 """
@@ -13,7 +14,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["_EM_START", "_continuous_start", "_mean_log", "_phi", "_range_sums", "_solve_alpha", "_upper_sums"]
+__all__ = ["_EM_START", "_continuous_start", "_mean_log", "_phi", "_range_sums", "_solve_alpha", "_split_sums",
+           "_upper_sums"]
 
 _EM_START = 64  # integers below this are summed one by one (16 when |alpha| <= 8)
 _EM_START_SMALL = 16
@@ -172,6 +174,29 @@ def _range_sums(alpha, loga, x, b, rmax):
     for r in range(rmax + 1):
         out[r, small] = (terms * lk**r).sum(axis=1)
     return out.reshape((rmax + 1, *shape))
+
+
+def _split_sums(data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, x: float, kx: int,
+                cl: np.ndarray, beta: np.ndarray, ri: np.ndarray, ci: np.ndarray, na: int, c0: int, rmax: int):
+    """Sums of the windows split at x, for rows a[:na][ri] and columns b[c0:][ci]: model sums
+    of (k / x)^-beta log(k / x)^r below x and from x on (r = 0..rmax, by exponent), and the data's
+    counts and sums of log(x_i / x) below x and from x on (data: the search's _Data, x its
+    value data.values[kx], cl the cumulative sums of log(x_i / x))."""
+    av, bv = a[:na][ri], b[c0:][ci]
+    ra, cb = ia[:na][ri], jb[c0:][ci] + 1
+    n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)
+    n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)
+    l_low, l_up = cl[kx] - cl[ra], cl[cb] - cl[kx]
+    logx = math.log(x)
+    with np.errstate(all="ignore"):
+        if x >= _EM_START:  # both parts as differences of T(a), T(x), T(b + 1)
+            t = _upper_sums(beta, logx, np.r_[av, x, bv + 1.0][None, :], rmax)
+            low = t[:, :, :ri.size] - t[:, :, ri.size: ri.size + 1]
+            up = t[:, :, ri.size: ri.size + 1] - t[:, :, ri.size + 1:]
+        else:
+            low = _range_sums(beta, logx, av[None, :], x - 1.0, rmax)  # k in [a, x - 1]
+            up = _range_sums(beta, logx, x, bv[None, :], rmax)  # k in [x, b]
+    return low, up, n_low, n_up, l_low, l_up
 
 
 def _mean_log(alpha, loga, a, b):
