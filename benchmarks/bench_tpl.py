@@ -4,9 +4,8 @@
 
 ``--searches`` runs the three searches and their powerlaw baselines only; ``--scaling`` the
 large searches (n = 10,000 all distinct, an untruncated heavy-tailed n = 100,000, and with
-``--with-100k`` n = 100,000 all distinct: 900 million windows, about 95-100 s of CPU time with
-the cell bounds (extrapolated from 2,500 of its 3,481 tiles), over its 60 s target, see
-docs/fits.md; under the box's load that was over half an hour of wall-clock time) against the
+``--with-100k`` n = 100,000 all distinct: 900 million windows, 42-44 s of CPU time with the
+tiles visited best first (98-126 s before), under its 60 s target, see docs/fits.md) against the
 previous search engine, and the equality check of the two on 57 fits.  The 100k data set is
 ``all_distinct(100_000, seed=100_000)``: 100,000 distinct integers drawn without replacement
 from 1 .. 4,999,999.
