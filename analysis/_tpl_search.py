@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis._tpl_sums import _EM_START, _range_sums, _solve_alpha, _upper_sums
+from analysis._tpl_sums import _EM_START, _continuous_start, _range_sums, _solve_alpha, _split_sums, _upper_sums
 
-__all__ = ["ALPHA_RANGE", "_Data", "_Pairs", "_candidates", "_continuous_start", "_fit_pairs", "_ks_bound",
-           "_ks_exact", "_ks_points", "_search"]
+__all__ = ["ALPHA_RANGE", "_Data", "_Pairs", "_candidates", "_fit_pairs", "_ks_bound", "_ks_exact", "_ks_points",
+           "_search"]
 
 #: Exponents are searched in this closed interval (the untruncated law needs alpha > 1).
 ALPHA_RANGE: tuple[float, float] = (-40.0, 40.0)
@@ -27,8 +27,7 @@ _CHUNK_POINTS = 1 << 15
 _BLOCK_PAIRS = 1 << 14
 _PROBE_PAIRS = 16  # most promising windows taken to their exact D first at each later stage
 _SEED_PAIRS = 256  # pairs of the sub-grid that seeds the pruning threshold
-_TILE = 512  # xmin and xmax candidates a side of a tile of the certified filter
-_GRID_ONE_BY_ONE = True  # windows of open cells through the per-window grid before the second-order bound
+_TILE = 1024  # xmin and xmax candidates a side of a tile of the certified filter
 _CELL = 32  # a side of the cells of windows that share one bound (_cell_bounds) within a tile
 _HOT_POINTS = 6  # split points of the certified filter
 _HOT_GRID = 9  # its sub-grid (a side) of windows whose exact D locates the split points
@@ -36,6 +35,7 @@ _ALPHA_GRID = 6  # exponents per tile at which the certified filter evaluates ev
 _CERT_TOL = 1e-8  # slack of its sign tests of the likelihood equation and of its bounds of D
 _WIDER_GRIDS = (1.0, 4.0, 16.0)  # widenings (in grid widths, each side) of the exponents for open windows
 _WIDE_GRID = 24  # exponents of each wider grid
+_WINDOW_CHUNK = 1 << 13  # windows a chunk of the per-window tests
 
 
 @dataclass
@@ -72,34 +72,6 @@ class _Pairs:
 
     def take(self, sel) -> "_Pairs":
         return _Pairs(*(getattr(self, f)[sel] for f in self.__dataclass_fields__))
-
-
-def _continuous_start(a, b, target):
-    """Starting exponents for the windows [a, b]: the MLE of the continuous power law on
-    [a - 1/2, b + 1/2] with the same mean of log(x / a) (`target`); typically within 1e-3 of
-    the discrete MLE, so Newton needs two steps.  Each window's start depends on it alone.
-
-    With u = log(x / a), that law is exp((1 - alpha) u) on [lo, hi]; its mean is lo + w g(z),
-    w = hi - lo, z = (1 - alpha) w, g(z) = 1 / (1 - exp(-z)) - 1 / z (increasing from 0 to 1),
-    solved for z by Newton's method on g(z) = q.  ``b = inf``: alpha = 1 + 1 / (target - lo).
-    """
-    lo = np.log1p(-0.5 / a)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        w = np.log((b + 0.5) / (a - 0.5))  # hi - lo
-        q = np.clip((target - lo) / w, 1e-12, 1.0 - 1e-12)
-        z = 1.0 / (1.0 - q) - 1.0 / q  # right at both ends, 0 at q = 1/2
-        for _ in range(4):  # enough: more steps save no exact Newton step on the benchmarks
-            small = np.abs(z) < 1e-2
-            zs = np.where(small, 1.0, z)
-            # t = 1 / (1 - exp(-|z|)): 1 / (1 - exp(-z)) is t (z > 0) or 1 - t (z < 0), and
-            # 1 / (4 sinh(z / 2)^2) = t (t - 1)
-            t = -1.0 / np.expm1(-np.abs(zs))
-            zz = z * z
-            g = np.where(small, 0.5 + z / 12.0 - zz * z / 720.0, np.where(zs > 0.0, t, 1.0 - t) - 1.0 / zs)
-            dg = np.where(small, 1.0 / 12.0 - zz / 240.0, 1.0 / (zs * zs) - t * (t - 1.0))
-            z = z - (g - q) / np.maximum(dg, 1e-300)
-        start = np.where(np.isinf(b), 1.0 + 1.0 / (target - lo), 1.0 - z / w)
-    return np.where(np.isfinite(start), start, 1.0 + 1.0 / np.maximum(target, 1e-300))
 
 
 def _fit_pairs(data: _Data, a: np.ndarray, b: np.ndarray, lower: float, upper: float) -> _Pairs:
@@ -297,7 +269,7 @@ def _search(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, ks: str) -> _
     best.hot = np.searchsorted(data.values, hot)
     best.cap = _seed(data, a_cands, b_cands, first_b, lower, upper, ks, best.hot)
     if hot.size and math.isfinite(best.cap):
-        batches = _certified(data, a_cands, b_cands, first_b, hot, lower, upper, best)
+        batches = _certified(data, a_cands, b_cands, first_b, hot, lower, upper, best, ks)
     else:
         batches = _blocks(first_b, b_cands.size)
     for r, c in batches:
@@ -324,39 +296,59 @@ def _hot_points(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: 
 
 
 def _tiles(first_b: np.ndarray, n_b: int):
-    """Yield (a indices, b indices, valid) of each tile of at most _TILE x _TILE candidates
-    holding a valid pair, in row-major order; valid[p, q] says whether (rows[p], cols[q]) is."""
+    """Yield (a indices, b indices) of each tile of at most _TILE x _TILE candidates holding a
+    valid pair, in row-major order (its valid pairs: _valid)."""
     for r0 in range(0, first_b.size, _TILE):
+        if first_b[r0] >= n_b:  # first_b is non-decreasing: no valid pair from here on
+            return
         rows = np.arange(r0, min(first_b.size, r0 + _TILE))
-        for c0 in range(int(first_b[rows[0]]) // _TILE * _TILE, n_b, _TILE):
-            cols = np.arange(c0, min(n_b, c0 + _TILE))
-            valid = cols[None, :] >= first_b[rows][:, None]
-            if valid.any():
-                yield rows, cols, valid
+        for c0 in range(int(first_b[r0]) // _TILE * _TILE, n_b, _TILE):
+            yield rows, np.arange(c0, min(n_b, c0 + _TILE))
+
+
+def _valid(first_b: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """valid[p, q]: whether the pair (rows[p], cols[q]) holds two distinct data values."""
+    return cols[None, :] >= first_b[rows][:, None]
 
 
 def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: np.ndarray, hot: np.ndarray,
-               lower: float, upper: float, best: _Best):
+               lower: float, upper: float, best: _Best, ks: str):
     """Yield the (a index, b index) arrays of the pairs of each tile that a certified lower
-    bound of D (_tile_bound) cannot discard, in blocks of at most _BLOCK_PAIRS pairs."""
+    bound of D (_tile_bound) cannot discard, in blocks of at most _BLOCK_PAIRS pairs.
+
+    The tiles come best first and each tries its split points in the order of _best_first, from
+    the |S_data - S_model| of its probes (corners and centre, _probes) at the split points, so
+    that the exact stage meets the best windows early and the threshold falls before most tiles
+    are filtered.  Neither order changes what a window's bound certifies.
+    """
     splits = []
     for x in hot:  # the data sums of each split point, shared by every tile
         kx = int(np.searchsorted(data.values, x))
         splits.append((x, kx, np.concatenate([[0.0], np.cumsum(data.counts * np.log(data.values / x))])))
-    # the exact alpha of every tile's probes (corners and centre), in a few large batches: one
-    # small batch per tile would cost more than the tile's own filter
+    # the exact alpha of every tile's probes, and their |S_data - S_model| at the split points, in
+    # a few large batches: one small batch per tile would cost more than the tile's own filter
+    tiles = list(_tiles(first_b, b_cands.size))
     pr, pc, starts = [], [], [0]
-    for rows, cols, valid in _tiles(first_b, b_cands.size):
-        r, c = _probes(valid)
-        pr.append(rows[r])
-        pc.append(cols[c])
-        starts.append(starts[-1] + r.size)
+    for rows, cols in tiles:
+        r, c = _probes(rows.size, cols.size)
+        ok = cols[c] >= first_b[rows[r]]  # (0, last column) is valid in every tile
+        pr.append(rows[r[ok]])
+        pc.append(cols[c[ok]])
+        starts.append(starts[-1] + int(ok.sum()))
     pr, pc = np.concatenate(pr), np.concatenate(pc)
-    alphas = np.concatenate([_fit_pairs(data, a_cands[pr[s: s + _BLOCK_PAIRS]], b_cands[pc[s: s + _BLOCK_PAIRS]],
-                                        lower, upper).alpha for s in range(0, pr.size, _BLOCK_PAIRS)])
-    for t, (rows, cols, valid) in enumerate(_tiles(first_b, b_cands.size)):
-        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, splits, lower, upper, best.threshold(),
-                            alphas[starts[t]: starts[t + 1]])
+    alphas, at_split = [], []
+    hot_k = np.searchsorted(data.values, hot)
+    for s in range(0, pr.size, _BLOCK_PAIRS):
+        probes = _fit_pairs(data, a_cands[pr[s: s + _BLOCK_PAIRS]], b_cands[pc[s: s + _BLOCK_PAIRS]], lower, upper)
+        alphas.append(probes.alpha)
+        at_split.append(_split_values(data, probes, hot_k, ks))
+    alphas, at_split = np.concatenate(alphas), np.concatenate(at_split)
+    tile_order, split_order = _best_first(at_split, np.array(starts))
+    for t in tile_order:
+        rows, cols = tiles[t]
+        valid = _valid(first_b, rows, cols)
+        bound = _tile_bound(data, a_cands[rows], b_cands[cols], valid, [splits[k] for k in split_order[t]], lower,
+                            upper, best.threshold(), alphas[starts[t]: starts[t + 1]])
         keep = np.flatnonzero(valid & (bound <= best.threshold()))
         bound = bound.ravel()
         for start in range(0, keep.size, _BLOCK_PAIRS):
@@ -366,14 +358,35 @@ def _certified(data: _Data, a_cands: np.ndarray, b_cands: np.ndarray, first_b: n
                 yield rows[sel // cols.size], cols[sel % cols.size]
 
 
-def _probes(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns of the valid corners and centre of a tile: the windows whose exact
-    alpha sets the tile's exponents."""
-    nr, nc = valid.shape
-    probe_r = np.array([0, 0, nr - 1, nr - 1, nr // 2])
-    probe_c = np.array([0, nc - 1, 0, nc - 1, nc // 2])
-    ok = valid[probe_r, probe_c]
-    return probe_r[ok], probe_c[ok]
+def _best_first(at_split: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order of the tiles and, by tile, of the split points in _certified, from the probes'
+    |S_data - S_model| at the split points (at_split: a row a probe, those of tile t in rows
+    starts[t]:starts[t + 1], at least one a tile).  The tiles in ascending order of the smallest,
+    over their probes, of the largest value of a probe (a lower bound of its D, close to it where
+    D peaks at a split point); each tile's split points in descending order of the largest value
+    of its probes there, the split whose cells discard most of the tile first (ties: the earlier
+    tile or split point first)."""
+    peak = np.maximum.reduceat(at_split, starts[:-1], axis=0)  # by tile and split point
+    score = np.minimum.reduceat(at_split.max(axis=1), starts[:-1])  # by tile
+    return np.argsort(score, kind="stable"), np.argsort(-peak, axis=1, kind="stable")
+
+
+def _split_values(data: _Data, p: _Pairs, hot_k: np.ndarray, ks: str) -> np.ndarray:
+    """|S_data - S_model| of each window of p (rows) at the data indices hot_k (columns), 0 where
+    the data value lies outside the window: lower bounds of its D."""
+    row = np.repeat(np.arange(p.i.size), hot_k.size)
+    k = np.tile(hot_k, p.i.size)
+    inside = (k >= p.i[row]) & (k <= p.j[row])
+    out = np.zeros(row.size)
+    if inside.any():
+        out[inside] = _ks_points(data, p, row[inside], k[inside], ks)
+    return out.reshape(p.i.size, hot_k.size)
+
+
+def _probes(nr: int, nc: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the corners and centre of a tile of nr x nc candidates: its valid
+    ones are the windows whose exact alpha sets the tile's exponents."""
+    return np.array([0, 0, nr - 1, nr - 1, nr // 2]), np.array([0, nc - 1, 0, nc - 1, nc // 2])
 
 
 def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, splits: list, lower: float,
@@ -389,13 +402,15 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
     g(beta) < 0 gives D >= S_model(x; beta) - S_data(x).  The grid spans the exact alpha of
     the tile's valid corners and centre, widened; a window it does not bracket keeps a weaker
     bound, or -inf.  Both tests have a slack of _CERT_TOL, far above the rounding of the sums.
-    The tests run on whole cells of windows first (_cell_bounds), then window by window on the
-    cells left open, then the second-order bound (_taylor_bound) and wider grids on the windows
-    still open (see _split_bounds).  Windows that are not valid get arbitrary values.  `probe_alpha`: the exact alpha of the
-    windows of _probes(valid), if known.
+    The tests run on whole cells of windows first (_cell_bounds), split point after split point
+    in the order of `splits`, then window by window on the cells left open, with the second-order
+    bound (_taylor_bound), and wider grids on the windows still open where it bracketed no root
+    (see _split_bounds).  Windows that are not valid get arbitrary values.  `probe_alpha`: the
+    exact alpha of the valid windows of _probes, if known.
     """
     if probe_alpha is None:
-        r, c = _probes(valid)
+        r, c = _probes(*valid.shape)
+        r, c = r[valid[r, c]], c[valid[r, c]]
         probe_alpha = _fit_pairs(data, a[r], b[c], lower, upper).alpha if r.size else np.zeros(0)
     if not probe_alpha.size:
         return np.full(valid.shape, -np.inf)
@@ -406,71 +421,81 @@ def _tile_bound(data: _Data, a: np.ndarray, b: np.ndarray, valid: np.ndarray, sp
     ia = np.searchsorted(data.values, a)
     jb = np.searchsorted(data.values, b, side="right") - 1
     bound = np.zeros(valid.shape)  # D >= 0
-    _split_bounds(data, a, b, ia, jb, valid, splits, beta, bound, thr, True, lower, upper)
+    far = np.zeros(valid.shape, bool)
+    _split_bounds(data, a, b, ia, jb, valid, splits, beta, bound, thr, far, lower, upper)
     # windows whose alpha lies beyond the exponents of the probes (alpha need not be extreme at
     # a tile's corners) get only a one-sided, weak bound: try wider grids on the windows left open
+    # whose second-order bound found no root near the grid (where it did, it is within ~1e-8 of
+    # what any exponent's sign test can give at that split point)
     width = float(beta[-1, 0] - beta[0, 0])
-    for widen in _WIDER_GRIDS:
-        open_ = valid & (bound <= thr)
+    for widen in _WIDER_GRIDS if far.any() else ():
+        open_ = valid & far & (bound <= thr)
         if not open_.any():
             break
         beta = np.linspace(max(lower + 1e-9, float(beta[0, 0]) - widen * width),
                            min(upper - 1e-9, float(beta[-1, 0]) + widen * width), _WIDE_GRID)[:, None]
         _split_bounds(data, a, b, ia, jb, open_, splits, beta, bound, thr)
-    return bound - _CERT_TOL
+    bound -= _CERT_TOL
+    return bound
 
 
 def _split_bounds(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, valid: np.ndarray,
-                  splits: list, beta: np.ndarray, bound: np.ndarray, thr: float, taylor: bool = False,
+                  splits: list, beta: np.ndarray, bound: np.ndarray, thr: float, far: np.ndarray | None = None,
                   lower: float = ALPHA_RANGE[0], upper: float = ALPHA_RANGE[1]) -> None:
     """Raise bound[p, q] (in place) to the certified lower bound of D of window (a[p], b[q]) at
     each split point and exponent of beta (column), for the windows where valid is True and the
-    bound does not yet exceed thr (see _tile_bound).  With `taylor` (the sums then have r = 0..2),
+    bound does not yet exceed thr (see _tile_bound).  With `far` (the sums then have r = 0..2),
     each split point's rectangle first gets the bounds of its cells (_cell_bounds, while more
-    than a quarter of its windows are open), and after the per-window tests the windows still
-    open get _taylor_bound at the exponent of beta nearest their alpha."""
+    than a quarter of its windows are open), after the per-window tests the windows still open
+    get _taylor_bound at the exponent of beta nearest their alpha, and far (the tile's shape) is
+    set for those where it bracketed no root."""
+    taylor = far is not None
     stored = [None] * len(splits)
+    open_ = valid & (bound <= thr)
     if taylor:  # first the bounds of whole cells, split point after split point (sums kept)
+        n_open = int(np.count_nonzero(open_))  # in the whole tile: at least as many as in a rectangle
         for n_split, (x, kx, cl) in enumerate(splits):
             na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
-            open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)
-            if min(na, b.size - c0) < 2 * _CELL or open_.mean() <= 0.25:
+            if (min(na, b.size - c0) < 2 * _CELL or n_open <= 0.25 * na * (b.size - c0)
+                    or np.count_nonzero(open_[:na, c0:]) <= 0.25 * na * (b.size - c0)):
                 continue
             stored[n_split] = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, np.arange(na), np.arange(b.size - c0),
                                           na, c0, 2)
             _cell_bounds(*stored[n_split], valid[:na, c0:], bound[:na, c0:])
+            open_ = valid & (bound <= thr)
+            n_open = int(np.count_nonzero(open_))
+    f_all = np.flatnonzero(open_)  # the windows still open, one by one (flat indices into the tile)
+    log_a, log_b = np.log(a), np.log(b)
     for n_split, (x, kx, cl) in enumerate(splits):
+        if not f_all.size:
+            return
         na, c0 = int(np.searchsorted(a, x, side="right")), int(np.searchsorted(b, x))  # a <= x <= b
-        open_ = valid[:na, c0:] & (bound[:na, c0:] <= thr)  # windows this split may still discard
-        if not open_.any():
+        p_all, q_all = np.divmod(f_all, b.size)
+        here = np.flatnonzero((p_all < na) & (q_all >= c0))  # the open windows this split may discard
+        if not here.size:
             continue
-        dense = open_.mean() > 0.25  # most windows open: the whole rectangle, by broadcasting
+        p, q = p_all[here], q_all[here] - c0
         if stored[n_split] is not None:  # the sums of every row and column, from the cells' pass
-            ri, ci = np.arange(na), np.arange(b.size - c0)
-            low, up, n_low, n_up, l_low, l_up = stored[n_split]
-        else:  # else only the rows and columns holding open windows get their sums (row ri[k] is k)
-            ri = np.arange(na) if dense else np.flatnonzero(open_.any(axis=1))
-            ci = np.arange(b.size - c0) if dense else np.flatnonzero(open_.any(axis=0))
-            low, up, n_low, n_up, l_low, l_up = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, ri, ci, na, c0,
-                                                            1 + taylor)
-        av, bv = a[:na][ri], b[c0:][ci]
-        with np.errstate(all="ignore"):
-            if dense or not taylor or _GRID_ONE_BY_ONE:
-                _grid_bounds(low, up, n_low, n_up, l_low, l_up, ri, ci, open_, dense, beta, bound[:na, c0:])
-            if not taylor:
-                continue
-            p, q = np.nonzero(open_ & (bound[:na, c0:] <= thr))
-            if not p.size:
-                continue
+            sp, sq, sums = p, q, stored[n_split]
+        else:  # else only the rows and columns holding open windows get their sums
+            ri, ci = np.unique(p), np.unique(q)
             sp, sq = np.searchsorted(ri, p), np.searchsorted(ci, q)
-            m = n_low[sp] + n_up[sq]
-            mean = (l_low[sp] + l_up[sq]) / m
-            # each window at the exponent of the grid nearest its alpha (smallest |g(beta)|)
-            gaps = np.abs((low[1][:, sp] + up[1][:, sq]) / (low[0][:, sp] + up[0][:, sq]) - mean)
-            near = np.argmin(np.where(np.isfinite(gaps), gaps, np.inf), axis=0)
-            w = np.log(bv[sq]) - np.log(av[sp])  # log(b / a): |log k - E log k| <= w in the window
-            bound[:na, c0:][p, q] = np.fmax(bound[:na, c0:][p, q], _taylor_bound(
-                beta[near, 0], low[:, near, sp], up[:, near, sq], n_up[sq] / m, mean, w, lower, upper))
+            sums = _split_sums(data, a, b, ia, jb, x, kx, cl, beta, ri, ci, na, c0, 1 + taylor)
+        w = log_b[c0:][q] - log_a[p] if taylor else None  # log(b / a)
+        new, unbracketed = np.empty(here.size), np.zeros(here.size, bool)
+        for start in range(0, here.size, _WINDOW_CHUNK):  # chunks whose arrays stay in the cache
+            c = slice(start, start + _WINDOW_CHUNK)
+            new[c], unb = _window_bounds(*sums, sp[c], sq[c], beta, thr, None if w is None else w[c], lower, upper)
+            if taylor:
+                unbracketed[c] = unb
+        f = f_all[here]
+        new = np.fmax(bound.take(f), new)
+        bound.put(f, new)
+        if taylor:
+            far.put(f[unbracketed], True)
+        closed = here[new > thr]
+        if closed.size:
+            f_all = np.delete(f_all, closed)
 
 
 def _cell_bounds(low: np.ndarray, up: np.ndarray, n_low: np.ndarray, n_up: np.ndarray, l_low: np.ndarray,
@@ -497,31 +522,41 @@ def _cell_bounds(low: np.ndarray, up: np.ndarray, n_low: np.ndarray, n_up: np.nd
     sum of the minima (maxima) over its rows and its columns.  With g_min - X_g > _CERT_TOL the
     cell's windows all have alpha > beta, so D >= F(alpha) > F(beta) >= F_min - X_F; with
     g_max + X_g < -_CERT_TOL, D >= -(F_max + X_F).  Cells holding an invalid window are left.
-    The exponents must lie inside the search range (alpha is clipped to it).
+    `valid` is a staircase (a window is valid when the one below it or to its left is), so a cell
+    is valid when its last row and first column is.  The exponents must lie inside the search
+    range (alpha is clipped to it).
     """
     na, nb = valid.shape
     rs, cs = np.arange(0, na, _CELL), np.arange(0, nb, _CELL)
     re, ce = np.minimum(rs + _CELL, na) - 1, np.minimum(cs + _CELL, nb) - 1
-    cell_ok = np.minimum.reduceat(np.minimum.reduceat(valid.astype(np.int8), rs, axis=0), cs, axis=1) > 0
+    cell_ok = valid[re][:, cs]  # the cell's last row and first column: its last valid window (a staircase)
     if not cell_ok.any():
         return
     with np.errstate(all="ignore"):
         p0, p1, u0, u1 = low[0], low[1], up[0], up[1]  # (exponents, rows / columns)
 
-        def f_and_g(p0, p1, pn, pm, u0, u1, un, um):
-            z, m = p0 + u0, pn + un
-            return un / m - u0 / z, (p1 + u1) / z - (pm + um) / m
+        # S_data(x) and the data's mean of log(k / x) (no exponent): rows against each cell's first
+        # column (as cell column, row: reduceat is fastest along the last axis), columns against
+        # each cell's first row
+        m = n_low[None, :] + n_up[cs, None]
+        row_data = n_up[cs, None] / m, (l_low[None, :] + l_up[cs, None]) / m
+        m = n_low[rs, None] + n_up[None, :]
+        col_data = n_up[None, :] / m, (l_low[rs, None] + l_up[None, :]) / m
 
-        # rows against each cell's first column, columns against each cell's first row
-        rf, rg = f_and_g(p0[:, :, None], p1[:, :, None], n_low[None, :, None], l_low[None, :, None],
-                         u0[:, None, cs], u1[:, None, cs], n_up[None, None, cs], l_up[None, None, cs])
-        cf, cg = f_and_g(p0[:, rs, None], p1[:, rs, None], n_low[None, rs, None], l_low[None, rs, None],
-                         u0[:, None, :], u1[:, None, :], n_up[None, None, :], l_up[None, None, :])
-        f_star, g_star = rf[:, rs, :], rg[:, rs, :]
-        f_min = np.minimum.reduceat(rf, rs, axis=1) + np.minimum.reduceat(cf, cs, axis=2) - f_star
-        f_max = np.maximum.reduceat(rf, rs, axis=1) + np.maximum.reduceat(cf, cs, axis=2) - f_star
-        g_min = np.minimum.reduceat(rg, rs, axis=1) + np.minimum.reduceat(cg, cs, axis=2) - g_star
-        g_max = np.maximum.reduceat(rg, rs, axis=1) + np.maximum.reduceat(cg, cs, axis=2) - g_star
+        def f_and_g(p0, p1, u0, u1, s_data, mean):
+            z = p0 + u0
+            return s_data - u0 / z, (p1 + u1) / z - mean
+
+        def by_cell(reduce, rows, cols, star):  # reduce over the rows and columns of each cell
+            return reduce.reduceat(rows, rs, axis=1).T + reduce.reduceat(cols, cs, axis=1) - star
+
+        f_min, f_max, g_min, g_max = (np.empty((p0.shape[0], rs.size, cs.size)) for _ in range(4))
+        for e in range(p0.shape[0]):  # one exponent at a time: arrays that stay in the cache
+            rf, rg = f_and_g(p0[e, None, :], p1[e, None, :], u0[e, cs, None], u1[e, cs, None], *row_data)
+            cf, cg = f_and_g(p0[e, rs, None], p1[e, rs, None], u0[e, None, :], u1[e, None, :], *col_data)
+            f_star, g_star = rf[:, rs].T, rg[:, rs].T
+            f_min[e], f_max[e] = by_cell(np.minimum, rf, cf, f_star), by_cell(np.maximum, rf, cf, f_star)
+            g_min[e], g_max[e] = by_cell(np.minimum, rg, cg, g_star), by_cell(np.maximum, rg, cg, g_star)
         # largest changes within a cell, and the smallest normalisers
         d_p0 = np.abs(p0[:, rs] - p0[:, re])[:, :, None]
         d_p1 = np.abs(p1[:, rs] - p1[:, re])[:, :, None]
@@ -542,54 +577,51 @@ def _cell_bounds(low: np.ndarray, up: np.ndarray, n_low: np.ndarray, n_up: np.nd
         below = np.where(g_max + x_g < -_CERT_TOL, -(f_max + x_f), -np.inf)  # beta > alpha
         cell = np.max(np.fmax(above, below), axis=0, initial=-np.inf)
         cell = np.where(cell_ok & np.isfinite(cell), cell, -np.inf)
-    rows = np.diff(np.r_[rs, na])
-    cols = np.diff(np.r_[cs, nb])
-    np.fmax(bound, np.repeat(np.repeat(cell, rows, axis=0), cols, axis=1), out=bound)
+    _spread(cell, bound)
 
 
-def _grid_bounds(low, up, n_low, n_up, l_low, l_up, ri, ci, open_, dense, beta, bound) -> None:
-    """The per-window tests of _split_bounds at each exponent of beta, on the windows where
-    open_ is True (bound: the split's rectangle, raised in place; sums for rows ri, columns ci)."""
-    if dense:
-        pa, pb, out = (slice(None), None), (None, slice(None)), bound
-    else:  # the few left open: one by one
-        p, q = np.nonzero(open_)
-        pa, pb, out = np.searchsorted(ri, p), np.searchsorted(ci, q), bound[p, q]
-    m = n_low[pa] + n_up[pb]
-    s_data = n_up[pb] / m
-    mean = (l_low[pa] + l_up[pb]) / m
-    hi_mean, lo_mean = mean + _CERT_TOL, mean - _CERT_TOL
-    for g in range(beta.shape[0]):
-        z = low[0, g][pa] + up[0, g][pb]
-        e = (low[1, g][pa] + up[1, g][pb]) / z  # E_beta[log(k / x)]
-        sign = (e > hi_mean).astype(np.float64) - (e < lo_mean)  # +1: beta < alpha, -1: beta > alpha
-        out = np.fmax(out, sign * (s_data - up[0, g][pb] / z))
-    if dense:
-        bound[...] = out
-    else:
-        bound[p, q] = out
+def _spread(cell: np.ndarray, bound: np.ndarray) -> None:
+    """bound = fmax(bound, the value of each window's cell of _CELL x _CELL windows), in place:
+    through a view of the whole cells (no array of the tile's size), then the partial ones."""
+    na, nb = bound.shape
+    fr, fc = na // _CELL, nb // _CELL
+    whole = bound[: fr * _CELL, : fc * _CELL].view()
+    whole.shape = (fr, _CELL, fc, _CELL)  # a view (raises rather than copy)
+    np.fmax(whole, cell[:fr, None, :fc, None], out=whole)
+    if fc < cell.shape[1]:  # the last, partial column of cells
+        np.fmax(bound[:, fc * _CELL:], np.repeat(cell[:, fc:], _CELL, axis=0)[:na], out=bound[:, fc * _CELL:])
+    if fr < cell.shape[0]:  # the last, partial row of cells
+        np.fmax(bound[fr * _CELL:, : fc * _CELL], np.repeat(cell[fr:, :fc], _CELL, axis=1),
+                out=bound[fr * _CELL:, : fc * _CELL])
 
 
-def _split_sums(data: _Data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, x: float, kx: int,
-                cl: np.ndarray, beta: np.ndarray, ri: np.ndarray, ci: np.ndarray, na: int, c0: int, rmax: int):
-    """Sums of the windows split at x, for rows a[:na][ri] and columns b[c0:][ci]: model sums
-    of (k / x)^-beta log(k / x)^r below x and from x on (r = 0..rmax, by exponent), and the data's
-    counts and sums of log(x_i / x) below x and from x on."""
-    av, bv = a[:na][ri], b[c0:][ci]
-    ra, cb = ia[:na][ri], jb[c0:][ci] + 1
-    n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)
-    n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)
-    l_low, l_up = cl[kx] - cl[ra], cl[cb] - cl[kx]
-    logx = math.log(x)
+def _window_bounds(low, up, n_low, n_up, l_low, l_up, sp, sq, beta, thr, w, lower, upper):
+    """The per-window tests of _split_bounds (see _tile_bound) for the windows of rows sp and
+    columns sq of the sums of _split_sums: the sign tests at each exponent of beta, then, with
+    `w` (log(b / a) of each window; the sums then have r = 0..2), _taylor_bound at the exponent
+    nearest each window's alpha for the windows whose bound does not exceed thr.  Returns the
+    bounds and, by window, whether _taylor_bound was tried and bracketed no root (None without w)."""
+    m = n_low[sp] + n_up[sq]
+    s_data = n_up[sq] / m
+    mean = (l_low[sp] + l_up[sq]) / m
     with np.errstate(all="ignore"):
-        if x >= _EM_START:  # both parts as differences of T(a), T(x), T(b + 1)
-            t = _upper_sums(beta, logx, np.r_[av, x, bv + 1.0][None, :], rmax)
-            low = t[:, :, :ri.size] - t[:, :, ri.size: ri.size + 1]
-            up = t[:, :, ri.size: ri.size + 1] - t[:, :, ri.size + 1:]
-        else:
-            low = _range_sums(beta, logx, av[None, :], x - 1.0, rmax)  # k in [a, x - 1]
-            up = _range_sums(beta, logx, x, bv[None, :], rmax)  # k in [x, b]
-    return low, up, n_low, n_up, l_low, l_up
+        u0 = np.take(up[0], sq, axis=1)  # (np.take: faster than fancy indexing along the last axis)
+        z = np.take(low[0], sp, axis=1) + u0
+        gap = (np.take(low[1], sp, axis=1) + np.take(up[1], sq, axis=1)) / z - mean  # E_beta[log(k / x)] - mean
+        sign = (gap > _CERT_TOL).astype(np.float64) - (gap < -_CERT_TOL)  # +1: beta < alpha, -1: beta > alpha
+        out = np.fmax.reduce(sign * (s_data - u0 / z), axis=0)
+        if w is None:
+            return out, None
+        unbracketed = np.zeros(out.size, bool)
+        op = np.flatnonzero(~(out > thr))
+        if op.size:
+            gap = gap[:, op]
+            near = np.argmin(np.where(np.isfinite(gap), np.abs(gap), np.inf), axis=0)
+            second = _taylor_bound(beta[near, 0], low[:, near, sp[op]], up[:, near, sq[op]], s_data[op], mean[op],
+                                   w[op], lower, upper)
+            unbracketed[op] = second == -np.inf
+            out[op] = np.fmax(out[op], second)
+    return out, unbracketed
 
 
 def _taylor_bound(beta: float, low: np.ndarray, up: np.ndarray, s_data: np.ndarray, mean: np.ndarray,

@@ -1,6 +1,8 @@
 """Sums over integer windows for analysis.tpl: the truncated zeta sums and their log moments
 (regularised upper sums, Euler–Maclaurin from ``_EM_START`` on), the mean of log k under the
-model, and the safeguarded Newton solve of the likelihood equation for alpha.
+model, the sums of windows split at a data value (``_split_sums``, for the tile filter of
+analysis._tpl_search), and the safeguarded Newton solve of the likelihood equation for alpha
+from the continuous law's exponent (``_continuous_start``).
 
 The numerics are described in the docstring of :mod:`analysis.tpl`; this module is private.
 """
@@ -12,7 +14,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["_EM_START", "_mean_log", "_phi", "_range_sums", "_solve_alpha", "_upper_sums"]
+__all__ = ["_EM_START", "_continuous_start", "_mean_log", "_phi", "_range_sums", "_solve_alpha", "_split_sums",
+           "_upper_sums"]
 
 _EM_START = 64  # integers below this are summed one by one (16 when |alpha| <= 8)
 _EM_START_SMALL = 16
@@ -173,11 +176,62 @@ def _range_sums(alpha, loga, x, b, rmax):
     return out.reshape((rmax + 1, *shape))
 
 
+def _split_sums(data, a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray, x: float, kx: int,
+                cl: np.ndarray, beta: np.ndarray, ri: np.ndarray, ci: np.ndarray, na: int, c0: int, rmax: int):
+    """Sums of the windows split at x, for rows a[:na][ri] and columns b[c0:][ci]: model sums
+    of (k / x)^-beta log(k / x)^r below x and from x on (r = 0..rmax, by exponent), and the data's
+    counts and sums of log(x_i / x) below x and from x on (data: the search's _Data, x its
+    value data.values[kx], cl the cumulative sums of log(x_i / x))."""
+    av, bv = a[:na][ri], b[c0:][ci]
+    ra, cb = ia[:na][ri], jb[c0:][ci] + 1
+    n_low = (data.cum[kx] - data.cum[ra]).astype(np.float64)
+    n_up = (data.cum[cb] - data.cum[kx]).astype(np.float64)
+    l_low, l_up = cl[kx] - cl[ra], cl[cb] - cl[kx]
+    logx = math.log(x)
+    with np.errstate(all="ignore"):
+        if x >= _EM_START:  # both parts as differences of T(a), T(x), T(b + 1)
+            t = _upper_sums(beta, logx, np.r_[av, x, bv + 1.0][None, :], rmax)
+            low = t[:, :, :ri.size] - t[:, :, ri.size: ri.size + 1]
+            up = t[:, :, ri.size: ri.size + 1] - t[:, :, ri.size + 1:]
+        else:
+            low = _range_sums(beta, logx, av[None, :], x - 1.0, rmax)  # k in [a, x - 1]
+            up = _range_sums(beta, logx, x, bv[None, :], rmax)  # k in [x, b]
+    return low, up, n_low, n_up, l_low, l_up
+
+
 def _mean_log(alpha, loga, a, b):
     """E_alpha[log(k/a)] and Var_alpha[log(k/a)] over the integers of [a, b]."""
     z0, z1, z2 = _range_sums(alpha, loga, a, b, 2)
     mean = z1 / z0
     return mean, np.maximum(z2 / z0 - mean * mean, 0.0)
+
+
+def _continuous_start(a, b, target):
+    """Starting exponents for the windows [a, b]: the MLE of the continuous power law on
+    [a - 1/2, b + 1/2] with the same mean of log(x / a) (`target`); typically within 1e-3 of
+    the discrete MLE, so Newton needs two steps.  Each window's start depends on it alone.
+
+    With u = log(x / a), that law is exp((1 - alpha) u) on [lo, hi]; its mean is lo + w g(z),
+    w = hi - lo, z = (1 - alpha) w, g(z) = 1 / (1 - exp(-z)) - 1 / z (increasing from 0 to 1),
+    solved for z by Newton's method on g(z) = q.  ``b = inf``: alpha = 1 + 1 / (target - lo).
+    """
+    lo = np.log1p(-0.5 / a)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        w = np.log((b + 0.5) / (a - 0.5))  # hi - lo
+        q = np.clip((target - lo) / w, 1e-12, 1.0 - 1e-12)
+        z = 1.0 / (1.0 - q) - 1.0 / q  # right at both ends, 0 at q = 1/2
+        for _ in range(4):  # enough: more steps save no exact Newton step on the benchmarks
+            small = np.abs(z) < 1e-2
+            zs = np.where(small, 1.0, z)
+            # t = 1 / (1 - exp(-|z|)): 1 / (1 - exp(-z)) is t (z > 0) or 1 - t (z < 0), and
+            # 1 / (4 sinh(z / 2)^2) = t (t - 1)
+            t = -1.0 / np.expm1(-np.abs(zs))
+            zz = z * z
+            g = np.where(small, 0.5 + z / 12.0 - zz * z / 720.0, np.where(zs > 0.0, t, 1.0 - t) - 1.0 / zs)
+            dg = np.where(small, 1.0 / 12.0 - zz / 240.0, 1.0 / (zs * zs) - t * (t - 1.0))
+            z = z - (g - q) / np.maximum(dg, 1e-300)
+        start = np.where(np.isinf(b), 1.0 + 1.0 / (target - lo), 1.0 - z / w)
+    return np.where(np.isfinite(start), start, 1.0 + 1.0 / np.maximum(target, 1e-300))
 
 
 def _solve_alpha(loga, a, b, target, lower, upper, start):

@@ -98,8 +98,8 @@ _DENSE_CELLS = 1 << 21  # sets x integers per chunk of the dense path
 def _window_distances(fit: TPLFit, counts: np.ndarray) -> np.ndarray:
     """KS distance (every integer of the window) of each row of `counts` (sets x integers of
     [xmin, xmax]) to the TPL refitted to that row with the bounds held fixed."""
-    from analysis._tpl_search import ALPHA_RANGE, _continuous_start
-    from analysis._tpl_sums import _solve_alpha
+    from analysis._tpl_search import ALPHA_RANGE
+    from analysis._tpl_sums import _continuous_start, _solve_alpha
 
     a, b = float(fit.xmin), float(fit.xmax)
     k = np.arange(fit.xmin, int(fit.xmax) + 1, dtype=np.float64)

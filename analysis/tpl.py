@@ -32,8 +32,9 @@ How the numbers are computed
      one of a few values; the six most frequent are the split points); sub-grids of the pairs
      (every s-th xmin and xmax candidate, then finer ones around the winner) give a first best
      ``D``.
-  2. Tile filter (finite xmax, more pairs than one block): windows come in tiles of 512 x 512
-     candidates.  Split a window at a split point x: the data and the model below x depend on
+  2. Tile filter (finite xmax, more pairs than one block): windows come in tiles of 1024 x 1024
+     candidates, visited best first (by a lower bound of the D of their corners and centre at
+     the split points).  Split a window at a split point x: the data and the model below x depend on
      xmin alone, those from x on on xmax alone, so at a fixed exponent ``beta`` the
      likelihood equation ``g(beta) = E_beta[log k] - mean(log x)`` and ``S_data(x) -
      S_model(x; beta)`` of every window of the tile cost a few array operations on per-xmin and
@@ -44,10 +45,11 @@ How the numbers are computed
      (a) cells of 32 x 32 windows: both quantities are functions of the per-xmin and per-xmax
      sums, nearly separable within a cell, so their minimum and maximum over a cell follow
      from its rows and columns plus a bound of the mixed second differences (_cell_bounds),
-     O(rows + columns) a cell; (b) the windows of the cells left open, one by one; (c) those
+     O(rows + columns) a cell, at the split point where the tile's corners and centre come
+     closest to their D first; (b) the windows of the cells left open, one by one; (c) those
      still open, a second-order bound at the grid exponent nearest their alpha (the root of
      ``g`` and ``S_model`` at it, bracketed with bounds of their derivatives: _taylor_bound),
-     then wider grids.  Every test carries a slack of 1e-8, far above the rounding of the
+     then wider grids where it found no root.  Every test carries a slack of 1e-8, far above the rounding of the
      sums.  No alpha is solved for the windows this discards (all but a few thousand of the
      900 million of n = 100,000 distinct values).
   3. The windows left get their exact ``alpha`` (blocks of up to 16,384 pairs) and then

@@ -579,6 +579,72 @@ def test_certified_search_equals_slow_reference(small_tiles, monkeypatch):
     assert len(calls) >= 4
 
 
+def test_certified_search_is_independent_of_tile_and_split_order(small_tiles, monkeypatch):
+    """Visiting the tiles best first, and each tile's split points in the order of its probes,
+    only changes how soon the threshold falls: with tiles and split points in row-major, reversed
+    and random order the search finds the window, alpha and D of an exhaustive evaluation; and
+    the probes' values at the split points that set the order never exceed their exact D."""
+    tpl = small_tiles
+    rng = np.random.default_rng(24)
+    real = tpl._best_first
+    seen = []
+
+    def checked(at_split, starts):  # the values that set the order: lower bounds of each probe's D
+        seen.append(at_split.size)
+        assert np.all(at_split >= 0.0)
+        return real(at_split, starts)
+
+    def row_major(at_split, starts):
+        return np.arange(starts.size - 1), np.tile(np.arange(at_split.shape[1]), (starts.size - 1, 1))
+
+    def reversed_(at_split, starts):
+        tiles, splits = real(at_split, starts)
+        return tiles[::-1], splits[:, ::-1]
+
+    def random_(at_split, starts):
+        return rng.permutation(starts.size - 1), np.argsort(rng.random((starts.size - 1, at_split.shape[1])), axis=1)
+
+    for name, x in _test_sets(np.random.default_rng(25)):
+        if name in ("exact pmf", "huge", "rising"):
+            continue
+        d, a, b, al, count = _exhaustive(np.asarray(x), 0.3, "integers")
+        for order in (checked, row_major, reversed_, random_):
+            monkeypatch.setattr(tpl, "_best_first", order)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = fit_tpl(x)
+            assert (fit.xmin, fit.xmax, fit.n_candidates) == (a, b, count), (name, order.__name__)
+            assert abs(fit.alpha - al) <= 1e-12 * max(1.0, abs(al)), (name, order.__name__)
+            assert abs(fit.ks_distance - d) <= 1e-15, (name, order.__name__)
+    assert len(seen) >= 4 and sum(seen) > 100  # the filter ordered tiles
+    # _split_values: |S_data - S_model| at data values inside each window, 0 outside; never above D
+    x = _test_sets(np.random.default_rng(26))[1][1]
+    data = _Data.from_sorted(np.sort(x[x > 0]))
+    lo, hi = np.sort(rng.choice(data.values.size, (2, 200)), axis=0)
+    keep = hi > lo
+    pairs = _fit_pairs(data, data.values[lo[keep]].astype(float), data.values[hi[keep]].astype(float), -40.0, 40.0)
+    hot_k = rng.choice(data.values.size, 6, replace=False)
+    values = tpl._split_values(data, pairs, hot_k, "integers")
+    outside = (hot_k[None, :] < pairs.i[:, None]) | (hot_k[None, :] > pairs.j[:, None])
+    assert np.all(values[outside] == 0.0) and np.any(values > 0.0)
+    assert np.all(values <= _ks_exact(data, pairs, "integers")[:, None] + 1e-15)
+
+
+def test_spread_gives_every_window_its_cells_value(small_tiles):
+    """_spread raises each window's bound to its cell's value, whole and partial cells, on a
+    column slice of a larger array (as _split_bounds passes a split point's rectangle)."""
+    tpl = small_tiles  # cells of 4 x 4 windows
+    rng = np.random.default_rng(27)
+    for na, nb in [(8, 8), (9, 13), (3, 5), (16, 7), (1, 4)]:
+        cell = rng.normal(size=(-(-na // 4), -(-nb // 4)))
+        cell[0, 0] = -np.inf
+        full = rng.normal(size=(na, nb + 3))
+        before = full.copy()
+        expected = np.fmax(full[:, 3:], np.repeat(np.repeat(cell, 4, axis=0), 4, axis=1)[:na, :nb])
+        tpl._spread(cell, full[:, 3:])
+        assert np.array_equal(full[:, 3:], expected) and np.array_equal(full[:, :3], before[:, :3])
+
+
 def test_tile_bound_is_a_lower_bound_of_d(small_tiles):
     """_tile_bound never exceeds the exact D of a window (both KS conventions), and it is
     close to D for most windows (else the filter would discard nothing)."""
@@ -599,7 +665,8 @@ def test_tile_bound_is_a_lower_bound_of_d(small_tiles):
                                   rng.choice(data.values)]).astype(float)
             splits = [(v, int(np.searchsorted(data.values, v)),
                        np.concatenate([[0.0], np.cumsum(data.counts * np.log(data.values / v))])) for v in hot]
-            for rows, cols, valid in tpl._tiles(first_b, high.size):
+            for rows, cols in tpl._tiles(first_b, high.size):
+                valid = tpl._valid(first_b, rows, cols)
                 bound = tpl._tile_bound(data, low[rows], high[cols], valid, splits, -40.0, 40.0)
                 p, q = np.nonzero(valid)
                 pairs = _fit_pairs(data, low[rows][p], high[cols][q], -40.0, 40.0)
