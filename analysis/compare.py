@@ -365,22 +365,22 @@ def _line_styles(sources: Sequence[str]) -> list[dict[str, Any]]:
 
     dashes = ("-", "--", ":", "-.")
     markers = ("o", "s", "^", "v", "D", "x", "+", "*", "p", "h")
-    order = list(dict.fromkeys(sources))
-    per_source = {src: sources.count(src) for src in order}
-    by_source = max(per_source.values(), default=0) <= len(dashes)
+    index = {src: i for i, src in enumerate(dict.fromkeys(sources))}
+    per_source = {src: sources.count(src) for src in index}
+    most = max(per_source.values(), default=0)
     seen: dict[str, int] = {}
     styles = []
     for src in sources:
         k = seen[src] = seen.get(src, -1) + 1
-        si = order.index(src)
-        if by_source:
-            color = f"C{si}" if len(order) <= 10 else colormaps["tab20"](si % 20)
+        si = index[src]
+        if most <= len(dashes):
+            color = f"C{si}" if len(index) <= 10 else colormaps["tab20"](si % 20)
             style: dict[str, Any] = {"color": color, "linestyle": dashes[k]}
             group = si // 20
         else:
             color = f"C{k}" if per_source[src] <= 10 else colormaps["tab20"](k % 20)
             style = {"color": color, "linestyle": dashes[si % len(dashes)]}
-            group = (si // len(dashes)) * (max(per_source.values()) // 20 + 1) + k // 20
+            group = (si // len(dashes)) * (most // 20 + 1) + k // 20
         if group:
             style |= {"marker": markers[(group - 1) % len(markers)], "markevery": 0.2, "markersize": 3}
         styles.append(style)

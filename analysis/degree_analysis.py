@@ -376,7 +376,8 @@ def analyse_degrees(
         Also judge the untruncated tail fit (``tail_evidence``): a second bootstrap of
         ``n_boot`` sets, each with the xmin search (about 20-30 s of CPU for 2500 sets of a few
         hundred nodes).  The fit the connectome literature reports, so ``nn2graph compare``
-        asks for it.
+        asks for it.  Its fit is ``tail_fit`` with the KS distance over the integers
+        (``ks="integers"``, the default), whatever ``ks`` says.
     cache : AnalysisCache, path or None
         Where finished bootstraps are kept and looked up (a folder); None: no cache.
     progress : bool, default False
